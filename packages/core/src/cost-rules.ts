@@ -1,0 +1,154 @@
+import { bytesOf } from "./dtype.js";
+import type { Atom, Aval, EqnOf } from "./ir.js";
+import type { DimSharding } from "./notation.js";
+import { type BinaryPrimitive, Primitive, type UnaryPrimitive } from "./primitives.js";
+
+/** Sizes of dims as one device holds them (global sizes on one chip, local shards under SPMD). */
+export interface SizeContext {
+  size(dim: DimSharding): number;
+}
+
+/** The cost of one equation, before fusion decides which bytes reach HBM. */
+export interface OpCost {
+  readonly flops: number;
+  /** Elementwise exp/log/tanh/rsqrt evaluations (also counted in `flops`). */
+  readonly transcendentals: number;
+  /** Bytes this equation reads of each operand (0 for literals and aliased buffers). */
+  readonly reads: readonly number[];
+  /** Bytes it writes of each result. */
+  readonly writes: readonly number[];
+}
+
+export type CostRule<P extends Primitive> = (eqn: EqnOf<P>, ctx: SizeContext) => OpCost;
+
+export function elements(aval: Pick<Aval, "dims">, ctx: SizeContext): number {
+  let n = 1;
+  for (const d of aval.dims) n *= ctx.size(d);
+  return n;
+}
+
+export function avalBytes(aval: Aval, ctx: SizeContext): number {
+  return bytesOf(aval.dtype, elements(aval, ctx));
+}
+
+function atomBytes(a: Atom, ctx: SizeContext): number {
+  return a.kind === "var" ? avalBytes(a.aval, ctx) : 0;
+}
+
+/** Every operand read once, every result written once. */
+function streamed(eqn: EqnOf<Primitive>, ctx: SizeContext, flops = 0, transcendentals = 0) {
+  return {
+    flops,
+    transcendentals,
+    reads: eqn.inputs.map((a) => atomBytes(a, ctx)),
+    writes: eqn.outputs.map((v) => avalBytes(v.aval, ctx)),
+  };
+}
+
+/** An elementwise op of `ops` FLOPs and `transcendentals` per result element. */
+function elementwiseCost<P extends UnaryPrimitive | BinaryPrimitive>(
+  ops: number,
+  transcendentals = 0,
+): CostRule<P> {
+  return (eqn, ctx) => {
+    const n = elements(eqn.outputs[0]!.aval, ctx);
+    return streamed(eqn, ctx, ops * n, transcendentals * n);
+  };
+}
+
+/** A reduction of one op per input element, plus `perOutput` ops per result element. */
+function reductionCost<P extends Primitive.ReduceSum | Primitive.ReduceMax | Primitive.ReduceMean>(
+  perOutput: number,
+): CostRule<P> {
+  return (eqn, ctx) => {
+    const x = eqn.inputs[0]!;
+    const inElems = x.kind === "var" ? elements(x.aval, ctx) : 1;
+    return streamed(eqn, ctx, inElems + perOutput * elements(eqn.outputs[0]!.aval, ctx));
+  };
+}
+
+/** Moves no data by itself: layout changes and constraints cost what fusion makes them cost. */
+function layoutCost<P extends Primitive>(): CostRule<P> {
+  return (eqn, ctx) => streamed(eqn, ctx);
+}
+
+function einsumDims(eqn: EqnOf<Primitive.Einsum>): Map<string, DimSharding> {
+  const all = new Map<string, DimSharding>();
+  for (const a of eqn.inputs) {
+    if (a.kind === "var") for (const d of a.aval.dims) if (!all.has(d.dim)) all.set(d.dim, d);
+  }
+  return all;
+}
+
+export const costRules: { readonly [P in Primitive]: CostRule<P> } = {
+  [Primitive.Einsum]: (eqn, ctx) => {
+    let product = 1;
+    for (const d of einsumDims(eqn).values()) product *= ctx.size(d);
+    return streamed(eqn, ctx, 2 * product);
+  },
+  [Primitive.Exp]: elementwiseCost(1, 1),
+  [Primitive.Log]: elementwiseCost(1, 1),
+  [Primitive.Tanh]: elementwiseCost(1, 1),
+  [Primitive.Rsqrt]: elementwiseCost(1, 1),
+  [Primitive.Neg]: elementwiseCost(1),
+  // x·σ(x) = x / (1 + e^(−x)): negate, exp, add, divide.
+  [Primitive.Silu]: elementwiseCost(4, 1),
+  // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): 3 for x³·c, add, scale, tanh, add, 2 muls.
+  [Primitive.Gelu]: elementwiseCost(9, 1),
+  [Primitive.Cast]: layoutCost(),
+  [Primitive.Add]: elementwiseCost(1),
+  [Primitive.Sub]: elementwiseCost(1),
+  [Primitive.Mul]: elementwiseCost(1),
+  [Primitive.Div]: elementwiseCost(1),
+  [Primitive.Max]: elementwiseCost(1),
+  [Primitive.ReduceSum]: reductionCost(0),
+  [Primitive.ReduceMax]: reductionCost(0),
+  [Primitive.ReduceMean]: reductionCost(1),
+  [Primitive.Gather]: (eqn, ctx) => {
+    // Only the looked-up rows leave HBM: as many table bytes as the result holds.
+    const out = avalBytes(eqn.outputs[0]!.aval, ctx);
+    return {
+      flops: 0,
+      transcendentals: 0,
+      reads: [out, atomBytes(eqn.inputs[1]!, ctx)],
+      writes: [out],
+    };
+  },
+  [Primitive.DynamicSlice]: (eqn, ctx) => {
+    const out = avalBytes(eqn.outputs[0]!.aval, ctx);
+    return {
+      flops: 0,
+      transcendentals: 0,
+      reads: [out, atomBytes(eqn.inputs[1]!, ctx)],
+      writes: [out],
+    };
+  },
+  [Primitive.DynamicUpdateSlice]: (eqn, ctx) => {
+    // In place (a donated buffer): the operand is neither read nor copied; only the update moves.
+    const update = atomBytes(eqn.inputs[1]!, ctx);
+    return {
+      flops: 0,
+      transcendentals: 0,
+      reads: [0, update, atomBytes(eqn.inputs[2]!, ctx)],
+      writes: [update],
+    };
+  },
+  [Primitive.Rename]: layoutCost(),
+  [Primitive.Split]: layoutCost(),
+  [Primitive.Merge]: layoutCost(),
+  [Primitive.Concatenate]: layoutCost(),
+  [Primitive.FlashAttention]: (eqn, ctx) => {
+    const [q, k] = eqn.inputs as readonly [Atom, Atom, Atom];
+    if (q.kind !== "var" || k.kind !== "var") return streamed(eqn, ctx);
+    const { key, head } = eqn.params;
+    // One score per (q position, k position) over the union of the other dims.
+    let scores = 1;
+    for (const d of q.aval.dims) if (d.dim !== head) scores *= ctx.size(d);
+    const keyDim = k.aval.dims.find((d) => d.dim === key)!;
+    const headDim = q.aval.dims.find((d) => d.dim === head)!;
+    scores *= ctx.size(keyDim);
+    // q·k and p·v: 2·H each per score; online softmax: max, subtract, exp, sum, rescale.
+    return streamed(eqn, ctx, scores * (4 * ctx.size(headDim) + 5), scores);
+  },
+  [Primitive.Shard]: layoutCost(),
+};

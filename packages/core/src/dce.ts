@@ -1,0 +1,18 @@
+import { produce } from "immer";
+import type { Program } from "./ir.js";
+
+/** Drops equations none of whose results reach an output (dead code, as XLA's DCE does). */
+export function eliminateDeadCode(program: Program): Program {
+  const live = new Set(program.outputs.map((o) => o.var.id));
+  const keep: boolean[] = new Array(program.eqns.length).fill(false);
+  for (let i = program.eqns.length - 1; i >= 0; i--) {
+    const eqn = program.eqns[i]!;
+    if (!eqn.outputs.some((v) => live.has(v.id))) continue;
+    keep[i] = true;
+    for (const a of eqn.inputs) if (a.kind === "var") live.add(a.id);
+  }
+  if (keep.every(Boolean)) return program;
+  return produce(program, (draft) => {
+    draft.eqns = draft.eqns.filter((_, i) => keep[i]);
+  });
+}

@@ -1,0 +1,46 @@
+import type { SourceLocation } from "./source.js";
+
+/** Every error shardcost raises on bad input. `code` is stable; the message says how to fix it. */
+export type ErrorCode =
+  | "notation"
+  | "unknown-dim"
+  | "dim-size"
+  | "einsum"
+  | "shape"
+  | "dtype"
+  | "input"
+  | "hardware";
+
+export class ShardcostError extends Error {
+  readonly code: ErrorCode;
+  readonly source: SourceLocation | undefined;
+  constructor(code: ErrorCode, message: string, source?: SourceLocation) {
+    super(source ? `${message}\n  at ${source.file}:${source.line}` : message);
+    this.name = "ShardcostError";
+    this.code = code;
+    this.source = source;
+  }
+}
+
+/** Malformed sharding notation, a mesh axis used twice, or an unknown dim in a spec. */
+export class NotationError extends ShardcostError {
+  readonly text: string;
+  constructor(text: string, reason: string, code: ErrorCode = "notation") {
+    super(code, `bad sharding notation "${text}": ${reason}`);
+    this.name = "NotationError";
+    this.text = text;
+  }
+}
+
+/**
+ * An op applied to operands it cannot take: mismatched einsum dims, unknown dims, inconsistent
+ * sizes, an unsupported dtype. Names the op, quotes the operands and the user's source line.
+ */
+export class OpError extends ShardcostError {
+  readonly op: string;
+  constructor(code: ErrorCode, op: string, message: string, source?: SourceLocation) {
+    super(code, `${op}: ${message}`, source);
+    this.name = "OpError";
+    this.op = op;
+  }
+}

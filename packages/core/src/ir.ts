@@ -1,0 +1,79 @@
+import type { DType } from "./dtype.js";
+import type { DimSharding } from "./notation.js";
+import type { ParamsOf, Primitive } from "./primitives.js";
+import type { StackCapture } from "./source.js";
+
+/** A value's type: dtype, named dims (each with its mesh axes) and pending partial sums. */
+export interface Aval {
+  readonly dtype: DType;
+  readonly dims: readonly DimSharding[];
+  readonly partial: readonly string[];
+}
+
+export interface Var {
+  readonly kind: "var";
+  readonly id: number;
+  readonly name: string;
+  readonly aval: Aval;
+}
+
+/** A scalar constant operand, broadcast to any shape. */
+export interface Literal {
+  readonly kind: "literal";
+  readonly value: number;
+}
+
+export type Atom = Var | Literal;
+
+export interface EqnOf<P extends Primitive> {
+  readonly primitive: P;
+  readonly params: ParamsOf<P>;
+  readonly inputs: readonly Atom[];
+  readonly outputs: readonly Var[];
+  /** Where the user's code called the op that traced this equation. */
+  readonly source?: StackCapture;
+}
+
+/** An equation of any primitive; switching on `primitive` narrows `params`. */
+export type Eqn = { [P in Primitive]: EqnOf<P> }[Primitive];
+
+/** What an input holds, for memory accounting: weights, caches, or per-step activations. */
+export type InputRole = "param" | "cache" | "activation";
+
+export interface ProgramInput {
+  readonly var: Var;
+  readonly role: InputRole;
+  /** Path of the leaf in the inputs object, e.g. "layers.3.wq". */
+  readonly path: string;
+}
+
+export interface ProgramOutput {
+  readonly var: Var;
+  readonly path: string;
+}
+
+/** The IR of record: a flat, readonly list of equations in a valid execution order. */
+export interface Program {
+  readonly dims: Readonly<Record<string, number>>;
+  readonly inputs: readonly ProgramInput[];
+  readonly eqns: readonly Eqn[];
+  readonly outputs: readonly ProgramOutput[];
+}
+
+export function isVar(a: Atom): a is Var {
+  return a.kind === "var";
+}
+
+export function dimNames(aval: Pick<Aval, "dims">): string[] {
+  return aval.dims.map((d) => d.dim);
+}
+
+/** Number of elements of a global (unsharded) aval. */
+export function globalSize(
+  aval: Pick<Aval, "dims">,
+  dims: Readonly<Record<string, number>>,
+): number {
+  let n = 1;
+  for (const d of aval.dims) n *= dims[d.dim]!;
+  return n;
+}

@@ -1,0 +1,98 @@
+import { NotationError } from "./errors.js";
+
+/**
+ * The book's sharding notation: `Win[D_X, F_YZ]` names an array whose dim D is split over mesh
+ * axis X and dim F over axes Y then Z; `[B, D]` is unnamed and replicated; a trailing `{U_X}`
+ * marks partial sums still to be reduced over X. Mesh axes are single capital letters.
+ */
+export interface DimSharding {
+  readonly dim: string;
+  readonly axes: readonly string[];
+}
+
+export interface Sharding {
+  readonly name?: string;
+  readonly dims: readonly DimSharding[];
+  readonly partial: readonly string[];
+}
+
+const NAME = /^[A-Za-z][A-Za-z0-9_.]*$/;
+const DIM_ENTRY = /^([A-Za-z][A-Za-z0-9]*)(?:_([A-Z]+))?$/;
+const PARTIAL = /^\{\s*U_([A-Z]+)\s*\}$/;
+
+/** Parses notation text; throws NotationError quoting the text on anything malformed. */
+export function parseSharding(text: string): Sharding {
+  if (typeof text !== "string") throw new NotationError(String(text), "expected a string");
+  const open = text.indexOf("[");
+  const close = text.lastIndexOf("]");
+  if (open < 0 || close < open) {
+    throw new NotationError(text, "expected NAME[DIM_AXES, ...] such as Win[D_X, F_YZ]");
+  }
+  const name = text.slice(0, open).trim();
+  if (name !== "" && !NAME.test(name)) {
+    throw new NotationError(text, `"${name}" is not a tensor name (letters, digits, _ and .)`);
+  }
+  const body = text.slice(open + 1, close).trim();
+  const tail = text.slice(close + 1).trim();
+  const dims: DimSharding[] = [];
+  const seenDims = new Set<string>();
+  const seenAxes = new Set<string>();
+  const useAxis = (axis: string, where: string): void => {
+    if (seenAxes.has(axis)) {
+      throw new NotationError(
+        text,
+        `mesh axis ${axis} is used twice (again in ${where}); an axis shards at most one dim`,
+      );
+    }
+    seenAxes.add(axis);
+  };
+  if (body !== "") {
+    for (const rawEntry of body.split(",")) {
+      const entry = rawEntry.trim();
+      const m = DIM_ENTRY.exec(entry);
+      if (!m) {
+        throw new NotationError(
+          text,
+          `"${entry}" is not a dim entry; write a dim name with optional mesh axes, e.g. D or F_YZ`,
+        );
+      }
+      const dim = m[1]!;
+      if (seenDims.has(dim)) throw new NotationError(text, `dim ${dim} appears twice`);
+      seenDims.add(dim);
+      const axes = m[2] ? [...m[2]] : [];
+      for (const a of axes) useAxis(a, entry);
+      dims.push({ dim, axes });
+    }
+  }
+  let partial: string[] = [];
+  if (tail !== "") {
+    const m = PARTIAL.exec(tail);
+    if (!m) {
+      throw new NotationError(
+        text,
+        `unexpected "${tail}" after "]"; partial sums are written {U_X}`,
+      );
+    }
+    partial = [...m[1]!];
+    for (const a of partial) useAxis(a, "{U_...}");
+  }
+  return name === "" ? { dims, partial } : { name, dims, partial };
+}
+
+export function printDim(d: DimSharding): string {
+  return d.axes.length > 0 ? `${d.dim}_${d.axes.join("")}` : d.dim;
+}
+
+export function printPartial(partial: readonly string[]): string {
+  return partial.length > 0 ? `{U_${partial.join("")}}` : "";
+}
+
+/** Prints the canonical text: `Win[D_X, F_YZ]{U_Z}`. Inverse of `parseSharding`. */
+export function printSharding(s: Sharding): string {
+  return `${s.name ?? ""}[${s.dims.map(printDim).join(", ")}]${printPartial(s.partial)}`;
+}
+
+/** All mesh axes a sharding uses, dims first, then partial-sum axes. */
+export function axesOf(s: Pick<Sharding, "dims" | "partial">): string[] {
+  return [...s.dims.flatMap((d) => d.axes), ...s.partial];
+}

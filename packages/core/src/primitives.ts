@@ -1,0 +1,210 @@
+import type { DType } from "./dtype.js";
+import type { Sharding } from "./notation.js";
+
+/**
+ * The closed primitive set. The string value is the printed name; the comment is the contract.
+ * Everything else composes in `@shardcost/ops`.
+ */
+export enum Primitive {
+  /** 2·∏(distinct dim sizes) FLOPs; operands and result matched by dim name. */
+  Einsum = "einsum",
+  /** Elementwise e^x; 1 transcendental per element. */
+  Exp = "exp",
+  /** Elementwise ln x; 1 transcendental per element. */
+  Log = "log",
+  /** Elementwise tanh; 1 transcendental per element. */
+  Tanh = "tanh",
+  /** Elementwise 1/√x; 1 transcendental per element. */
+  Rsqrt = "rsqrt",
+  /** Elementwise −x; 1 op per element. */
+  Neg = "neg",
+  /** Elementwise x·σ(x); 4 ops and 1 transcendental per element. */
+  Silu = "silu",
+  /** Elementwise tanh-approximated GELU; 7 ops and 1 transcendental per element. */
+  Gelu = "gelu",
+  /** Elementwise dtype conversion; no FLOPs, fuses into its consumer. */
+  Cast = "astype",
+  /** a + b broadcast by dim name; 1 op per output element. */
+  Add = "add",
+  /** a − b broadcast by dim name; 1 op per output element. */
+  Sub = "sub",
+  /** a · b broadcast by dim name; 1 op per output element. */
+  Mul = "mul",
+  /** a / b broadcast by dim name; 1 op per output element. */
+  Div = "div",
+  /** max(a, b) broadcast by dim name; 1 op per output element. */
+  Max = "max",
+  /** Sum over named dims; 1 op per input element. */
+  ReduceSum = "sum",
+  /** Max over named dims; 1 op per input element. */
+  ReduceMax = "reduce_max",
+  /** Mean over named dims; 1 op per input element + 1 per output element. */
+  ReduceMean = "mean",
+  /** Rows of a table picked by integer ids (embedding lookup); reads only the rows it takes. */
+  Gather = "gather",
+  /** A window of one dim at a dynamic offset; reads only the window. */
+  DynamicSlice = "dynamic_slice",
+  /** Writes an update into one dim at a dynamic offset, in place: costs only the update. */
+  DynamicUpdateSlice = "dynamic_update_slice",
+  /** Renames a dim; free. */
+  Rename = "rename",
+  /** Splits one dim into several (N → K×G), row-major; free. */
+  Split = "split",
+  /** Merges adjacent dims into one (K×G → N), row-major; free. */
+  Merge = "merge",
+  /** Joins operands along one dim; reads and writes every element once. */
+  Concatenate = "concatenate",
+  /** softmax(q·k·scale)·v in one kernel, no score matrix in HBM; 4·∏dims·H FLOPs + 5/score. */
+  FlashAttention = "flash_attention",
+  /** A sharding constraint, like jax.lax.with_sharding_constraint; identity on values. */
+  Shard = "shard",
+}
+
+export const PRIMITIVES: readonly Primitive[] = Object.values(Primitive);
+
+export type UnaryPrimitive =
+  | Primitive.Exp
+  | Primitive.Log
+  | Primitive.Tanh
+  | Primitive.Rsqrt
+  | Primitive.Neg
+  | Primitive.Silu
+  | Primitive.Gelu;
+
+export type BinaryPrimitive =
+  | Primitive.Add
+  | Primitive.Sub
+  | Primitive.Mul
+  | Primitive.Div
+  | Primitive.Max;
+
+export type ReducePrimitive = Primitive.ReduceSum | Primitive.ReduceMax | Primitive.ReduceMean;
+
+export interface EinsumParams {
+  /** The spec as written, e.g. "BD,DF->BF". */
+  readonly spec: string;
+  readonly inputs: readonly (readonly string[])[];
+  readonly output: readonly string[];
+  /** Result dtype (the compute dtype is the operands' common dtype). */
+  readonly outDtype: DType;
+}
+export type NoParams = Readonly<Record<never, never>>;
+export interface CastParams {
+  readonly dtype: DType;
+}
+export interface ReduceParams {
+  readonly dims: readonly string[];
+}
+export interface GatherParams {
+  /** The table dim the ids index, e.g. V. */
+  readonly dim: string;
+}
+export interface DynamicSliceParams {
+  readonly dim: string;
+  /** The window's dim name in the result, or null to take one position and drop the dim. */
+  readonly outDim: string | null;
+}
+export interface DynamicUpdateSliceParams {
+  readonly dim: string;
+  /** The update's dim laid along `dim`, or null when the update is one position without it. */
+  readonly updateDim: string | null;
+}
+export interface RenameParams {
+  readonly from: string;
+  readonly to: string;
+}
+export interface SplitParams {
+  readonly dim: string;
+  readonly into: readonly string[];
+}
+export interface MergeParams {
+  readonly dims: readonly string[];
+  readonly into: string;
+}
+export interface ConcatenateParams {
+  /** Per operand, the dim laid along the result's `dim`. */
+  readonly inputDims: readonly string[];
+  readonly dim: string;
+}
+export interface FlashAttentionParams {
+  /** Query length dim (T, or null in single-token decode), key length (S) and head dim (H). */
+  readonly query: string | null;
+  readonly key: string;
+  readonly head: string;
+  readonly scale: number;
+}
+export interface ShardParams {
+  readonly sharding: Sharding;
+}
+
+export interface ParamsTable {
+  [Primitive.Einsum]: EinsumParams;
+  [Primitive.Exp]: NoParams;
+  [Primitive.Log]: NoParams;
+  [Primitive.Tanh]: NoParams;
+  [Primitive.Rsqrt]: NoParams;
+  [Primitive.Neg]: NoParams;
+  [Primitive.Silu]: NoParams;
+  [Primitive.Gelu]: NoParams;
+  [Primitive.Cast]: CastParams;
+  [Primitive.Add]: NoParams;
+  [Primitive.Sub]: NoParams;
+  [Primitive.Mul]: NoParams;
+  [Primitive.Div]: NoParams;
+  [Primitive.Max]: NoParams;
+  [Primitive.ReduceSum]: ReduceParams;
+  [Primitive.ReduceMax]: ReduceParams;
+  [Primitive.ReduceMean]: ReduceParams;
+  [Primitive.Gather]: GatherParams;
+  [Primitive.DynamicSlice]: DynamicSliceParams;
+  [Primitive.DynamicUpdateSlice]: DynamicUpdateSliceParams;
+  [Primitive.Rename]: RenameParams;
+  [Primitive.Split]: SplitParams;
+  [Primitive.Merge]: MergeParams;
+  [Primitive.Concatenate]: ConcatenateParams;
+  [Primitive.FlashAttention]: FlashAttentionParams;
+  [Primitive.Shard]: ShardParams;
+}
+
+export type ParamsOf<P extends Primitive> = ParamsTable[P];
+
+/** How the fusion pass treats a primitive (see `fusion.ts`). */
+export type FusionKind =
+  /** Elementwise compute, slices and concatenation: loop-fuse with neighbours, never into an
+   * einsum. */
+  | "elementwise"
+  /** Free or layout-only (casts, renames, constraints): fuses into its consumer, even an einsum. */
+  | "passthrough"
+  /** Reductions: fuse with elementwise neighbours into one loop. */
+  | "reduce"
+  /** Its own kernel: einsum, gather, in-place update, flash attention. */
+  | "kernel";
+
+export const fusionKind: { readonly [P in Primitive]: FusionKind } = {
+  [Primitive.Einsum]: "kernel",
+  [Primitive.Exp]: "elementwise",
+  [Primitive.Log]: "elementwise",
+  [Primitive.Tanh]: "elementwise",
+  [Primitive.Rsqrt]: "elementwise",
+  [Primitive.Neg]: "elementwise",
+  [Primitive.Silu]: "elementwise",
+  [Primitive.Gelu]: "elementwise",
+  [Primitive.Cast]: "passthrough",
+  [Primitive.Add]: "elementwise",
+  [Primitive.Sub]: "elementwise",
+  [Primitive.Mul]: "elementwise",
+  [Primitive.Div]: "elementwise",
+  [Primitive.Max]: "elementwise",
+  [Primitive.ReduceSum]: "reduce",
+  [Primitive.ReduceMax]: "reduce",
+  [Primitive.ReduceMean]: "reduce",
+  [Primitive.Gather]: "kernel",
+  [Primitive.DynamicSlice]: "elementwise",
+  [Primitive.DynamicUpdateSlice]: "kernel",
+  [Primitive.Rename]: "passthrough",
+  [Primitive.Split]: "passthrough",
+  [Primitive.Merge]: "passthrough",
+  [Primitive.Concatenate]: "elementwise",
+  [Primitive.FlashAttention]: "kernel",
+  [Primitive.Shard]: "passthrough",
+};

@@ -1,0 +1,83 @@
+/** Where in the user's code an equation was traced. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+// Frames from these files are the library's own; the first frame outside them is the user's.
+// Built-in model definitions (packages/ops/*/models) are model code, like a user's own file.
+const LIBRARY_FRAME =
+  /[\\/](packages[\\/](core|ops|sharding|cli)[\\/](src|dist)[\\/](?!models[\\/])|node_modules[\\/])|^at (node:|.*\(node:)/;
+const FRAME = /\(?((?:file:\/\/)?[^\s()]+):(\d+):(\d+)\)?\s*$/;
+
+/**
+ * A captured call stack, formatted only when a location is asked for: V8 captures frames
+ * cheaply and defers the string work until `.stack` is read.
+ */
+const resolved = new WeakMap<Error, SourceLocation | null>();
+
+export class StackCapture {
+  private readonly error: Error;
+  constructor() {
+    // A user frame sits a few frames above an op's capture; 12 leaves room for nested calls.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 12;
+    this.error = new Error();
+    Error.stackTraceLimit = limit;
+  }
+  get location(): SourceLocation | undefined {
+    let loc = resolved.get(this.error);
+    if (loc === undefined) {
+      loc = userFrame(this.error.stack ?? "") ?? null;
+      resolved.set(this.error, loc);
+    }
+    return loc ?? undefined;
+  }
+}
+
+export function userFrame(stack: string): SourceLocation | undefined {
+  const lines = stack.split("\n").slice(1);
+  for (const raw of lines) {
+    const line = raw.trim();
+    if (!line.startsWith("at ")) continue;
+    if (LIBRARY_FRAME.test(line)) continue;
+    const m = FRAME.exec(line);
+    if (!m) continue;
+    const file = m[1]!.replace(/^file:\/\//, "");
+    return { file: shortPath(file), line: Number(m[2]), column: Number(m[3]) };
+  }
+  return undefined;
+}
+
+function shortPath(file: string): string {
+  const cwd = typeof process !== "undefined" ? process.cwd() : "";
+  return cwd && file.startsWith(`${cwd}/`) ? file.slice(cwd.length + 1) : file;
+}
+
+export function formatLocation(loc: SourceLocation | undefined): string {
+  return loc ? `${loc.file}:${loc.line}` : "?";
+}
+
+let active: StackCapture | undefined;
+
+/** The source of the op being traced: the enclosing composite's, or a fresh capture. */
+export function captureSource(): StackCapture {
+  return active ?? new StackCapture();
+}
+
+/**
+ * Wraps a composite op so that every primitive it binds shares one capture of the user's call
+ * site: one stack walk per user-level call instead of one per equation.
+ */
+export function composite<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  return (...args: A): R => {
+    if (active) return fn(...args);
+    active = new StackCapture();
+    try {
+      return fn(...args);
+    } finally {
+      active = undefined;
+    }
+  };
+}

@@ -1,0 +1,336 @@
+import { type DType, isDType } from "./dtype.js";
+import { NotationError, OpError, ShardcostError } from "./errors.js";
+import type {
+  Atom,
+  Aval,
+  Eqn,
+  EqnOf,
+  InputRole,
+  Program,
+  ProgramInput,
+  ProgramOutput,
+  Var,
+} from "./ir.js";
+import { parseSharding, type Sharding } from "./notation.js";
+import type { ParamsOf, Primitive } from "./primitives.js";
+import { printAtom, printType } from "./printer.js";
+import { RuleError } from "./rule-error.js";
+import { shapeRules } from "./shape-rules.js";
+import { captureSource, type StackCapture } from "./source.js";
+
+/** A declared input: its notation, dtype and role (weights, cache or activation). */
+export interface TensorSpec {
+  readonly kind: "tensor-spec";
+  readonly text: string;
+  readonly sharding: Sharding;
+  readonly dtype: DType;
+  readonly role: InputRole;
+}
+
+/** Declares an input tensor in notation: `tensor("Win[D_X, F_YZ]", "int8")`. */
+export function tensor(spec: string, dtype: DType = "bf16", role: InputRole = "activation") {
+  if (!isDType(dtype)) {
+    throw new ShardcostError("dtype", `unknown dtype "${String(dtype)}" for tensor ${spec}`);
+  }
+  return {
+    kind: "tensor-spec",
+    text: spec,
+    sharding: parseSharding(spec),
+    dtype,
+    role,
+  } as TensorSpec;
+}
+
+/** A weight: counted once in memory, resident across steps. */
+export const param = (spec: string, dtype: DType = "bf16") => tensor(spec, dtype, "param");
+/** A cache (KV): resident across steps, updated in place. */
+export const cache = (spec: string, dtype: DType = "bf16") => tensor(spec, dtype, "cache");
+
+/** A value inside a traced function. Ops take and return these. */
+export class Tracer {
+  /** @internal */
+  readonly builder: ProgramBuilder;
+  readonly var: Var;
+  constructor(builder: ProgramBuilder, v: Var) {
+    this.builder = builder;
+    this.var = v;
+  }
+  get aval(): Aval {
+    return this.var.aval;
+  }
+  get dtype(): DType {
+    return this.var.aval.dtype;
+  }
+  /** Dim names in order. */
+  get dims(): string[] {
+    return this.var.aval.dims.map((d) => d.dim);
+  }
+  /** Global size of a dim of this tensor. */
+  size(dim: string): number {
+    const n = this.builder.dims[dim];
+    if (n === undefined || !this.dims.includes(dim)) {
+      throw new ShardcostError("unknown-dim", `${this} has no dim ${dim}`);
+    }
+    return n;
+  }
+  toString(): string {
+    return `${this.var.name}:${printType(this.var.aval)}`;
+  }
+}
+
+export type Traced<T> = T extends TensorSpec ? Tracer : { [K in keyof T]: Traced<T[K]> };
+
+/** What a traced function may return: a tensor, or arrays/objects of them. */
+export type TraceResult = Tracer | readonly TraceResult[] | { readonly [k: string]: TraceResult };
+
+export type Dims = Readonly<Record<string, number>>;
+
+function isSpec(x: unknown): x is TensorSpec {
+  return typeof x === "object" && x !== null && (x as TensorSpec).kind === "tensor-spec";
+}
+
+function letterName(n: number): string {
+  let s = "";
+  let k = n;
+  do {
+    s = String.fromCharCode(97 + (k % 26)) + s;
+    k = Math.floor(k / 26) - 1;
+  } while (k >= 0);
+  return s;
+}
+
+/** Accumulates equations while a function runs on Tracers. */
+export class ProgramBuilder {
+  readonly dims: Record<string, number>;
+  private readonly eqns: Eqn[] = [];
+  private readonly inputs: ProgramInput[] = [];
+  private readonly taken = new Set<string>();
+  private nextId = 0;
+  private nextLetter = 0;
+
+  constructor(dims: Dims) {
+    this.dims = { ...dims };
+    for (const [name, size] of Object.entries(dims)) checkDimSize(name, size);
+  }
+
+  private freshName(): string {
+    let name: string;
+    do name = letterName(this.nextLetter++);
+    while (this.taken.has(name));
+    this.taken.add(name);
+    return name;
+  }
+
+  private newVar(aval: Aval, name?: string): Var {
+    return { kind: "var", id: this.nextId++, name: name ?? this.freshName(), aval };
+  }
+
+  addInput(spec: TensorSpec, path: string): Tracer {
+    for (const d of spec.sharding.dims) {
+      if (this.dims[d.dim] === undefined) {
+        throw new NotationError(
+          spec.text,
+          `input ${path}: dim ${d.dim} has no size; add it to the dims dictionary ` +
+            `(known: ${Object.keys(this.dims).join(", ") || "none"})`,
+          "unknown-dim",
+        );
+      }
+    }
+    let name = spec.sharding.name ?? path;
+    if (this.taken.has(name)) name = path;
+    for (let k = 2; this.taken.has(name); k++) name = `${path}#${k}`;
+    this.taken.add(name);
+    const v = this.newVar(
+      { dtype: spec.dtype, dims: spec.sharding.dims, partial: spec.sharding.partial },
+      name,
+    );
+    this.inputs.push({ var: v, role: spec.role, path });
+    return new Tracer(this, v);
+  }
+
+  declareDims(op: string, sizes: Dims, source: StackCapture): void {
+    for (const [name, size] of Object.entries(sizes)) {
+      const have = this.dims[name];
+      if (have === undefined) {
+        checkDimSize(name, size);
+        this.dims[name] = size;
+      } else if (have !== size) {
+        throw new OpError(
+          "dim-size",
+          op,
+          `dim ${name} is ${have} in the dims dictionary but this op makes it ${size}`,
+          source.location,
+        );
+      }
+    }
+  }
+
+  bind<P extends Primitive>(
+    primitive: P,
+    operands: readonly (Tracer | number)[],
+    params: ParamsOf<P>,
+    source: StackCapture,
+  ): Tracer[] {
+    const inputs: Atom[] = operands.map((o) =>
+      typeof o === "number" ? { kind: "literal", value: o } : o.var,
+    );
+    let avals: Aval[];
+    try {
+      const rule = shapeRules[primitive] as (
+        i: readonly (Aval | null)[],
+        p: ParamsOf<P>,
+        c: { dims: Dims },
+      ) => Aval[];
+      avals = rule(
+        inputs.map((a) => (a.kind === "var" ? a.aval : null)),
+        params,
+        { dims: this.dims },
+      );
+    } catch (e) {
+      if (!(e instanceof RuleError)) throw e;
+      const operandText = inputs.map(printAtom).join(", ");
+      throw new OpError(
+        e.code,
+        primitive,
+        `${e.message}\n  operands: ${operandText}`,
+        source.location,
+      );
+    }
+    const outputs = avals.map((a) => this.newVar(a));
+    const eqn = { primitive, params, inputs, outputs, source } as EqnOf<P>;
+    this.eqns.push(eqn as unknown as Eqn);
+    return outputs.map((v) => new Tracer(this, v));
+  }
+
+  finish(outputs: ProgramOutput[]): Program {
+    return Object.freeze({
+      dims: Object.freeze({ ...this.dims }),
+      inputs: Object.freeze(this.inputs.slice()),
+      eqns: Object.freeze(this.eqns.slice()),
+      outputs: Object.freeze(outputs),
+    });
+  }
+}
+
+function checkDimSize(name: string, size: number): void {
+  if (!/^[A-Za-z][A-Za-z0-9]*$/.test(name)) {
+    throw new ShardcostError("dim-size", `"${name}" is not a dim name (letters and digits)`);
+  }
+  if (!Number.isSafeInteger(size) || size < 1) {
+    throw new ShardcostError(
+      "dim-size",
+      `dim ${name} has size ${size}; sizes are positive integers`,
+    );
+  }
+}
+
+/**
+ * Binds a primitive to operands inside a trace and returns its results. This is how every op in
+ * `@shardcost/ops` reaches the IR; the user's source line is captured here.
+ */
+export function bind<P extends Primitive>(
+  primitive: P,
+  operands: readonly (Tracer | number)[],
+  params: ParamsOf<P>,
+  newDims?: Dims,
+): Tracer[] {
+  const source = captureSource();
+  let builder: ProgramBuilder | undefined;
+  for (const o of operands) {
+    if (o instanceof Tracer) {
+      if (builder && o.builder !== builder) {
+        throw new OpError(
+          "input",
+          primitive,
+          "operands come from different traces",
+          source.location,
+        );
+      }
+      builder = o.builder;
+    } else if (typeof o !== "number" || !Number.isFinite(o)) {
+      throw new OpError(
+        "input",
+        primitive,
+        `operand ${describe(o)} is neither a traced tensor nor a finite number`,
+        source.location,
+      );
+    }
+  }
+  if (!builder) {
+    throw new OpError(
+      "input",
+      primitive,
+      "needs at least one traced tensor operand",
+      source.location,
+    );
+  }
+  if (newDims) builder.declareDims(primitive, newDims, source);
+  return builder.bind(primitive, operands, params, source);
+}
+
+/** The single result of `bind`. */
+export function bind1<P extends Primitive>(
+  primitive: P,
+  operands: readonly (Tracer | number)[],
+  params: ParamsOf<P>,
+  newDims?: Dims,
+): Tracer {
+  return bind(primitive, operands, params, newDims)[0]!;
+}
+
+function describe(x: unknown): string {
+  if (x === undefined) return "undefined";
+  if (x === null) return "null";
+  if (typeof x === "number") return String(x);
+  return typeof x;
+}
+
+function buildInputs(builder: ProgramBuilder, tree: unknown, path: string): unknown {
+  if (isSpec(tree)) return builder.addInput(tree, path || "x");
+  if (Array.isArray(tree))
+    return tree.map((t, i) => buildInputs(builder, t, join(path, String(i))));
+  if (typeof tree === "object" && tree !== null) {
+    return Object.fromEntries(
+      Object.entries(tree).map(([k, v]) => [k, buildInputs(builder, v, join(path, k))]),
+    );
+  }
+  throw new ShardcostError(
+    "input",
+    `input ${path || "(root)"} is ${describe(tree)}; declare inputs with tensor("Name[D, F]", dtype)`,
+  );
+}
+
+function collectOutputs(tree: unknown, path: string, out: ProgramOutput[]): void {
+  if (tree instanceof Tracer) {
+    out.push({ var: tree.var, path: path || "out" });
+  } else if (Array.isArray(tree)) {
+    tree.forEach((t, i) => {
+      collectOutputs(t, join(path, String(i)), out);
+    });
+  } else if (typeof tree === "object" && tree !== null) {
+    for (const [k, v] of Object.entries(tree)) collectOutputs(v, join(path, k), out);
+  } else {
+    throw new ShardcostError(
+      "input",
+      `the traced function returned ${describe(tree)} at ${path || "(root)"}; return tensors`,
+    );
+  }
+}
+
+const join = (a: string, b: string) => (a ? `${a}.${b}` : b);
+
+/**
+ * Runs `fn` on Tracers standing for `inputs` and records every op it applies: the Program.
+ * `dims` gives every dim's global size.
+ */
+export function trace<I>(fn: (inputs: Traced<I>) => TraceResult, inputs: I, dims: Dims): Program {
+  const builder = new ProgramBuilder(dims);
+  const traced = buildInputs(builder, inputs, "") as Traced<I>;
+  const result = fn(traced);
+  const outputs: ProgramOutput[] = [];
+  collectOutputs(result, "", outputs);
+  if (outputs.length === 0) {
+    throw new ShardcostError("input", "the traced function returned no tensors");
+  }
+  return builder.finish(outputs);
+}

@@ -1,0 +1,108 @@
+import {
+  bind1,
+  composite,
+  type DType,
+  isFloat,
+  OpError,
+  Primitive,
+  precisionRank,
+  type Tracer,
+  userFrame,
+} from "@shardcost/core";
+import { astype } from "./elementwise.js";
+
+export interface EinsumOptions {
+  /** Dtype the contraction runs in (operands are cast to it); default: the widest operand's. */
+  readonly compute?: DType;
+  /** Result dtype; default: the compute dtype, or bf16 for int8/int4/fp8 compute. */
+  readonly out?: DType;
+}
+
+export interface ParsedSpec {
+  readonly inputs: readonly (readonly string[])[];
+  readonly output: readonly string[];
+  /** Canonical text: compact ("BD,DF->BF") when every dim is one letter, else spaced. */
+  readonly text: string;
+}
+
+function here() {
+  return userFrame(new Error().stack ?? "");
+}
+
+/**
+ * Parses "BD,DF->BF" (one letter a dim) or "B T D, D F -> B T F" (dims separated by spaces).
+ */
+const parsedSpecs = new Map<string, ParsedSpec>();
+
+export function parseEinsumSpec(spec: string): ParsedSpec {
+  const known = typeof spec === "string" ? parsedSpecs.get(spec) : undefined;
+  if (known) return known;
+  const bad = (why: string): never => {
+    throw new OpError("einsum", "einsum", `spec "${spec}" ${why}`, here());
+  };
+  if (typeof spec !== "string") bad("is not a string");
+  const arrow = spec.split("->");
+  if (arrow.length !== 2) bad('needs exactly one "->", as in "BD,DF->BF"');
+  const spaced = /\s/.test(spec.trim());
+  const term = (t: string): string[] => {
+    const s = t.trim();
+    const dims = spaced ? s.split(/\s+/).filter((x) => x !== "") : [...s];
+    for (const d of dims) if (!/^[A-Za-z][A-Za-z0-9]*$/.test(d)) bad(`has a bad dim name "${d}"`);
+    if (new Set(dims).size !== dims.length) bad(`repeats a dim within "${s}"`);
+    return dims;
+  };
+  const inputs = arrow[0]!.split(",").map(term);
+  if (inputs.some((t) => t.length === 0) && arrow[0]!.trim() === "") bad("names no operands");
+  const output = term(arrow[1]!);
+  const compact = [...inputs.flat(), ...output].every((d) => d.length === 1);
+  const text = compact
+    ? `${inputs.map((t) => t.join("")).join(",")}->${output.join("")}`
+    : `${inputs.map((t) => t.join(" ")).join(", ")} -> ${output.join(" ")}`;
+  const parsed = { inputs, output, text };
+  parsedSpecs.set(spec, parsed);
+  return parsed;
+}
+
+function defaultOut(compute: DType): DType {
+  return isFloat(compute) && compute !== "fp8e4m3" && compute !== "fp8e5m2" ? compute : "bf16";
+}
+
+/**
+ * Contraction over named dims: operands are matched to the spec's terms by dim name (their
+ * order in the spec may differ from the tensor's). Mixed dtypes are cast to the compute dtype,
+ * and the cast fuses into the einsum (int8 weights are read at one byte each).
+ */
+export const einsum = composite(function einsum(
+  spec: string,
+  ...args: [...Tracer[], EinsumOptions] | Tracer[]
+): Tracer {
+  const last = args[args.length - 1];
+  const hasOptions = last !== undefined && !(last as { var?: unknown }).var;
+  const options = (hasOptions ? last : {}) as EinsumOptions;
+  const operands = (hasOptions ? args.slice(0, -1) : args) as Tracer[];
+  const parsed = parseEinsumSpec(spec);
+  const dtypes = operands.map((o) => o?.dtype).filter((d): d is DType => d !== undefined);
+  const widest = dtypes.reduce<DType>(
+    (w, d) => (precisionRank(d) > precisionRank(w) ? d : w),
+    dtypes[0] ?? "bf16",
+  );
+  const compute = options.compute ?? widest;
+  const cast = operands.map((o) => (o?.var && o.dtype !== compute ? astype(o, compute) : o));
+  return bind1(Primitive.Einsum, cast, {
+    spec: parsed.text,
+    inputs: parsed.inputs,
+    output: parsed.output,
+    outDtype: options.out ?? defaultOut(compute),
+  });
+});
+
+/** An einsum written by dim names: contracts every dim of `a` and `b` not in `out`. */
+export const contractTo = composite(function contractTo(
+  out: readonly string[],
+  a: Tracer,
+  b: Tracer,
+  options?: EinsumOptions,
+) {
+  const spec = `${a.dims.join(" ")}, ${b.dims.join(" ")} -> ${out.join(" ")}`;
+  return options ? einsum(spec, a, b, options) : einsum(spec, a, b);
+});

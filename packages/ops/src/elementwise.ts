@@ -1,0 +1,33 @@
+import { bind1, type DType, Primitive, type Tracer } from "@shardcost/core";
+
+type Operand = Tracer | number;
+
+export const exp = (x: Tracer) => bind1(Primitive.Exp, [x], {});
+export const log = (x: Tracer) => bind1(Primitive.Log, [x], {});
+export const tanh = (x: Tracer) => bind1(Primitive.Tanh, [x], {});
+export const rsqrt = (x: Tracer) => bind1(Primitive.Rsqrt, [x], {});
+export const neg = (x: Tracer) => bind1(Primitive.Neg, [x], {});
+export const silu = (x: Tracer) => bind1(Primitive.Silu, [x], {});
+export const gelu = (x: Tracer) => bind1(Primitive.Gelu, [x], {});
+
+/** Converts to `dtype`; returns `x` itself when it already has it. Fuses into its consumer. */
+export function astype(x: Tracer, dtype: DType): Tracer {
+  return x?.dtype === dtype ? x : bind1(Primitive.Cast, [x], { dtype });
+}
+
+/** Binary ops broadcast by dim name; a number is a scalar of the other operand's dtype. */
+export const add = (a: Operand, b: Operand) => bind1(Primitive.Add, [a, b], {});
+export const sub = (a: Operand, b: Operand) => bind1(Primitive.Sub, [a, b], {});
+export const mul = (a: Operand, b: Operand) => bind1(Primitive.Mul, [a, b], {});
+export const div = (a: Operand, b: Operand) => bind1(Primitive.Div, [a, b], {});
+/** Elementwise max(a, b) (`max` is the reduction). */
+export const maximum = (a: Operand, b: Operand) => bind1(Primitive.Max, [a, b], {});
+
+const dimList = (dims: string | readonly string[]) => (typeof dims === "string" ? [dims] : dims);
+
+export const sum = (x: Tracer, dims: string | readonly string[]) =>
+  bind1(Primitive.ReduceSum, [x], { dims: dimList(dims) });
+export const max = (x: Tracer, dims: string | readonly string[]) =>
+  bind1(Primitive.ReduceMax, [x], { dims: dimList(dims) });
+export const mean = (x: Tracer, dims: string | readonly string[]) =>
+  bind1(Primitive.ReduceMean, [x], { dims: dimList(dims) });

@@ -1,0 +1,5 @@
+export * from "./einsum.js";
+export * from "./elementwise.js";
+export * from "./models/llama.js";
+export * from "./nn.js";
+export * from "./structural.js";

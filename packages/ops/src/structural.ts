@@ -1,0 +1,97 @@
+import {
+  bind1,
+  NotationError,
+  OpError,
+  Primitive,
+  parseSharding,
+  type Sharding,
+  type Tracer,
+  userFrame,
+} from "@shardcost/core";
+
+/** Embedding lookup: rows of `table` along `dim` picked by int32 `ids`. */
+export const gather = (table: Tracer, ids: Tracer, dim: string) =>
+  bind1(Primitive.Gather, [table, ids], { dim });
+
+export interface SliceOptions {
+  /** Name and size of the window's dim; omit to take one position and drop `dim`. */
+  readonly as?: { readonly dim: string; readonly size: number };
+}
+
+/** `x` along `dim` from a dynamic `start` (clamped so the window fits, as in XLA). */
+export function dynamicSlice(
+  x: Tracer,
+  dim: string,
+  start: Tracer | number,
+  options: SliceOptions = {},
+): Tracer {
+  const as = options.as;
+  return bind1(
+    Primitive.DynamicSlice,
+    [x, start],
+    { dim, outDim: as ? as.dim : null },
+    as ? { [as.dim]: as.size } : undefined,
+  );
+}
+
+/**
+ * Writes `update` into `x` along `dim` at `start`, in place (a KV-cache write costs only the
+ * update). `updateDim` names the update's dim laid along `dim`; omit it for one position.
+ */
+export function dynamicUpdateSlice(
+  x: Tracer,
+  update: Tracer,
+  dim: string,
+  start: Tracer | number,
+  updateDim?: string,
+): Tracer {
+  return bind1(Primitive.DynamicUpdateSlice, [x, update, start], {
+    dim,
+    updateDim: updateDim ?? null,
+  });
+}
+
+export const rename = (x: Tracer, from: string, to: string) =>
+  bind1(
+    Primitive.Rename,
+    [x],
+    { from, to },
+    x?.var && x.dims.includes(from) ? { [to]: x.size(from) } : undefined,
+  );
+
+/** Splits `dim` into new dims, row-major: `split(q, "N", { K: 8, G: 8 })`. */
+export const split = (x: Tracer, dim: string, into: Readonly<Record<string, number>>) =>
+  bind1(Primitive.Split, [x], { dim, into: Object.keys(into) }, into);
+
+/** Merges adjacent `dims` into `into` (sized as their product), row-major. */
+export function merge(x: Tracer, dims: readonly string[], into: string): Tracer {
+  const size = x?.var ? dims.reduce((n, d) => n * (x.dims.includes(d) ? x.size(d) : 1), 1) : 1;
+  return bind1(Primitive.Merge, [x], { dims, into }, { [into]: size });
+}
+
+/** Joins `xs` along `dim`; each operand lays its `inputDims[i]` (default `dim`) along it. */
+export function concatenate(
+  xs: readonly Tracer[],
+  dim: string,
+  inputDims: readonly string[] = xs.map(() => dim),
+): Tracer {
+  return bind1(Primitive.Concatenate, xs, { inputDims, dim });
+}
+
+/** A sharding constraint, like `jax.lax.with_sharding_constraint`: `shard(h, "[B, F_YZ]")`. */
+export function shard(x: Tracer, spec: string): Tracer {
+  let sharding: Sharding;
+  try {
+    sharding = parseSharding(spec);
+  } catch (e) {
+    if (!(e instanceof NotationError)) throw e;
+    const what = x?.var ? ` of ${x}` : "";
+    throw new OpError(
+      e.code,
+      "shard",
+      `constraint${what}: ${e.message}`,
+      userFrame(new Error().stack ?? ""),
+    );
+  }
+  return bind1(Primitive.Shard, [x], { sharding });
+}
