@@ -217,7 +217,7 @@ const cases: Case[] = [
     op: (x) => ops.dynamicSlice(x.x!, "S", x.start!, { as: { dim: "T", size: T } }),
     type: "f32[T, D]",
     flops: 0,
-    reads: [f32(T * D), 4],
+    reads: [f32(T * D), 0],
     writes: f32(T * D),
     reference: (a) => {
       const start = Math.round(a.start![0]!);

@@ -110,16 +110,17 @@ export const costRules: { readonly [P in Primitive]: CostRule<P> } = {
     return {
       flops: 0,
       transcendentals: 0,
-      reads: [out, atomBytes(eqn.inputs[1]!, ctx)],
+      reads: [out, 0],
       writes: [out],
     };
   },
+  // The start index is a scalar: it travels in scalar memory, not through HBM.
   [Primitive.DynamicSlice]: (eqn, ctx) => {
     const out = avalBytes(eqn.outputs[0]!.aval, ctx);
     return {
       flops: 0,
       transcendentals: 0,
-      reads: [out, atomBytes(eqn.inputs[1]!, ctx)],
+      reads: [out, 0],
       writes: [out],
     };
   },
@@ -129,7 +130,7 @@ export const costRules: { readonly [P in Primitive]: CostRule<P> } = {
     return {
       flops: 0,
       transcendentals: 0,
-      reads: [0, update, atomBytes(eqn.inputs[2]!, ctx)],
+      reads: [0, update, 0],
       writes: [update],
     };
   },
