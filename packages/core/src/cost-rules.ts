@@ -110,7 +110,7 @@ export const costRules: { readonly [P in Primitive]: CostRule<P> } = {
     return {
       flops: 0,
       transcendentals: 0,
-      reads: [out, 0],
+      reads: [out, atomBytes(eqn.inputs[1]!, ctx)],
       writes: [out],
     };
   },

@@ -1,15 +1,17 @@
 import { produce } from "immer";
+import { varCountOf } from "./graph.js";
 import type { Program } from "./ir.js";
 
 /** Drops equations none of whose results reach an output (dead code, as XLA's DCE does). */
 export function eliminateDeadCode(program: Program): Program {
-  const live = new Set(program.outputs.map((o) => o.var.id));
+  const live = new Uint8Array(varCountOf(program));
+  for (const o of program.outputs) live[o.var.id] = 1;
   const keep: boolean[] = new Array(program.eqns.length).fill(false);
   for (let i = program.eqns.length - 1; i >= 0; i--) {
     const eqn = program.eqns[i]!;
-    if (!eqn.outputs.some((v) => live.has(v.id))) continue;
+    if (!eqn.outputs.some((v) => live[v.id] === 1)) continue;
     keep[i] = true;
-    for (const a of eqn.inputs) if (a.kind === "var") live.add(a.id);
+    for (const a of eqn.inputs) if (a.kind === "var") live[a.id] = 1;
   }
   if (keep.every(Boolean)) return program;
   return produce(program, (draft) => {

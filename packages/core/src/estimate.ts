@@ -77,40 +77,67 @@ export function eqnCost(eqn: Eqn, sizes: SizeContext): OpCost {
   return rule(eqn, sizes);
 }
 
-/** What a fused group costs: FLOPs of its members, HBM bytes of what crosses its boundary. */
+/** Scratch arrays indexed by var id, reused across groups (stamps avoid clearing). */
+interface Scratch {
+  readonly stamp: Int32Array;
+  readonly readBytes: Float64Array;
+  readonly inside: Int32Array;
+}
+
+/**
+ * What a fused group costs: FLOPs of its members, HBM bytes of what crosses its boundary.
+ * Fills `readVars` with the ids of the vars it reads from HBM.
+ */
 function groupCost(
   program: Program,
   graph: ProgramGraph,
   fusion: Fusion,
   group: FusionGroup,
   costs: readonly OpCost[],
+  scratch: Scratch,
+  readVars: number[],
 ) {
-  const reads = new Map<number, number>();
+  const tag = group.id + 1;
   let written = 0;
   let flops = 0;
   let transcendentals = 0;
-  const inside = new Set(group.eqns);
+  for (const i of group.eqns) scratch.inside[i] = tag;
   for (const i of group.eqns) {
     const eqn = program.eqns[i]!;
     const cost = costs[i]!;
     flops += cost.flops;
     transcendentals += cost.transcendentals;
-    eqn.inputs.forEach((a, k) => {
-      if (a.kind !== "var") return;
-      const p = graph.producer.get(a.id);
-      if (p !== undefined && inside.has(p)) return;
-      reads.set(a.id, Math.max(reads.get(a.id) ?? 0, cost.reads[k]!));
-    });
-    eqn.outputs.forEach((v, k) => {
-      const escapes =
-        graph.outputs.has(v.id) ||
-        (graph.consumers.get(v.id) ?? []).some((c) => !fusion.groupsOf[c]!.includes(group.id));
+    const inputs = eqn.inputs;
+    for (let k = 0; k < inputs.length; k++) {
+      const a = inputs[k]!;
+      if (a.kind !== "var") continue;
+      const p = graph.producer[a.id]!;
+      if (p >= 0 && scratch.inside[p] === tag) continue;
+      const b = cost.reads[k]!;
+      if (scratch.stamp[a.id] !== tag) {
+        scratch.stamp[a.id] = tag;
+        scratch.readBytes[a.id] = b;
+        readVars.push(a.id);
+      } else if (b > scratch.readBytes[a.id]!) scratch.readBytes[a.id] = b;
+    }
+    const outputs = eqn.outputs;
+    for (let k = 0; k < outputs.length; k++) {
+      const v = outputs[k]!.id;
+      let escapes = graph.isOutput[v] === 1;
+      if (!escapes) {
+        for (const c of graph.consumers[v]!) {
+          if (scratch.inside[c] !== tag && !fusion.groupsOf[c]!.includes(group.id)) {
+            escapes = true;
+            break;
+          }
+        }
+      }
       if (escapes) written += cost.writes[k]!;
-    });
+    }
   }
   let read = 0;
-  for (const b of reads.values()) read += b;
-  return { flops, transcendentals, read, written, reads };
+  for (const v of readVars) read += scratch.readBytes[v]!;
+  return { flops, transcendentals, read, written };
 }
 
 function label(program: Program, group: FusionGroup): { label: string; fused: string[] } {
@@ -142,22 +169,28 @@ export function estimate(
   const graph = programGraph(program);
   const fusion = fuse(program, graph);
   const costs = program.eqns.map((e) => eqnCost(e, sizes));
-  const ops: OpEstimate[] = [];
-  const readsByGroup: Map<number, number>[] = [];
-  const writesByGroup: Set<number>[] = [];
+  const ops: OpEstimate[] = new Array(fusion.groups.length);
+  const readsByGroup: (readonly number[])[] = new Array(fusion.groups.length);
+  const scratch: Scratch = {
+    stamp: new Int32Array(graph.varCount),
+    readBytes: new Float64Array(graph.varCount),
+    inside: new Int32Array(program.eqns.length),
+  };
   for (const group of fusion.groups) {
-    const c = groupCost(program, graph, fusion, group, costs);
-    readsByGroup.push(c.reads);
+    const readVars: number[] = [];
+    const c = groupCost(program, graph, fusion, group, costs, scratch, readVars);
+    readsByGroup[group.id] = readVars;
     const main = program.eqns[group.kernel ?? group.root]!;
     const cls = computeClassOf(main);
     const computeS = c.flops / peakFlops(chip, cls);
     const hbmBytes = c.read + c.written;
     const hbmS = hbmBytes / chip.hbmBandwidth;
     const root = program.eqns[group.root]!;
-    writesByGroup.push(new Set(root.outputs.map((v) => v.id)));
-    ops.push({
+    const { label: text, fused } = label(program, group);
+    ops[group.id] = {
       group: group.id,
-      ...label(program, group),
+      label: text,
+      fused,
       result: root.outputs.map(printVar).join(" "),
       source: main.source,
       computeClass: cls,
@@ -170,7 +203,7 @@ export function estimate(
       hbmS,
       timeS: Math.max(computeS, hbmS),
       bound: computeS >= hbmS ? "compute" : "hbm",
-    });
+    };
   }
   const sum = (f: (o: OpEstimate) => number) => ops.reduce((acc, o) => acc + f(o), 0);
   const computeS = sum((o) => o.computeS);
@@ -187,7 +220,7 @@ export function estimate(
     chip,
     ops,
     totals,
-    memory: memoryOf(program, fusion, sizes, readsByGroup, chip),
+    memory: memoryOf(program, graph, fusion, sizes, readsByGroup, chip),
   };
 }
 
@@ -197,64 +230,63 @@ export function estimate(
  */
 function memoryOf(
   program: Program,
+  graph: ProgramGraph,
   fusion: Fusion,
   sizes: SizeContext,
-  readsByGroup: readonly Map<number, number>[],
+  readsByGroup: readonly (readonly number[])[],
   chip: Chip,
 ): MemoryEstimate {
   let paramBytes = 0;
   let cacheBytes = 0;
-  const buffer = new Map<number, number>(); // var id → id of the buffer holding it
-  const bytes = new Map<number, number>(); // buffer id → bytes
-  const born = new Map<number, number>(); // buffer id → group position
-  const dies = new Map<number, number>();
-  const resident = new Set<number>();
+  const n = graph.varCount;
+  const buffer = new Int32Array(n).fill(-1); // var id → id of the var whose buffer holds it
+  const born = new Int32Array(n).fill(-1); // buffer → group position where it is allocated
+  const dies = new Int32Array(n).fill(-1); // buffer → last group position that needs it
+  const bytes = new Float64Array(n);
   for (const input of program.inputs) {
+    const id = input.var.id;
     const b = avalBytes(input.var.aval, sizes);
-    buffer.set(input.var.id, input.var.id);
+    buffer[id] = id;
     if (input.role === "param") paramBytes += b;
     else if (input.role === "cache") cacheBytes += b;
-    if (input.role !== "activation") {
-      resident.add(input.var.id);
-      continue;
+    else {
+      bytes[id] = b;
+      born[id] = 0;
     }
-    bytes.set(input.var.id, b);
-    born.set(input.var.id, 0);
   }
-  const materialize = (v: Var, at: number) => {
-    buffer.set(v.id, v.id);
-    bytes.set(v.id, avalBytes(v.aval, sizes));
-    born.set(v.id, at);
-  };
-  fusion.groups.forEach((group, pos) => {
-    for (const i of group.eqns) {
+  const groups = fusion.groups;
+  for (let pos = 0; pos < groups.length; pos++) {
+    for (const i of groups[pos]!.eqns) {
       const eqn = program.eqns[i]!;
       if (eqn.primitive === Primitive.DynamicUpdateSlice) {
-        const operand = (eqn as EqnOf<Primitive.DynamicUpdateSlice>).inputs[0]!;
-        if (operand.kind === "var") buffer.set(eqn.outputs[0]!.id, buffer.get(operand.id)!);
+        const operand = eqn.inputs[0]!;
+        if (operand.kind === "var") buffer[eqn.outputs[0]!.id] = buffer[operand.id]!;
         continue;
       }
-      for (const v of eqn.outputs) if (!buffer.has(v.id)) materialize(v, pos);
+      for (const v of eqn.outputs) {
+        if (buffer[v.id] !== -1) continue;
+        buffer[v.id] = v.id;
+        born[v.id] = pos;
+        bytes[v.id] = avalBytes(v.aval, sizes);
+      }
     }
-    for (const v of readsByGroup[pos]!.keys()) {
-      const b = buffer.get(v);
-      if (b !== undefined) dies.set(b, Math.max(dies.get(b) ?? 0, pos));
+    for (const v of readsByGroup[pos]!) {
+      const b = buffer[v]!;
+      if (b >= 0 && dies[b]! < pos) dies[b] = pos;
     }
-  });
-  const end = fusion.groups.length;
-  for (const o of program.outputs) {
-    const b = buffer.get(o.var.id);
-    if (b !== undefined) dies.set(b, end);
   }
-  // Sweep: +bytes at birth, −bytes after death.
+  const end = groups.length;
+  for (const o of program.outputs) {
+    const b = buffer[o.var.id]!;
+    if (b >= 0) dies[b] = end;
+  }
+  // Sweep: +bytes at birth, −bytes after death. Buffers no kernel reads and no output holds
+  // are fused intermediates that never reach HBM; resident buffers were counted above.
   const delta = new Float64Array(end + 2);
-  for (const [b, n] of bytes) {
-    if (resident.has(b)) continue;
-    // Only buffers a kernel reads, or outputs, reach HBM; fused intermediates never do.
-    const d = dies.get(b);
-    if (d === undefined) continue;
-    delta[born.get(b)!]! += n;
-    delta[d + 1]! -= n;
+  for (let b = 0; b < n; b++) {
+    if (born[b]! < 0 || dies[b]! < 0) continue;
+    delta[born[b]!]! += bytes[b]!;
+    delta[dies[b]! + 1]! -= bytes[b]!;
   }
   let live = 0;
   let peak = 0;

@@ -9,7 +9,7 @@ export interface FusionGroup {
   readonly eqns: readonly number[];
   /** The equation whose result the group exists to produce (its last). */
   readonly root: number;
-  /** The einsum/gather/slice/attention kernel inside, if any; it sets the compute dtype. */
+  /** The einsum/gather/update/attention kernel inside, if any; it sets the compute dtype. */
   readonly kernel: number | undefined;
 }
 
@@ -20,9 +20,9 @@ export interface Fusion {
 }
 
 interface Draft {
-  eqns: Set<number>;
-  root: number;
-  kernel: number | undefined;
+  readonly eqns: number[];
+  readonly root: number;
+  readonly kernel: number | undefined;
 }
 
 /**
@@ -42,11 +42,12 @@ interface Draft {
 export function fuse(program: Program, graph: ProgramGraph = programGraph(program)): Fusion {
   const n = program.eqns.length;
   const drafts: Draft[] = [];
-  const groupsOf: number[][] = Array.from({ length: n }, () => []);
+  const groupsOf: number[][] = new Array(n);
   const newGroup = (i: number, kernel: boolean): void => {
-    groupsOf[i]!.push(drafts.length);
-    drafts.push({ eqns: new Set([i]), root: i, kernel: kernel ? i : undefined });
+    groupsOf[i] = [drafts.length];
+    drafts.push({ eqns: [i], root: i, kernel: kernel ? i : undefined });
   };
+  const targets: number[] = [];
   for (let i = n - 1; i >= 0; i--) {
     const eqn = program.eqns[i]!;
     const kind = fusionKind[eqn.primitive];
@@ -54,45 +55,40 @@ export function fuse(program: Program, graph: ProgramGraph = programGraph(progra
       newGroup(i, true);
       continue;
     }
-    const targets = new Set<number>();
+    targets.length = 0;
     let escapes = false;
     for (const v of eqn.outputs) {
-      if (graph.outputs.has(v.id)) escapes = true;
-      for (const c of graph.consumers.get(v.id) ?? []) for (const g of groupsOf[c]!) targets.add(g);
-    }
-    if (escapes || targets.size === 0) {
-      newGroup(i, false);
-      continue;
-    }
-    if (kind === "passthrough") {
-      for (const g of targets) {
-        drafts[g]!.eqns.add(i);
-        groupsOf[i]!.push(g);
+      if (graph.isOutput[v.id]) escapes = true;
+      for (const c of graph.consumers[v.id]!) {
+        for (const g of groupsOf[c]!) if (!targets.includes(g)) targets.push(g);
       }
-      continue;
     }
-    const [only] = targets;
-    if (targets.size === 1 && drafts[only!]!.kernel === undefined) {
-      drafts[only!]!.eqns.add(i);
-      groupsOf[i]!.push(only!);
+    if (escapes || targets.length === 0) {
+      newGroup(i, false);
+    } else if (kind === "passthrough") {
+      groupsOf[i] = targets.slice();
+      for (const g of targets) drafts[g]!.eqns.push(i);
+    } else if (targets.length === 1 && drafts[targets[0]!]!.kernel === undefined) {
+      groupsOf[i] = [targets[0]!];
+      drafts[targets[0]!]!.eqns.push(i);
     } else {
       newGroup(i, false);
     }
   }
-  // Drafts were made consumers-first; number groups in execution order of their roots.
-  const order = drafts.map((_, g) => g).sort((a, b) => drafts[a]!.root - drafts[b]!.root);
-  const renumber = new Map(order.map((g, k) => [g, k]));
-  const groups = order.map((g, k) => {
+  // Drafts were made consumers-first (members pushed in descending order); number groups in
+  // execution order of their roots.
+  const renumber = new Int32Array(drafts.length);
+  const groups: FusionGroup[] = new Array(drafts.length);
+  for (let k = 0; k < drafts.length; k++) {
+    const g = drafts.length - 1 - k;
     const d = drafts[g]!;
-    return {
-      id: k,
-      eqns: [...d.eqns].sort((a, b) => a - b),
-      root: d.root,
-      kernel: d.kernel,
-    } satisfies FusionGroup;
-  });
-  return {
-    groups,
-    groupsOf: groupsOf.map((gs) => gs.map((g) => renumber.get(g)!).sort((a, b) => a - b)),
-  };
+    renumber[g] = k;
+    groups[k] = { id: k, eqns: d.eqns.reverse(), root: d.root, kernel: d.kernel };
+  }
+  for (let i = 0; i < n; i++) {
+    const gs = groupsOf[i]!;
+    for (let j = 0; j < gs.length; j++) gs[j] = renumber[gs[j]!]!;
+    if (gs.length > 1) gs.sort((a, b) => a - b);
+  }
+  return { groups, groupsOf };
 }

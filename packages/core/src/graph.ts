@@ -7,34 +7,52 @@ import type { Program } from "./ir.js";
  * graphlib graph is built on first use, since the estimator's hot path needs only the maps.
  */
 export interface ProgramGraph {
-  /** Equation index that produces each var id (inputs have none). */
-  readonly producer: ReadonlyMap<number, number>;
+  /** One more than the largest var id: the length of the per-var arrays below. */
+  readonly varCount: number;
+  /** Equation index that produces each var id, −1 for inputs. */
+  readonly producer: Int32Array;
   /** Equation indices that read each var id, in program order, without repeats. */
-  readonly consumers: ReadonlyMap<number, readonly number[]>;
-  /** Var ids the program returns. */
-  readonly outputs: ReadonlySet<number>;
+  readonly consumers: readonly (readonly number[])[];
+  /** 1 for var ids the program returns. */
+  readonly isOutput: Uint8Array;
   readonly graph: Graph;
 }
 
 export const eqnNode = (i: number) => `e${i}`;
 
+const NONE: readonly number[] = Object.freeze([]);
+
+export function varCountOf(program: Program): number {
+  let max = -1;
+  for (const i of program.inputs) max = Math.max(max, i.var.id);
+  for (const e of program.eqns) for (const v of e.outputs) max = Math.max(max, v.id);
+  return max + 1;
+}
+
 export function programGraph(program: Program): ProgramGraph {
-  const producer = new Map<number, number>();
-  const consumers = new Map<number, number[]>();
-  program.eqns.forEach((eqn, i) => {
+  const varCount = varCountOf(program);
+  const producer = new Int32Array(varCount).fill(-1);
+  const consumers: number[][] = new Array(varCount);
+  const eqns = program.eqns;
+  for (let i = 0; i < eqns.length; i++) {
+    const eqn = eqns[i]!;
     for (const a of eqn.inputs) {
       if (a.kind !== "var") continue;
-      const list = consumers.get(a.id);
-      if (!list) consumers.set(a.id, [i]);
+      const list = consumers[a.id];
+      if (list === undefined) consumers[a.id] = [i];
       else if (list[list.length - 1] !== i) list.push(i);
     }
-    for (const v of eqn.outputs) producer.set(v.id, i);
-  });
+    for (const v of eqn.outputs) producer[v.id] = i;
+  }
+  for (let v = 0; v < varCount; v++) if (consumers[v] === undefined) consumers[v] = NONE as number[];
+  const isOutput = new Uint8Array(varCount);
+  for (const o of program.outputs) isOutput[o.var.id] = 1;
   let graph: Graph | undefined;
   return {
+    varCount,
     producer,
     consumers,
-    outputs: new Set(program.outputs.map((o) => o.var.id)),
+    isOutput,
     get graph() {
       graph ??= toGraphlib(program, producer);
       return graph;
@@ -42,13 +60,13 @@ export function programGraph(program: Program): ProgramGraph {
   };
 }
 
-function toGraphlib(program: Program, producer: ReadonlyMap<number, number>): Graph {
+function toGraphlib(program: Program, producer: Int32Array): Graph {
   const g = new Graph({ directed: true });
   program.eqns.forEach((eqn, i) => {
     g.setNode(eqnNode(i), i);
     for (const a of eqn.inputs) {
-      const p = a.kind === "var" ? producer.get(a.id) : undefined;
-      if (p !== undefined) g.setEdge(eqnNode(p), eqnNode(i));
+      const p = a.kind === "var" ? producer[a.id]! : -1;
+      if (p >= 0) g.setEdge(eqnNode(p), eqnNode(i));
     }
   });
   return g;
@@ -61,11 +79,7 @@ export function topologicalOrder(g: ProgramGraph): number[] {
 
 /** Whether the equation list is itself a valid execution order (every value defined first). */
 export function isTopologicallyOrdered(g: ProgramGraph): boolean {
-  for (const [v, readers] of g.consumers) {
-    const p = g.producer.get(v);
-    if (p !== undefined && readers.some((r) => r <= p)) return false;
-  }
-  return true;
+  return g.consumers.every((readers, v) => readers.every((r) => r > g.producer[v]!));
 }
 
 /**
@@ -78,11 +92,10 @@ export function lastUses(g: ProgramGraph, order: readonly number[]): Map<number,
     position.set(e, pos);
   });
   const last = new Map<number, number>();
-  for (const [v, readers] of g.consumers) {
+  g.consumers.forEach((readers, v) => {
     let max = -1;
     for (const r of readers) max = Math.max(max, position.get(r)!);
-    last.set(v, max);
-  }
-  for (const v of g.outputs) last.set(v, order.length);
+    last.set(v, g.isOutput[v] ? order.length : max);
+  });
   return last;
 }

@@ -1,0 +1,41 @@
+/**
+ * Benchmarks, printed as JSON. Each figure is the median of timed runs after warm-up, in ms.
+ *   traceEstimate70bDecode — trace + single-chip estimate of an 80-layer LLaMA-3-70B decode step
+ */
+import { estimate, trace } from "@shardcost/core";
+import { LLAMA3_70B, llamaDecode } from "@shardcost/ops";
+
+interface Figure {
+  readonly medianMs: number;
+  readonly p90Ms: number;
+  readonly runs: number;
+  readonly targetMs?: number;
+  readonly [extra: string]: number | undefined;
+}
+
+function measure(fn: () => void, runs: number, warmup: number): Figure {
+  for (let i = 0; i < warmup; i++) fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => +times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(2);
+  return { medianMs: at(0.5), p90Ms: at(0.9), runs };
+}
+
+const model = llamaDecode(LLAMA3_70B, { batch: 32, seq: 8192, weights: "int8" });
+const program = trace(model.fn, model.inputs, model.dims);
+
+const figures = {
+  traceEstimate70bDecode: {
+    ...measure(() => estimate(trace(model.fn, model.inputs, model.dims), "v5e"), 40, 15),
+    targetMs: 20,
+    equations: program.eqns.length,
+  },
+  trace70bDecode: measure(() => trace(model.fn, model.inputs, model.dims), 40, 15),
+  estimate70bDecode: measure(() => estimate(program, "v5e"), 40, 15),
+};
+console.log(JSON.stringify(figures, null, 2));
