@@ -1,6 +1,9 @@
 /**
  * Benchmarks, printed as JSON. Each figure is the median of timed runs after warm-up, in ms.
  *   traceEstimate70bDecode — trace + single-chip estimate of an 80-layer LLaMA-3-70B decode step
+ *     (with per-op source lines, as `npm start` prints them)
+ *   traceEstimate70bDecodeNoSources — the same with source locations off, as a sweep runs it
+ *   trace70bDecode, estimate70bDecode — the two halves
  */
 import { estimate, trace } from "@shardcost/core";
 import { LLAMA3_70B, llamaDecode } from "@shardcost/ops";
@@ -22,7 +25,8 @@ function measure(fn: () => void, runs: number, warmup: number): Figure {
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
-  const at = (q: number) => +times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(2);
+  const at = (q: number) =>
+    +times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(2);
   return { medianMs: at(0.5), p90Ms: at(0.9), runs };
 }
 
@@ -35,6 +39,11 @@ const figures = {
     targetMs: 20,
     equations: program.eqns.length,
   },
+  traceEstimate70bDecodeNoSources: measure(
+    () => estimate(trace(model.fn, model.inputs, model.dims, { sourceLocations: false }), "v5e"),
+    40,
+    15,
+  ),
   trace70bDecode: measure(() => trace(model.fn, model.inputs, model.dims), 40, 15),
   estimate70bDecode: measure(() => estimate(program, "v5e"), 40, 15),
 };

@@ -27,8 +27,8 @@ console.log(
     `bf16 KV and compute · one ${v5e.name}\n`,
 );
 console.log(`${program.eqns.length} traced equations, ${est.ops.length} fused kernels\n`);
-console.log("Most expensive kernels (per step):");
-console.log(formatOpTable(est, { top: 12 }));
+console.log("Kernels of one step, the same op on the same line of every layer merged:");
+console.log(formatOpTable(est, { top: 12, aggregate: true }));
 console.log("\nStep:");
 console.log(formatTotals(est));
 console.log(
@@ -37,6 +37,6 @@ console.log(
 console.log("\nMemory:");
 console.log(formatMemory(est));
 console.log(
-  `\nA step reads ${formatBytes(est.totals.hbmBytes)}: at least ` +
-    `${Math.ceil(est.memory.totalBytes / v5e.hbmBytes)} v5e chips are needed to hold it.`,
+  `\nHolding ${formatBytes(est.memory.totalBytes)} takes at least ` +
+    `${Math.ceil(est.memory.totalBytes / v5e.hbmBytes)} chips of ${formatBytes(v5e.hbmBytes)}.`,
 );

@@ -128,3 +128,24 @@ describe("bad input gives a typed error naming the op, the tensors and the user'
     expect(() => tensor("x[B]", "bf17" as "bf16")).toThrow(/unknown dtype "bf17"/);
   });
 });
+
+describe("with source locations off", () => {
+  it("still points errors at the user's line", () => {
+    let error: Error | undefined;
+    try {
+      trace((x) => sum(x, "Z"), tensor("x[B]"), { B: 2 }, { sourceLocations: false });
+    } catch (e) {
+      error = e as Error;
+    }
+    expect(error).toBeInstanceOf(OpError);
+    expect(error?.message).toMatch(THIS_FILE);
+  });
+
+  it("records no locations but the same program", () => {
+    const on = trace((x) => sum(x, "B"), tensor("x[B]"), { B: 2 });
+    const off = trace((x) => sum(x, "B"), tensor("x[B]"), { B: 2 }, { sourceLocations: false });
+    expect(off.eqns[0]!.source?.location).toBeUndefined();
+    expect(on.eqns[0]!.source?.location).toBeDefined();
+    expect(off.eqns.map((e) => e.primitive)).toEqual(on.eqns.map((e) => e.primitive));
+  });
+});

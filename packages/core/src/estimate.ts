@@ -6,7 +6,7 @@ import { type ProgramGraph, programGraph } from "./graph.js";
 import { type Chip, chip as lookupChip, peakFlops } from "./hardware.js";
 import type { Eqn, EqnOf, Program, Var } from "./ir.js";
 import { Primitive } from "./primitives.js";
-import { printOp, printVar } from "./printer.js";
+import { printOp, printType, printVar } from "./printer.js";
 import type { StackCapture } from "./source.js";
 
 export type Bound = "compute" | "hbm";
@@ -19,6 +19,8 @@ export interface OpEstimate {
   readonly fused: readonly string[];
   /** The kernel's result as a typed var, e.g. `h:bf16[B, F]`. */
   readonly result: string;
+  /** The result's type alone, e.g. `bf16[B, F]`. */
+  readonly resultType: string;
   /** The user's call that traced the kernel; `.location` formats it on demand. */
   readonly source: StackCapture | undefined;
   readonly computeClass: ComputeClass;
@@ -191,7 +193,12 @@ export function estimate(
       group: group.id,
       label: text,
       fused,
-      result: root.outputs.map(printVar).join(" "),
+      get result() {
+        return root.outputs.map(printVar).join(" ");
+      },
+      get resultType() {
+        return root.outputs.map((v) => printType(v.aval)).join(" ");
+      },
       source: main.source,
       computeClass: cls,
       flops: c.flops,

@@ -44,7 +44,8 @@ export function programGraph(program: Program): ProgramGraph {
     }
     for (const v of eqn.outputs) producer[v.id] = i;
   }
-  for (let v = 0; v < varCount; v++) if (consumers[v] === undefined) consumers[v] = NONE as number[];
+  for (let v = 0; v < varCount; v++)
+    if (consumers[v] === undefined) consumers[v] = NONE as number[];
   const isOutput = new Uint8Array(varCount);
   for (const o of program.outputs) isOutput[o.var.id] = 1;
   let graph: Graph | undefined;

@@ -24,7 +24,18 @@ export type ShapeRule<P extends Primitive> = (
   ctx: ShapeContext,
 ) => Aval[];
 
-const unsharded = (dim: string): DimSharding => ({ dim, axes: [] });
+const unshardedDims = new Map<string, DimSharding>();
+const NO_AXES: readonly string[] = Object.freeze([]);
+
+/** One shared, frozen `{ dim, axes: [] }` per dim name: traced programs hold thousands. */
+function unsharded(dim: string): DimSharding {
+  let d = unshardedDims.get(dim);
+  if (d === undefined) {
+    d = Object.freeze({ dim, axes: NO_AXES });
+    unshardedDims.set(dim, d);
+  }
+  return d;
+}
 
 function value(inputs: readonly OperandAval[], i: number, what: string): Aval {
   const a = inputs[i];
@@ -70,7 +81,7 @@ function floatOnly(a: Aval, role: string): void {
 }
 
 function result(dtype: DType, dims: readonly string[]): Aval {
-  return { dtype, dims: dims.map(unsharded), partial: [] };
+  return { dtype, dims: dims.map(unsharded), partial: NO_AXES };
 }
 
 const unaryRule: ShapeRule<UnaryPrimitive> = (inputs) => {

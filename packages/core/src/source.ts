@@ -20,9 +20,9 @@ const resolved = new WeakMap<Error, SourceLocation | null>();
 export class StackCapture {
   private readonly error: Error;
   constructor() {
-    // A user frame sits a few frames above an op's capture; 12 leaves room for nested calls.
+    // The user's frame sits above the library's own (nested composites, bind): 16 is ample.
     const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 12;
+    Error.stackTraceLimit = 16;
     this.error = new Error();
     Error.stackTraceLimit = limit;
   }
@@ -59,11 +59,22 @@ export function formatLocation(loc: SourceLocation | undefined): string {
   return loc ? `${loc.file}:${loc.line}` : "?";
 }
 
+/** The source of equations traced with source locations off. */
+export const NO_SOURCE: StackCapture = Object.create(StackCapture.prototype, {
+  location: { value: undefined },
+});
+
+let depth = 0;
 let active: StackCapture | undefined;
 
-/** The source of the op being traced: the enclosing composite's, or a fresh capture. */
+/**
+ * The source of the op being traced. Inside a composite, the first primitive it binds captures
+ * the stack and the rest share that capture.
+ */
 export function captureSource(): StackCapture {
-  return active ?? new StackCapture();
+  if (depth === 0) return new StackCapture();
+  active ??= new StackCapture();
+  return active;
 }
 
 /**
@@ -72,12 +83,11 @@ export function captureSource(): StackCapture {
  */
 export function composite<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
   return (...args: A): R => {
-    if (active) return fn(...args);
-    active = new StackCapture();
+    depth++;
     try {
       return fn(...args);
     } finally {
-      active = undefined;
+      if (--depth === 0) active = undefined;
     }
   };
 }

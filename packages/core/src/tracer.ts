@@ -16,7 +16,7 @@ import type { ParamsOf, Primitive } from "./primitives.js";
 import { printAtom, printType } from "./printer.js";
 import { RuleError } from "./rule-error.js";
 import { shapeRules } from "./shape-rules.js";
-import { captureSource, type StackCapture } from "./source.js";
+import { captureSource, NO_SOURCE, StackCapture } from "./source.js";
 
 /** A declared input: its notation, dtype and role (weights, cache or activation). */
 export interface TensorSpec {
@@ -89,14 +89,19 @@ function isSpec(x: unknown): x is TensorSpec {
   return typeof x === "object" && x !== null && (x as TensorSpec).kind === "tensor-spec";
 }
 
+const letterNames: string[] = [];
+
 function letterName(n: number): string {
-  let s = "";
-  let k = n;
-  do {
-    s = String.fromCharCode(97 + (k % 26)) + s;
-    k = Math.floor(k / 26) - 1;
-  } while (k >= 0);
-  return s;
+  for (let i = letterNames.length; i <= n; i++) {
+    let s = "";
+    let k = i;
+    do {
+      s = String.fromCharCode(97 + (k % 26)) + s;
+      k = Math.floor(k / 26) - 1;
+    } while (k >= 0);
+    letterNames.push(s);
+  }
+  return letterNames[n]!;
 }
 
 /** Accumulates equations while a function runs on Tracers. */
@@ -108,16 +113,20 @@ export class ProgramBuilder {
   private nextId = 0;
   private nextLetter = 0;
 
-  constructor(dims: Dims) {
+  /** Whether equations record the user's source line (a stack capture per user-level op). */
+  readonly sources: boolean;
+
+  constructor(dims: Dims, sources = true) {
+    this.sources = sources;
     this.dims = { ...dims };
     for (const [name, size] of Object.entries(dims)) checkDimSize(name, size);
   }
 
+  /** jaxpr-style names a, b, …, z, aa, ab, … skipping input names (the only ones taken). */
   private freshName(): string {
     let name: string;
     do name = letterName(this.nextLetter++);
     while (this.taken.has(name));
-    this.taken.add(name);
     return name;
   }
 
@@ -159,7 +168,7 @@ export class ProgramBuilder {
           "dim-size",
           op,
           `dim ${name} is ${have} in the dims dictionary but this op makes it ${size}`,
-          source.location,
+          source.location ?? new StackCapture().location,
         );
       }
     }
@@ -193,7 +202,7 @@ export class ProgramBuilder {
         e.code,
         primitive,
         `${e.message}\n  operands: ${operandText}`,
-        source.location,
+        source.location ?? new StackCapture().location,
       );
     }
     const outputs = avals.map((a) => this.newVar(a));
@@ -234,17 +243,11 @@ export function bind<P extends Primitive>(
   params: ParamsOf<P>,
   newDims?: Dims,
 ): Tracer[] {
-  const source = captureSource();
   let builder: ProgramBuilder | undefined;
   for (const o of operands) {
     if (o instanceof Tracer) {
       if (builder && o.builder !== builder) {
-        throw new OpError(
-          "input",
-          primitive,
-          "operands come from different traces",
-          source.location,
-        );
+        throw new OpError("input", primitive, "operands come from different traces", here());
       }
       builder = o.builder;
     } else if (typeof o !== "number" || !Number.isFinite(o)) {
@@ -252,18 +255,14 @@ export function bind<P extends Primitive>(
         "input",
         primitive,
         `operand ${describe(o)} is neither a traced tensor nor a finite number`,
-        source.location,
+        here(),
       );
     }
   }
   if (!builder) {
-    throw new OpError(
-      "input",
-      primitive,
-      "needs at least one traced tensor operand",
-      source.location,
-    );
+    throw new OpError("input", primitive, "needs at least one traced tensor operand", here());
   }
+  const source = builder.sources ? captureSource() : NO_SOURCE;
   if (newDims) builder.declareDims(primitive, newDims, source);
   return builder.bind(primitive, operands, params, source);
 }
@@ -277,6 +276,8 @@ export function bind1<P extends Primitive>(
 ): Tracer {
   return bind(primitive, operands, params, newDims)[0]!;
 }
+
+const here = () => new StackCapture().location;
 
 function describe(x: unknown): string {
   if (x === undefined) return "undefined";
@@ -323,8 +324,21 @@ const join = (a: string, b: string) => (a ? `${a}.${b}` : b);
  * Runs `fn` on Tracers standing for `inputs` and records every op it applies: the Program.
  * `dims` gives every dim's global size.
  */
-export function trace<I>(fn: (inputs: Traced<I>) => TraceResult, inputs: I, dims: Dims): Program {
-  const builder = new ProgramBuilder(dims);
+export interface TraceOptions {
+  /**
+   * Record each equation's source line (default true). Off, tracing skips one stack capture per
+   * user-level op: for sweeps that never print per-op tables.
+   */
+  readonly sourceLocations?: boolean;
+}
+
+export function trace<I>(
+  fn: (inputs: Traced<I>) => TraceResult,
+  inputs: I,
+  dims: Dims,
+  options: TraceOptions = {},
+): Program {
+  const builder = new ProgramBuilder(dims, options.sourceLocations ?? true);
   const traced = buildInputs(builder, inputs, "") as Traced<I>;
   const result = fn(traced);
   const outputs: ProgramOutput[] = [];
