@@ -124,7 +124,9 @@ describe("bad input gives a typed error naming the op, the tensors and the user'
   it("bad dims dictionaries and input trees", () => {
     expect(() => trace((x) => x, { x: tensor("x[B]") }, { B: 0 })).toThrow(/positive integers/);
     expect(() => trace((x) => x, { x: tensor("x[B]") }, { B: 2.5 })).toThrow(ShardcostError);
-    expect(() => trace((x) => x, { x: 5 }, { B: 2 })).toThrow(/declare inputs with tensor/);
+    expect(() => trace((x) => x as never, { x: 5 }, { B: 2 })).toThrow(
+      /declare inputs with tensor/,
+    );
     expect(() => tensor("x[B]", "bf17" as "bf16")).toThrow(/unknown dtype "bf17"/);
   });
 });

@@ -4,7 +4,7 @@ import { type ComputeClass, computeClass } from "./dtype.js";
 import { type Fusion, type FusionGroup, fuse } from "./fusion.js";
 import { type ProgramGraph, programGraph } from "./graph.js";
 import { type Chip, chip as lookupChip, peakFlops } from "./hardware.js";
-import type { Eqn, EqnOf, Program, Var } from "./ir.js";
+import type { Eqn, Program } from "./ir.js";
 import { Primitive } from "./primitives.js";
 import { printOp, printType, printVar } from "./printer.js";
 import type { StackCapture } from "./source.js";
