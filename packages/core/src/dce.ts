@@ -9,7 +9,9 @@ export function eliminateDeadCode(program: Program): Program {
   const keep: boolean[] = new Array(program.eqns.length).fill(false);
   for (let i = program.eqns.length - 1; i >= 0; i--) {
     const eqn = program.eqns[i]!;
-    if (!eqn.outputs.some((v) => live[v.id] === 1)) continue;
+    let needed = false;
+    for (const v of eqn.outputs) if (live[v.id] === 1) needed = true;
+    if (!needed) continue;
     keep[i] = true;
     for (const a of eqn.inputs) if (a.kind === "var") live[a.id] = 1;
   }

@@ -142,10 +142,71 @@ function groupCost(
   return { flops, transcendentals, read, written };
 }
 
-function label(program: Program, group: FusionGroup): { label: string; fused: string[] } {
-  const main = group.kernel ?? group.root;
-  const fused = group.eqns.filter((i) => i !== main).map((i) => program.eqns[i]!.primitive);
-  return { label: printOp(program.eqns[main]!), fused };
+/** An OpEstimate whose printed fields are formatted only when read (reports show a few). */
+class KernelEstimate implements OpEstimate {
+  readonly group: number;
+  readonly source: StackCapture | undefined;
+  readonly flops: number;
+  readonly transcendentals: number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly hbmBytes: number;
+  readonly timeS: number;
+  readonly bound: Bound;
+  private readonly program: Program;
+  private readonly members: readonly number[];
+  private readonly main: Eqn;
+  private readonly root: Eqn;
+  constructor(
+    program: Program,
+    group: FusionGroup,
+    main: Eqn,
+    root: Eqn,
+    readonly computeClass: ComputeClass,
+    cost: { flops: number; transcendentals: number; read: number; written: number },
+    readonly computeS: number,
+    readonly hbmS: number,
+  ) {
+    this.program = program;
+    this.group = group.id;
+    this.members = group.eqns;
+    this.main = main;
+    this.root = root;
+    this.source = main.source;
+    this.flops = cost.flops;
+    this.transcendentals = cost.transcendentals;
+    this.bytesRead = cost.read;
+    this.bytesWritten = cost.written;
+    this.hbmBytes = cost.read + cost.written;
+    this.timeS = Math.max(computeS, hbmS);
+    this.bound = computeS >= hbmS ? "compute" : "hbm";
+  }
+  get label(): string {
+    return printOp(this.main);
+  }
+  get fused(): string[] {
+    const eqns = this.program.eqns;
+    return this.members
+      .map((i) => eqns[i]!)
+      .filter((e) => e !== this.main)
+      .map((e) => e.primitive);
+  }
+  get result(): string {
+    return this.root.outputs.map(printVar).join(" ");
+  }
+  get resultType(): string {
+    return this.root.outputs.map((v) => printType(v.aval)).join(" ");
+  }
+  toJSON() {
+    const { program: _p, members: _m, main: _e, root: _r, ...rest } = this;
+    return {
+      ...rest,
+      label: this.label,
+      fused: this.fused,
+      result: this.result,
+      source: this.source?.location,
+    };
+  }
 }
 
 function computeClassOf(eqn: Eqn): ComputeClass {
@@ -185,42 +246,28 @@ export function estimate(
     const main = program.eqns[group.kernel ?? group.root]!;
     const cls = computeClassOf(main);
     const computeS = c.flops / peakFlops(chip, cls);
-    const hbmBytes = c.read + c.written;
-    const hbmS = hbmBytes / chip.hbmBandwidth;
+    const hbmS = (c.read + c.written) / chip.hbmBandwidth;
     const root = program.eqns[group.root]!;
-    const { label: text, fused } = label(program, group);
-    ops[group.id] = {
-      group: group.id,
-      label: text,
-      fused,
-      get result() {
-        return root.outputs.map(printVar).join(" ");
-      },
-      get resultType() {
-        return root.outputs.map((v) => printType(v.aval)).join(" ");
-      },
-      source: main.source,
-      computeClass: cls,
-      flops: c.flops,
-      transcendentals: c.transcendentals,
-      bytesRead: c.read,
-      bytesWritten: c.written,
-      hbmBytes,
-      computeS,
-      hbmS,
-      timeS: Math.max(computeS, hbmS),
-      bound: computeS >= hbmS ? "compute" : "hbm",
-    };
+    ops[group.id] = new KernelEstimate(program, group, main, root, cls, c, computeS, hbmS);
   }
-  const sum = (f: (o: OpEstimate) => number) => ops.reduce((acc, o) => acc + f(o), 0);
-  const computeS = sum((o) => o.computeS);
-  const hbmS = sum((o) => o.hbmS);
+  let flops = 0;
+  let hbmBytes = 0;
+  let computeS = 0;
+  let hbmS = 0;
+  let timeS = 0;
+  for (const o of ops) {
+    flops += o.flops;
+    hbmBytes += o.hbmBytes;
+    computeS += o.computeS;
+    hbmS += o.hbmS;
+    timeS += o.timeS;
+  }
   const totals: StepTotals = {
-    flops: sum((o) => o.flops),
-    hbmBytes: sum((o) => o.hbmBytes),
+    flops,
+    hbmBytes,
     computeS,
     hbmS,
-    timeS: sum((o) => o.timeS),
+    timeS,
     bound: computeS >= hbmS ? "compute" : "hbm",
   };
   return {
