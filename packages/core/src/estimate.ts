@@ -1,12 +1,13 @@
 import { avalBytes, costRules, type OpCost, type SizeContext } from "./cost-rules.js";
 import { eliminateDeadCode } from "./dce.js";
+import { debugPass } from "./debug.js";
 import { type ComputeClass, computeClass } from "./dtype.js";
 import { type Fusion, type FusionGroup, fuse } from "./fusion.js";
 import { type ProgramGraph, programGraph } from "./graph.js";
 import { type Chip, chip as lookupChip, peakFlops } from "./hardware.js";
 import type { Eqn, Program } from "./ir.js";
 import { Primitive } from "./primitives.js";
-import { printOp, printType, printVar } from "./printer.js";
+import { printOp, printProgram, printType, printVar } from "./printer.js";
 import type { StackCapture } from "./source.js";
 
 export type Bound = "compute" | "hbm";
@@ -227,10 +228,17 @@ export function estimate(
   options: EstimateOptions = {},
 ): Estimate {
   const chip = typeof chipOrName === "string" ? lookupChip(chipOrName) : chipOrName;
+  // The pipeline: drop dead code → def-use facts → fuse into kernels → cost each kernel → memory.
   const program = eliminateDeadCode(input);
+  debugPass("eliminateDeadCode", () => printProgram(program));
   const sizes = options.sizes ?? globalSizes(program);
   const graph = programGraph(program);
   const fusion = fuse(program, graph);
+  debugPass("fuse", () =>
+    fusion.groups
+      .map((g) => `kernel ${g.id}: ${g.eqns.map((i) => printOp(program.eqns[i]!)).join(" + ")}`)
+      .join("\n"),
+  );
   const costs = program.eqns.map((e) => eqnCost(e, sizes));
   const ops: OpEstimate[] = new Array(fusion.groups.length);
   const readsByGroup: (readonly number[])[] = new Array(fusion.groups.length);

@@ -1,5 +1,7 @@
 export * from "./cost-rules.js";
 export * from "./dce.js";
+export * from "./debug.js";
+export * from "./dot.js";
 export * from "./dtype.js";
 export * from "./errors.js";
 export * from "./estimate.js";

@@ -1,0 +1,11 @@
+/**
+ * `SHARDCOST_DEBUG=passes` prints the program after every pass of a pipeline to stderr, so a
+ * surprising number can be traced to the pass that made it.
+ */
+const enabled =
+  typeof process !== "undefined" &&
+  (process.env.SHARDCOST_DEBUG ?? "").split(",").includes("passes");
+
+export function debugPass(pass: string, render: () => string): void {
+  if (enabled) process.stderr.write(`── after ${pass} ──\n${render()}\n`);
+}
