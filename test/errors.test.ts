@@ -144,7 +144,7 @@ describe("with source locations off", () => {
   });
 
   it("records no locations but the same program", () => {
-    const on = trace((x) => sum(x, "B"), tensor("x[B]"), { B: 2 });
+    const on = trace((x) => sum(x, "B"), tensor("x[B]"), { B: 2 }, { sourceLocations: true });
     const off = trace((x) => sum(x, "B"), tensor("x[B]"), { B: 2 }, { sourceLocations: false });
     expect(off.eqns[0]!.source?.location).toBeUndefined();
     expect(on.eqns[0]!.source?.location).toBeDefined();

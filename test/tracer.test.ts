@@ -1,5 +1,15 @@
-import { param, printProgram, tensor, trace } from "@shardcost/core";
-import { attention, einsum, mul, rmsnorm, shard, silu, split } from "@shardcost/ops";
+import { param, printProgram, sourceOf, tensor, trace } from "@shardcost/core";
+import {
+  attention,
+  einsum,
+  LLAMA3_8B,
+  llamaDecode,
+  mul,
+  rmsnorm,
+  shard,
+  silu,
+  split,
+} from "@shardcost/ops";
 import { describe, expect, it } from "vitest";
 
 describe("trace and print", () => {
@@ -37,9 +47,23 @@ describe("trace and print", () => {
   it("records the user's source line for every equation", () => {
     const next = Number(/tracer\.test\.ts:(\d+)/.exec(new Error().stack ?? "")?.[1]) + 1;
     const program = trace((x) => silu(x), tensor("[B, D]"), { B: 2, D: 4 });
-    const loc = program.eqns[0]!.source?.location;
+    const loc = sourceOf(program, program.eqns[0]!)?.location;
     expect(loc?.file).toMatch(/test\/tracer\.test\.ts$/);
     expect(loc?.line).toBe(next);
+  });
+
+  it("recovers lines lazily exactly as capture at trace time records them", () => {
+    const model = llamaDecode({ ...LLAMA3_8B, layers: 2 }, { batch: 2, seq: 16 });
+    const lazy = trace(model.fn, model.inputs, model.dims);
+    const eager = trace(model.fn, model.inputs, model.dims, { sourceLocations: true });
+    expect(lazy.eqns.every((e) => e.source === undefined)).toBe(true);
+    const where = (p: typeof lazy) =>
+      p.eqns.map((e) => {
+        const loc = sourceOf(p, e)?.location;
+        return loc ? `${loc.file}:${loc.line}` : "?";
+      });
+    expect(where(lazy)).toEqual(where(eager));
+    expect(where(eager).every((w) => /models\/llama\.ts:\d+$/.test(w))).toBe(true);
   });
 
   it("prints an attention block with grouped-query heads", () => {

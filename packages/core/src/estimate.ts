@@ -9,6 +9,7 @@ import type { Eqn, Program } from "./ir.js";
 import { Primitive } from "./primitives.js";
 import { printOp, printProgram, printType, printVar } from "./printer.js";
 import type { StackCapture } from "./source.js";
+import { sourceOf } from "./sources.js";
 
 export type Bound = "compute" | "hbm";
 
@@ -146,7 +147,6 @@ function groupCost(
 /** An OpEstimate whose printed fields are formatted only when read (reports show a few). */
 class KernelEstimate implements OpEstimate {
   readonly group: number;
-  readonly source: StackCapture | undefined;
   readonly flops: number;
   readonly transcendentals: number;
   readonly bytesRead: number;
@@ -173,7 +173,6 @@ class KernelEstimate implements OpEstimate {
     this.members = group.eqns;
     this.main = main;
     this.root = root;
-    this.source = main.source;
     this.flops = cost.flops;
     this.transcendentals = cost.transcendentals;
     this.bytesRead = cost.read;
@@ -181,6 +180,9 @@ class KernelEstimate implements OpEstimate {
     this.hbmBytes = cost.read + cost.written;
     this.timeS = Math.max(computeS, hbmS);
     this.bound = computeS >= hbmS ? "compute" : "hbm";
+  }
+  get source(): StackCapture | undefined {
+    return sourceOf(this.program, this.main);
   }
   get label(): string {
     return printOp(this.main);

@@ -20,4 +20,5 @@ export * from "./report.js";
 export * from "./rounding.js";
 export * from "./shape-rules.js";
 export * from "./source.js";
+export * from "./sources.js";
 export * from "./tracer.js";

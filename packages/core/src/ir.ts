@@ -58,6 +58,11 @@ export interface Program {
   readonly inputs: readonly ProgramInput[];
   readonly eqns: readonly Eqn[];
   readonly outputs: readonly ProgramOutput[];
+  /**
+   * Re-traces the same function with source capture on, for programs traced without it:
+   * tracing is deterministic, so equation results get the same var ids (see `sourceOf`).
+   */
+  readonly retrace?: () => Program;
 }
 
 export function isVar(a: Atom): a is Var {

@@ -59,11 +59,6 @@ export function formatLocation(loc: SourceLocation | undefined): string {
   return loc ? `${loc.file}:${loc.line}` : "?";
 }
 
-/** The source of equations traced with source locations off. */
-export const NO_SOURCE: StackCapture = Object.create(StackCapture.prototype, {
-  location: { value: undefined },
-});
-
 let depth = 0;
 let active: StackCapture | undefined;
 

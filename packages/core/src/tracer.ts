@@ -16,7 +16,7 @@ import type { ParamsOf, Primitive } from "./primitives.js";
 import { printAtom, printType } from "./printer.js";
 import { RuleError } from "./rule-error.js";
 import { shapeRules } from "./shape-rules.js";
-import { captureSource, NO_SOURCE, StackCapture } from "./source.js";
+import { captureSource, StackCapture } from "./source.js";
 
 /** A declared input: its notation, dtype and role (weights, cache or activation). */
 export interface TensorSpec {
@@ -157,7 +157,7 @@ export class ProgramBuilder {
     return new Tracer(this, v);
   }
 
-  declareDims(op: string, sizes: Dims, source: StackCapture): void {
+  declareDims(op: string, sizes: Dims, source: StackCapture | undefined): void {
     for (const [name, size] of Object.entries(sizes)) {
       const have = this.dims[name];
       if (have === undefined) {
@@ -168,7 +168,7 @@ export class ProgramBuilder {
           "dim-size",
           op,
           `dim ${name} is ${have} in the dims dictionary but this op makes it ${size}`,
-          source.location ?? new StackCapture().location,
+          (source ?? new StackCapture()).location,
         );
       }
     }
@@ -178,7 +178,7 @@ export class ProgramBuilder {
     primitive: P,
     operands: readonly (Tracer | number)[],
     params: ParamsOf<P>,
-    source: StackCapture,
+    source: StackCapture | undefined,
   ): Tracer[] {
     const inputs: Atom[] = operands.map((o) =>
       typeof o === "number" ? { kind: "literal", value: o } : o.var,
@@ -202,22 +202,27 @@ export class ProgramBuilder {
         e.code,
         primitive,
         `${e.message}\n  operands: ${operandText}`,
-        source.location ?? new StackCapture().location,
+        (source ?? new StackCapture()).location,
       );
     }
     const outputs = avals.map((a) => this.newVar(a));
-    const eqn = { primitive, params, inputs, outputs, source } as EqnOf<P>;
+    const eqn = (
+      source
+        ? { primitive, params, inputs, outputs, source }
+        : { primitive, params, inputs, outputs }
+    ) as EqnOf<P>;
     this.eqns.push(eqn as unknown as Eqn);
     return outputs.map((v) => new Tracer(this, v));
   }
 
-  finish(outputs: ProgramOutput[]): Program {
-    return Object.freeze({
+  finish(outputs: ProgramOutput[], retrace?: () => Program): Program {
+    const program: Program = {
       dims: Object.freeze({ ...this.dims }),
       inputs: Object.freeze(this.inputs.slice()),
       eqns: Object.freeze(this.eqns.slice()),
       outputs: Object.freeze(outputs),
-    });
+    };
+    return Object.freeze(retrace ? { ...program, retrace } : program);
   }
 }
 
@@ -262,7 +267,7 @@ export function bind<P extends Primitive>(
   if (!builder) {
     throw new OpError("input", primitive, "needs at least one traced tensor operand", here());
   }
-  const source = builder.sources ? captureSource() : NO_SOURCE;
+  const source = builder.sources ? captureSource() : undefined;
   if (newDims) builder.declareDims(primitive, newDims, source);
   return builder.bind(primitive, operands, params, source);
 }
@@ -326,10 +331,14 @@ const join = (a: string, b: string) => (a ? `${a}.${b}` : b);
  */
 export interface TraceOptions {
   /**
-   * Record each equation's source line (default true). Off, tracing skips one stack capture per
-   * user-level op: for sweeps that never print per-op tables.
+   * Where each equation's source line comes from:
+   * - "lazy" (default): not captured while tracing; the first time a report asks for a line,
+   *   the function is traced once more with capture on (`sourceOf`). Tracing stays cheap, and
+   *   errors always carry the line;
+   * - true: captured while tracing (one stack capture per user-level op);
+   * - false: never recorded.
    */
-  readonly sourceLocations?: boolean;
+  readonly sourceLocations?: boolean | "lazy";
 }
 
 export function trace<I>(
@@ -338,7 +347,8 @@ export function trace<I>(
   dims: Dims,
   options: TraceOptions = {},
 ): Program {
-  const builder = new ProgramBuilder(dims, options.sourceLocations ?? true);
+  const mode = options.sourceLocations ?? "lazy";
+  const builder = new ProgramBuilder(dims, mode === true);
   const traced = buildInputs(builder, inputs, "") as Traced<I>;
   const result = fn(traced);
   const outputs: ProgramOutput[] = [];
@@ -346,5 +356,7 @@ export function trace<I>(
   if (outputs.length === 0) {
     throw new ShardcostError("input", "the traced function returned no tensors");
   }
-  return builder.finish(outputs);
+  const retrace =
+    mode === "lazy" ? () => trace(fn, inputs, dims, { sourceLocations: true }) : undefined;
+  return builder.finish(outputs, retrace);
 }
