@@ -4,6 +4,7 @@
  * the numeric implementation (against a loop written out here).
  */
 import {
+  bind1,
   eqnCost,
   globalSizes,
   interpret,
@@ -32,7 +33,8 @@ interface Case {
   readonly transcendentals?: number;
   readonly reads: readonly number[];
   readonly writes: number;
-  readonly reference: (a: Arrays) => ArrayLike<number>;
+  /** A written-out loop; absent for collectives, which only `simulate` runs (test/sharding). */
+  readonly reference?: (a: Arrays) => ArrayLike<number>;
   /** Data range per input (default [-2, 2]); ids and positions get integer ranges. */
   readonly ranges?: Record<string, readonly [number, number]>;
 }
@@ -136,6 +138,26 @@ function softmaxRows(scores: number[], width: number, scale: number): number[] {
 const S = 5;
 const T = 2;
 const H = 4;
+
+/** A collective on a one-op program: its shape and cost rules; numerics need devices. */
+function collectiveCase(
+  primitive: Primitive,
+  spec: string,
+  params: object,
+  type: string,
+  flops = 0,
+): Case {
+  return {
+    primitive,
+    dims: { B: 4, D },
+    inputs: { x: tensor(spec, "f32") },
+    op: (x) => bind1(primitive, [x.x!], params as never),
+    type,
+    flops,
+    reads: [f32(4 * D)],
+    writes: f32(4 * D),
+  };
+}
 
 const cases: Case[] = [
   {
@@ -336,6 +358,22 @@ const cases: Case[] = [
     writes: f32(B * D),
     reference: (a) => a.x!,
   },
+  collectiveCase(Primitive.AllGather, "x[B_X, D]", { dim: "B", axes: ["X"] }, "f32[B, D]"),
+  collectiveCase(
+    Primitive.ReduceScatter,
+    "x[B, D]{U_X}",
+    { dim: "B", axes: ["X"] },
+    "f32[B_X, D]",
+    4 * D,
+  ),
+  collectiveCase(Primitive.AllReduce, "x[B, D]{U_XY}", { axes: ["Y"] }, "f32[B, D]{U_X}", 4 * D),
+  collectiveCase(
+    Primitive.AllToAll,
+    "x[B_X, D]",
+    { from: "B", to: "D", axes: ["X"] },
+    "f32[B, D_X]",
+  ),
+  collectiveCase(Primitive.ShardSlice, "x[B, D]", { dim: "D", axes: ["X"] }, "f32[B, D_X]"),
 ];
 
 function run(c: Case) {
@@ -373,6 +411,10 @@ describe.each(cases.map((c) => [c.name ?? c.primitive, c] as const))("%s", (_, c
 
   it("numeric rule: matches the written-out loop (f32, 1e-6 relative)", () => {
     const { program, arrays } = run(c);
+    if (!c.reference) {
+      expect(() => interpret(program, arrays)).toThrow(/run lowered programs with simulate\(\)/);
+      return;
+    }
     const out = interpret(program, arrays).out!;
     const expected = Array.from(c.reference(arrays), (v) => Math.fround(v));
     expect(maxRelativeError(out.data, expected)).toBeLessThan(1e-6);

@@ -152,4 +152,18 @@ export const costRules: { readonly [P in Primitive]: CostRule<P> } = {
     return streamed(eqn, ctx, scores * (4 * ctx.size(headDim) + 5), scores);
   },
   [Primitive.Shard]: layoutCost(),
+  // Collectives: HBM traffic of reading the local input and writing the local result; their
+  // ICI cost is the sharding package's (collective-cost.ts). Reductions add one op per element.
+  [Primitive.AllGather]: layoutCost(),
+  [Primitive.ReduceScatter]: (eqn, ctx) => {
+    const x = eqn.inputs[0]!;
+    return streamed(eqn, ctx, x.kind === "var" ? elements(x.aval, ctx) : 0);
+  },
+  [Primitive.AllReduce]: (eqn, ctx) => streamed(eqn, ctx, elements(eqn.outputs[0]!.aval, ctx)),
+  [Primitive.AllToAll]: layoutCost(),
+  // Keeping one's own block reads only that block.
+  [Primitive.ShardSlice]: (eqn, ctx) => {
+    const out = avalBytes(eqn.outputs[0]!.aval, ctx);
+    return { flops: 0, transcendentals: 0, reads: [out], writes: [out] };
+  },
 };

@@ -9,7 +9,10 @@ export type ErrorCode =
   | "shape"
   | "dtype"
   | "input"
-  | "hardware";
+  | "hardware"
+  | "mesh"
+  | "sharding"
+  | "ambiguous";
 
 export class ShardcostError extends Error {
   readonly code: ErrorCode;

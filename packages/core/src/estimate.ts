@@ -2,16 +2,28 @@ import { avalBytes, costRules, type OpCost, type SizeContext } from "./cost-rule
 import { eliminateDeadCode } from "./dce.js";
 import { debugPass } from "./debug.js";
 import { type ComputeClass, computeClass } from "./dtype.js";
+import { ShardcostError } from "./errors.js";
 import { type Fusion, type FusionGroup, fuse } from "./fusion.js";
 import { type ProgramGraph, programGraph } from "./graph.js";
 import { type Chip, chip as lookupChip, peakFlops } from "./hardware.js";
 import type { Eqn, Program } from "./ir.js";
-import { Primitive } from "./primitives.js";
+import { isCollective, Primitive } from "./primitives.js";
 import { printOp, printProgram, printType, printVar } from "./printer.js";
 import type { StackCapture } from "./source.js";
 import { sourceOf } from "./sources.js";
 
-export type Bound = "compute" | "hbm";
+export type Bound = "compute" | "hbm" | "ici";
+
+/** What a collective costs on the interconnect, per chip (from the sharding package). */
+export interface CollectiveCost {
+  /** Bytes each chip sends. */
+  readonly bytes: number;
+  readonly timeS: number;
+  /** Bytes each chip sends along each mesh axis. */
+  readonly byAxis: Readonly<Record<string, number>>;
+}
+
+export type CollectiveCostFn = (eqn: Eqn, sizes: SizeContext) => CollectiveCost;
 
 /** One fused kernel on one chip. */
 export interface OpEstimate {
@@ -33,7 +45,11 @@ export interface OpEstimate {
   readonly hbmBytes: number;
   readonly computeS: number;
   readonly hbmS: number;
-  /** Roofline time: max(computeS, hbmS). */
+  /** Interconnect bytes this chip sends, and their time (collectives only). */
+  readonly iciBytes: number;
+  readonly iciByAxis: Readonly<Record<string, number>>;
+  readonly iciS: number;
+  /** Roofline time: max(computeS, hbmS, iciS). */
   readonly timeS: number;
   readonly bound: Bound;
 }
@@ -53,10 +69,16 @@ export interface MemoryEstimate {
 export interface StepTotals {
   readonly flops: number;
   readonly hbmBytes: number;
+  readonly iciBytes: number;
   readonly computeS: number;
   readonly hbmS: number;
-  /** Σ per-op roofline times: kernels run one after another. */
+  readonly iciS: number;
+  /** Σ per-op roofline times: kernels and collectives run one after another. */
   readonly timeS: number;
+  /** The same as `timeS`, named for comparison with `overlappedS`. */
+  readonly serialS: number;
+  /** Collectives fully hidden behind compute: max(Σ kernel times, Σ collective times). */
+  readonly overlappedS: number;
   readonly bound: Bound;
 }
 
@@ -70,6 +92,8 @@ export interface Estimate {
 export interface EstimateOptions {
   /** Dim sizes as the chip holds them (default: global sizes, one chip holds everything). */
   readonly sizes?: SizeContext;
+  /** Interconnect cost of collectives; required when the program has any. */
+  readonly collectives?: CollectiveCostFn;
 }
 
 export function globalSizes(program: Program): SizeContext {
@@ -145,6 +169,8 @@ function groupCost(
 }
 
 /** An OpEstimate whose printed fields are formatted only when read (reports show a few). */
+const NO_AXES: Readonly<Record<string, number>> = Object.freeze({});
+
 class KernelEstimate implements OpEstimate {
   readonly group: number;
   readonly flops: number;
@@ -152,6 +178,9 @@ class KernelEstimate implements OpEstimate {
   readonly bytesRead: number;
   readonly bytesWritten: number;
   readonly hbmBytes: number;
+  readonly iciBytes: number;
+  readonly iciByAxis: Readonly<Record<string, number>>;
+  readonly iciS: number;
   readonly timeS: number;
   readonly bound: Bound;
   private readonly program: Program;
@@ -167,6 +196,7 @@ class KernelEstimate implements OpEstimate {
     cost: { flops: number; transcendentals: number; read: number; written: number },
     readonly computeS: number,
     readonly hbmS: number,
+    ici: CollectiveCost | undefined,
   ) {
     this.program = program;
     this.group = group.id;
@@ -178,8 +208,12 @@ class KernelEstimate implements OpEstimate {
     this.bytesRead = cost.read;
     this.bytesWritten = cost.written;
     this.hbmBytes = cost.read + cost.written;
-    this.timeS = Math.max(computeS, hbmS);
-    this.bound = computeS >= hbmS ? "compute" : "hbm";
+    this.iciBytes = ici?.bytes ?? 0;
+    this.iciByAxis = ici?.byAxis ?? NO_AXES;
+    this.iciS = ici?.timeS ?? 0;
+    this.timeS = Math.max(computeS, hbmS, this.iciS);
+    this.bound =
+      this.iciS > Math.max(computeS, hbmS) ? "ici" : computeS >= hbmS ? "compute" : "hbm";
   }
   get source(): StackCapture | undefined {
     return sourceOf(this.program, this.main);
@@ -258,27 +292,48 @@ export function estimate(
     const computeS = c.flops / peakFlops(chip, cls);
     const hbmS = (c.read + c.written) / chip.hbmBandwidth;
     const root = program.eqns[group.root]!;
-    ops[group.id] = new KernelEstimate(program, group, main, root, cls, c, computeS, hbmS);
+    let ici: CollectiveCost | undefined;
+    if (isCollective(main.primitive)) {
+      if (!options.collectives) {
+        throw new ShardcostError(
+          "input",
+          `${printOp(main)}: a lowered program needs a mesh to cost its collectives; ` +
+            "estimate it with the sharding package's estimateSpmd",
+        );
+      }
+      ici = options.collectives(main, sizes);
+    }
+    ops[group.id] = new KernelEstimate(program, group, main, root, cls, c, computeS, hbmS, ici);
   }
   let flops = 0;
   let hbmBytes = 0;
+  let iciBytes = 0;
   let computeS = 0;
   let hbmS = 0;
+  let iciS = 0;
   let timeS = 0;
+  let kernelS = 0;
   for (const o of ops) {
     flops += o.flops;
     hbmBytes += o.hbmBytes;
+    iciBytes += o.iciBytes;
     computeS += o.computeS;
     hbmS += o.hbmS;
+    iciS += o.iciS;
     timeS += o.timeS;
+    if (o.iciS === 0) kernelS += o.timeS;
   }
   const totals: StepTotals = {
     flops,
     hbmBytes,
+    iciBytes,
     computeS,
     hbmS,
+    iciS,
     timeS,
-    bound: computeS >= hbmS ? "compute" : "hbm",
+    serialS: timeS,
+    overlappedS: Math.max(kernelS, iciS),
+    bound: iciS > Math.max(computeS, hbmS) ? "ici" : computeS >= hbmS ? "compute" : "hbm",
   };
   return {
     chip,

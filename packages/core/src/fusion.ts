@@ -51,7 +51,7 @@ export function fuse(program: Program, graph: ProgramGraph = programGraph(progra
   for (let i = n - 1; i >= 0; i--) {
     const eqn = program.eqns[i]!;
     const kind = fusionKind[eqn.primitive];
-    if (kind === "kernel") {
+    if (kind === "kernel" || kind === "collective") {
       newGroup(i, true);
       continue;
     }

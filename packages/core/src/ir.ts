@@ -32,6 +32,8 @@ export interface EqnOf<P extends Primitive> {
   readonly outputs: readonly Var[];
   /** Where the user's code called the op that traced this equation. */
   readonly source?: StackCapture;
+  /** Why a pass inserted this equation, e.g. "for c = einsum[BD,DF->BF]"; printed as a comment. */
+  readonly note?: string;
 }
 
 /** An equation of any primitive; switching on `primitive` narrows `params`. */

@@ -1,3 +1,4 @@
+import { ShardcostError } from "./errors.js";
 import type { EqnOf } from "./ir.js";
 import {
   forEachIndex,
@@ -138,6 +139,14 @@ function copyWindow(
   });
 }
 
+/** Collectives and shard slices need a device's place in the mesh: `simulate` runs them. */
+function onDevices(_args: readonly Operand[], eqn: EqnOf<Primitive>): NDArray[] {
+  throw new ShardcostError(
+    "input",
+    `${eqn.primitive} moves data between devices; run lowered programs with simulate()`,
+  );
+}
+
 const gelu = (x: number) =>
   0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 
@@ -244,4 +253,9 @@ export const numericRules: { readonly [P in Primitive]: NumericRule<P> } = {
     return [contract([s, v], out[0]!)];
   },
   [Primitive.Shard]: (args, _eqn, out) => [relabel(arr(args[0]), out[0]!)],
+  [Primitive.AllGather]: onDevices,
+  [Primitive.ReduceScatter]: onDevices,
+  [Primitive.AllReduce]: onDevices,
+  [Primitive.AllToAll]: onDevices,
+  [Primitive.ShardSlice]: onDevices,
 };

@@ -58,6 +58,31 @@ export enum Primitive {
   FlashAttention = "flash_attention",
   /** A sharding constraint, like jax.lax.with_sharding_constraint; identity on values. */
   Shard = "shard",
+  /** Collective: gathers the trailing mesh `axes` of `dim` from every device in the group. */
+  AllGather = "all_gather",
+  /** Collective: sums partial sums over `axes` and scatters the result along `dim`. */
+  ReduceScatter = "reduce_scatter",
+  /** Collective: sums partial sums over `axes`; every device keeps the whole sum. */
+  AllReduce = "all_reduce",
+  /** Collective: moves the trailing mesh `axes` of dim `from` onto dim `to`. */
+  AllToAll = "all_to_all",
+  /** Local: each device keeps its own block of `dim` along `axes` (no communication). */
+  ShardSlice = "shard_slice",
+}
+
+export type CollectivePrimitive =
+  | Primitive.AllGather
+  | Primitive.ReduceScatter
+  | Primitive.AllReduce
+  | Primitive.AllToAll;
+
+export function isCollective(p: Primitive): p is CollectivePrimitive {
+  return (
+    p === Primitive.AllGather ||
+    p === Primitive.ReduceScatter ||
+    p === Primitive.AllReduce ||
+    p === Primitive.AllToAll
+  );
 }
 
 export const PRIMITIVES: readonly Primitive[] = Object.values(Primitive);
@@ -137,6 +162,19 @@ export interface ShardParams {
   readonly sharding: Sharding;
 }
 
+export interface AxisDimParams {
+  readonly dim: string;
+  readonly axes: readonly string[];
+}
+export interface AxesParams {
+  readonly axes: readonly string[];
+}
+export interface AllToAllParams {
+  readonly from: string;
+  readonly to: string;
+  readonly axes: readonly string[];
+}
+
 export interface ParamsTable {
   [Primitive.Einsum]: EinsumParams;
   [Primitive.Exp]: NoParams;
@@ -164,6 +202,11 @@ export interface ParamsTable {
   [Primitive.Concatenate]: ConcatenateParams;
   [Primitive.FlashAttention]: FlashAttentionParams;
   [Primitive.Shard]: ShardParams;
+  [Primitive.AllGather]: AxisDimParams;
+  [Primitive.ReduceScatter]: AxisDimParams;
+  [Primitive.AllReduce]: AxesParams;
+  [Primitive.AllToAll]: AllToAllParams;
+  [Primitive.ShardSlice]: AxisDimParams;
 }
 
 export type ParamsOf<P extends Primitive> = ParamsTable[P];
@@ -178,7 +221,9 @@ export type FusionKind =
   /** Reductions: fuse with elementwise neighbours into one loop. */
   | "reduce"
   /** Its own kernel: einsum, gather, in-place update, flash attention. */
-  | "kernel";
+  | "kernel"
+  /** Communication between chips: never fuses. */
+  | "collective";
 
 export const fusionKind: { readonly [P in Primitive]: FusionKind } = {
   [Primitive.Einsum]: "kernel",
@@ -207,4 +252,9 @@ export const fusionKind: { readonly [P in Primitive]: FusionKind } = {
   [Primitive.Concatenate]: "elementwise",
   [Primitive.FlashAttention]: "kernel",
   [Primitive.Shard]: "passthrough",
+  [Primitive.AllGather]: "collective",
+  [Primitive.ReduceScatter]: "collective",
+  [Primitive.AllReduce]: "collective",
+  [Primitive.AllToAll]: "collective",
+  [Primitive.ShardSlice]: "elementwise",
 };

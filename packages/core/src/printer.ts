@@ -48,10 +48,30 @@ const paramPrinters: { readonly [P in Primitive]: ParamPrinter<P> } = {
   [Primitive.FlashAttention]: (p) =>
     `${p.query ?? "-"},${p.key},${p.head} scale=${+p.scale.toFixed(6)}`,
   [Primitive.Shard]: (p) => printSharding(p.sharding),
+  [Primitive.AllGather]: (p) => `${p.dim}`,
+  [Primitive.ReduceScatter]: (p) => `${p.dim}`,
+  [Primitive.AllReduce]: none,
+  [Primitive.AllToAll]: (p) => `${p.from}→${p.to}`,
+  [Primitive.ShardSlice]: (p) => `${p.dim}_${p.axes.join("")}`,
+};
+
+/** Collectives print as the book writes them: `AllGather_XY`, `ReduceScatter_X`. */
+const collectiveNames: Partial<Record<Primitive, string>> = {
+  [Primitive.AllGather]: "AllGather",
+  [Primitive.ReduceScatter]: "ReduceScatter",
+  [Primitive.AllReduce]: "AllReduce",
+  [Primitive.AllToAll]: "AllToAll",
 };
 
 /** `einsum[BD,DF->BF]`: the primitive's printed name with its params. */
 export function printOp(eqn: Eqn): string {
+  const collective = collectiveNames[eqn.primitive];
+  if (collective) {
+    const axes = (eqn.params as { readonly axes: readonly string[] }).axes.join("");
+    const printerC = paramPrinters[eqn.primitive] as ParamPrinter<typeof eqn.primitive>;
+    const where = printerC(eqn.params as never);
+    return `${collective}_${axes}${where === "" ? "" : `[${where}]`}`;
+  }
   const printer = paramPrinters[eqn.primitive] as ParamPrinter<typeof eqn.primitive>;
   const params = printer(eqn.params as never);
   return params === "" ? eqn.primitive : `${eqn.primitive}[${params}]`;
@@ -66,8 +86,9 @@ export interface PrintOptions {
 export function printEqn(eqn: Eqn, options: PrintOptions = {}): string {
   const lhs = eqn.outputs.map(printVar).join(" ");
   const rhs = [printOp(eqn), ...eqn.inputs.map(printAtom)].join(" ");
-  const where = options.source ? `  # ${formatLocation(eqn.source?.location)}` : "";
-  return `${lhs} = ${rhs}${where}`;
+  const notes = [eqn.note, options.source ? formatLocation(eqn.source?.location) : undefined];
+  const comment = notes.filter((n) => n !== undefined).join(" · ");
+  return `${lhs} = ${rhs}${comment === "" ? "" : `  # ${comment}`}`;
 }
 
 /** A whole program, jaxpr-like: inputs, one equation a line, outputs. */

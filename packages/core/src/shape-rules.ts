@@ -399,7 +399,93 @@ export const shapeRules: { readonly [P in Primitive]: ShapeRule<P> } = {
     }
     return [{ dtype: x.dtype, dims: p.sharding.dims, partial: p.sharding.partial }];
   },
+  [Primitive.AllGather]: (inputs, p) => {
+    arity(inputs, 1);
+    const x = value(inputs, 0, "x");
+    trailing(x, p.dim, p.axes);
+    const drop = (d: DimSharding) =>
+      d.dim === p.dim ? d.axes.slice(0, d.axes.length - p.axes.length) : d.axes;
+    return [withAxes(x, drop, x.partial)];
+  },
+  [Primitive.ReduceScatter]: (inputs, p) => {
+    arity(inputs, 1);
+    const x = value(inputs, 0, "x");
+    pending(x, p.axes);
+    hasDim(x, p.dim, "the operand");
+    const partial = x.partial.filter((a) => !p.axes.includes(a));
+    return [withAxes(x, (d) => (d.dim === p.dim ? [...d.axes, ...p.axes] : d.axes), partial)];
+  },
+  [Primitive.AllReduce]: (inputs, p) => {
+    arity(inputs, 1);
+    const x = value(inputs, 0, "x");
+    pending(x, p.axes);
+    return [
+      withAxes(
+        x,
+        (d) => d.axes,
+        x.partial.filter((a) => !p.axes.includes(a)),
+      ),
+    ];
+  },
+  [Primitive.AllToAll]: (inputs, p) => {
+    arity(inputs, 1);
+    const x = value(inputs, 0, "x");
+    trailing(x, p.from, p.axes);
+    hasDim(x, p.to, "the operand");
+    return [
+      withAxes(
+        x,
+        (d) =>
+          d.dim === p.from
+            ? d.axes.slice(0, d.axes.length - p.axes.length)
+            : d.dim === p.to
+              ? [...d.axes, ...p.axes]
+              : d.axes,
+        x.partial,
+      ),
+    ];
+  },
+  [Primitive.ShardSlice]: (inputs, p) => {
+    arity(inputs, 1);
+    const x = value(inputs, 0, "x");
+    hasDim(x, p.dim, "the operand");
+    unused(x, p.axes);
+    return [withAxes(x, (d) => (d.dim === p.dim ? [...d.axes, ...p.axes] : d.axes), x.partial)];
+  },
 };
+
+function withAxes(
+  a: Aval,
+  f: (d: DimSharding) => readonly string[],
+  partial: readonly string[],
+): Aval {
+  return { dtype: a.dtype, dims: a.dims.map((d) => ({ dim: d.dim, axes: f(d) })), partial };
+}
+
+function trailing(a: Aval, dim: string, axes: readonly string[]): void {
+  const d = a.dims.find((x) => x.dim === dim);
+  if (!d) throw new RuleError("unknown-dim", `the operand has no dim ${dim}`);
+  const tail = d.axes.slice(d.axes.length - axes.length);
+  if (axes.length === 0 || tail.join() !== axes.join()) {
+    throw new RuleError(
+      "shape",
+      `dim ${dim} is split over [${d.axes.join("")}], which does not end in ${axes.join("")}`,
+    );
+  }
+}
+
+function pending(a: Aval, axes: readonly string[]): void {
+  const missing = axes.filter((x) => !a.partial.includes(x));
+  if (axes.length === 0 || missing.length > 0) {
+    throw new RuleError("shape", `the operand holds no partial sums over ${missing.join("")}`);
+  }
+}
+
+function unused(a: Aval, axes: readonly string[]): void {
+  const used = new Set([...a.dims.flatMap((d) => d.axes), ...a.partial]);
+  const clash = axes.filter((x) => used.has(x));
+  if (clash.length > 0) throw new RuleError("shape", `mesh axis ${clash.join("")} is in use`);
+}
 
 function checkIndex(a: OperandAval | undefined): void {
   if (a === undefined) throw new RuleError("shape", "missing the index operand");

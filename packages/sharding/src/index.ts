@@ -1,2 +1,7 @@
-/** Meshes, sharding rules, collective insertion and the SPMD simulator build on this package. */
-export {};
+export * from "./collective-cost.js";
+export * from "./lower.js";
+export * from "./mesh.js";
+export * from "./reshard.js";
+export * from "./rules.js";
+export * from "./simulate.js";
+export * from "./sizes.js";

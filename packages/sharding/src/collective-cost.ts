@@ -1,0 +1,87 @@
+import {
+  avalBytes,
+  type CollectiveCost,
+  type CollectiveCostFn,
+  type Eqn,
+  type Estimate,
+  estimate,
+  Primitive,
+  type Program,
+  type SizeContext,
+} from "@shardcost/core";
+import type { Mesh, MeshAxis } from "./mesh.js";
+import { localSizes } from "./sizes.js";
+
+/**
+ * The book's collective model (How to Scale Your Model, "sharding" and "tpus"; shared
+ * reference/formulas.md). n chips on the collective's axes, s = one chip's shard:
+ * - bytes each chip sends: AllGather (n−1)·s_in; ReduceScatter (n−1)·s_out (each chip sends
+ *   every block but its own); AllReduce 2·(n−1)/n·V (a ReduceScatter then an AllGather);
+ *   AllToAll (n−1)/n·V (all blocks but its own);
+ * - bandwidth: an ICI axis with wraparound is a bidirectional ring, 2·W_link per chip; without
+ *   it, W_link ("(n−1)·(V/n) / W_one-way", about 2× slower); over several axes at once the
+ *   links of every axis work together, so their bandwidths add. NVLink: W per GPU through the
+ *   switch; across nodes the node's scale-out bandwidth shared by its GPUs; a collective over
+ *   several GPU axes runs at its slowest axis;
+ * - AllToAll on a bidirectional ring costs a quarter of the AllGather of the same bytes;
+ * - latency: a hop costs ≥ 1 µs; a ring of n needs n/2 hops with wraparound, n−1 without;
+ *   over several axes the hops add. Small collectives are latency-bound:
+ *   time = max(bytes / bandwidth, hops · hop latency).
+ */
+export function collectiveCost(mesh: Mesh): CollectiveCostFn {
+  const byName = new Map(mesh.axes.map((a) => [a.name, a]));
+  return (eqn: Eqn, sizes: SizeContext): CollectiveCost => {
+    const axes = ((eqn.params as { axes?: readonly string[] }).axes ?? []).map(
+      (a) => byName.get(a)!,
+    );
+    const n = axes.reduce((k, a) => k * a.size, 1);
+    const input = eqn.inputs[0]!;
+    const inBytes = input.kind === "var" ? avalBytes(input.aval, sizes) : 0;
+    const outBytes = avalBytes(eqn.outputs[0]!.aval, sizes);
+    if (n === 1) return { bytes: 0, timeS: 0, byAxis: {} };
+    const bytes = bytesSent(eqn.primitive, n, inBytes, outBytes);
+    const widths = axes.map(effectiveBandwidth);
+    const ici = axes.every((a) => a.link === "ici");
+    const bandwidth = ici ? widths.reduce((x, y) => x + y, 0) : Math.min(...widths);
+    const quarter = eqn.primitive === Primitive.AllToAll && ici ? 4 : 1;
+    const hops = axes.reduce((h, a) => h + (a.wraps ? Math.floor(a.size / 2) : a.size - 1), 0);
+    const timeS = Math.max(bytes / (bandwidth * quarter), hops * mesh.chip.hopLatency);
+    const byAxis = Object.fromEntries(
+      axes.map((a, i) => [a.name, ici ? (bytes * widths[i]!) / bandwidth : bytes / axes.length]),
+    );
+    return { bytes, timeS, byAxis };
+  };
+}
+
+export function bytesSent(
+  primitive: Primitive,
+  n: number,
+  inBytes: number,
+  outBytes: number,
+): number {
+  switch (primitive) {
+    case Primitive.AllGather:
+      return (n - 1) * inBytes;
+    case Primitive.ReduceScatter:
+      return (n - 1) * outBytes;
+    case Primitive.AllReduce:
+      return (2 * (n - 1) * inBytes) / n;
+    case Primitive.AllToAll:
+      return ((n - 1) * inBytes) / n;
+    default:
+      return 0;
+  }
+}
+
+/** Bytes/s one chip can push along an axis in a collective. */
+function effectiveBandwidth(a: MeshAxis): number {
+  return a.link === "ici" && a.wraps ? 2 * a.bandwidth : a.bandwidth;
+}
+
+/** Per-chip estimate of a lowered program: local shapes, HBM, and ICI for every collective. */
+export function estimateSpmd(lowered: Program, mesh: Mesh): Estimate {
+  return estimate(lowered, mesh.chip, {
+    sizes: localSizes(lowered, mesh),
+    collectives: collectiveCost(mesh),
+  });
+}

@@ -1,0 +1,221 @@
+import {
+  type Atom,
+  type Aval,
+  type DimSharding,
+  debugPass,
+  type Eqn,
+  Primitive,
+  type Program,
+  type ProgramInput,
+  printOp,
+  printProgram,
+  printType,
+  ShardcostError,
+  type Sharding,
+  shapeRules,
+  sourceOf,
+  type Var,
+  varCountOf,
+} from "@shardcost/core";
+import type { Mesh } from "./mesh.js";
+import { planReshard, type Target } from "./reshard.js";
+import { type RuleContext, shardingRules } from "./rules.js";
+import { axisSize, shardingProblem } from "./sizes.js";
+
+/** A bad sharding for a mesh, or a choice lowering will not make for you. */
+export class ShardingError extends ShardcostError {
+  constructor(
+    code: "sharding" | "ambiguous" | "mesh",
+    message: string,
+    where?: Eqn,
+    program?: Program,
+  ) {
+    const loc = where && program ? sourceOf(program, where)?.location : undefined;
+    super(code, message, loc);
+    this.name = "ShardingError";
+  }
+}
+
+function applyTarget(aval: Aval, t: Target): Aval {
+  return {
+    dtype: aval.dtype,
+    dims: aval.dims.map((d) => ({ dim: d.dim, axes: t.axes.get(d.dim) ?? [] })),
+    partial: t.partial,
+  };
+}
+
+/** Builds the lowered program: the same equations on local shards, plus collectives. */
+class Lowering {
+  readonly eqns: Eqn[] = [];
+  private nextId: number;
+  constructor(
+    readonly program: Program,
+    readonly mesh: Mesh,
+  ) {
+    this.nextId = varCountOf(program);
+  }
+
+  newVar(name: string, aval: Aval, id?: number): Var {
+    return { kind: "var", id: id ?? this.nextId++, name, aval };
+  }
+
+  /** Appends an equation whose result avals come from core's shape rules. */
+  emit(primitive: Primitive, params: unknown, input: Var, note: string): Var {
+    const rule = shapeRules[primitive] as (i: readonly Aval[], p: unknown, c: object) => Aval[];
+    const [aval] = rule([input.aval], params, { dims: this.program.dims });
+    const out = this.newVar(`${input.name}'`, aval!);
+    this.eqns.push({ primitive, params, inputs: [input], outputs: [out], note } as unknown as Eqn);
+    return out;
+  }
+
+  /** Reshards `v` to `t`, emitting the collectives it takes. */
+  reshard(v: Var, t: Target, cause: Eqn, why: string): Var {
+    const steps = planReshard(v.aval, t);
+    if (steps === null) {
+      throw new ShardingError(
+        "sharding",
+        `${printOp(cause)}: ${v.name}:${printType(v.aval)} holds no partial sums over ` +
+          `${t.partial.join("")}, so it cannot be constrained to {U_${t.partial.join("")}}`,
+        cause,
+        this.program,
+      );
+    }
+    let cur = v;
+    for (const s of steps) cur = this.emit(s.primitive, s.params, cur, why);
+    return cur;
+  }
+}
+
+function check(aval: Aval, what: string, lowering: Lowering, eqn?: Eqn): void {
+  const problem = shardingProblem(aval, lowering.program.dims, lowering.mesh);
+  if (problem) {
+    const op = eqn ? `${printOp(eqn)}: ` : "";
+    throw new ShardingError(
+      "sharding",
+      `${op}${what} ${printType(aval)}: ${problem}`,
+      eqn,
+      lowering.program,
+    );
+  }
+}
+
+/** The constraint that is the sole reader of an equation's result, if any. */
+function constraints(program: Program): Map<number, Sharding> {
+  const readers = new Map<number, Eqn[]>();
+  for (const e of program.eqns) {
+    for (const a of e.inputs)
+      if (a.kind === "var") readers.set(a.id, [...(readers.get(a.id) ?? []), e]);
+  }
+  const out = new Map<number, Sharding>();
+  for (const [id, rs] of readers) {
+    const r = rs[0]!;
+    if (rs.length === 1 && r.primitive === Primitive.Shard) out.set(id, r.params.sharding);
+  }
+  return out;
+}
+
+function ambiguous(v: Var, eqn: Eqn | undefined, path: string, lowering: Lowering): ShardingError {
+  const axes = v.aval.partial.join("");
+  const full: Aval = { ...v.aval, partial: [] };
+  const scatter = v.aval.dims
+    .filter((d) => d.axes.length === 0)
+    .map((d) => {
+      const onto: Aval = {
+        ...full,
+        dims: full.dims.map(
+          (x): DimSharding => (x.dim === d.dim ? { dim: x.dim, axes: v.aval.partial } : x),
+        ),
+      };
+      return `ReduceScatter_${axes} onto ${d.dim} → ${printType(onto)}`;
+    });
+  const choices = [`AllReduce_${axes} → ${printType(full)}`, ...scatter, `keep {U_${axes}}`];
+  const made = eqn ? ` (made by ${printOp(eqn)})` : "";
+  return new ShardingError(
+    "ambiguous",
+    `output ${path} = ${v.name}:${printType(v.aval)}${made} is a partial sum over ${axes}: ` +
+      `${choices.join(", ")} — say which with shard()`,
+    eqn,
+    lowering.program,
+  );
+}
+
+export interface LowerOptions {
+  /** Checked after lowering that every value's sharding is valid on the mesh (default true). */
+  readonly verify?: boolean;
+}
+
+/**
+ * The SPMD program for `mesh`: every equation on local shards, with the AllGather /
+ * ReduceScatter / AllReduce / AllToAll its sharding rule calls for, each noted with the
+ * equation that caused it. Partial sums stay `{U_X}` until a consumer or a `shard()` needs
+ * them reduced; a partial sum that reaches an output unconstrained is an error listing the
+ * choices.
+ */
+export function lower(program: Program, mesh: Mesh, _options: LowerOptions = {}): Program {
+  const lowering = new Lowering(program, mesh);
+  const env = new Map<number, Var>();
+  const inputs: ProgramInput[] = program.inputs.map((input) => {
+    check(input.var.aval, `input ${input.path}`, lowering);
+    env.set(input.var.id, input.var);
+    return input;
+  });
+  const downstream = constraints(program);
+  const producedBy = new Map<number, Eqn>();
+  for (const eqn of program.eqns) {
+    const current = eqn.inputs.map((a) => (a.kind === "var" ? env.get(a.id)! : null));
+    const ctx: RuleContext = {
+      dims: program.dims,
+      axisSize: (a) => axisSize(mesh, a),
+      constraint: downstream.get(eqn.outputs[0]!.id),
+    };
+    if (eqn.primitive === Primitive.Shard) {
+      check(
+        { dims: eqn.params.sharding.dims, partial: eqn.params.sharding.partial, dtype: "f32" },
+        "constraint",
+        lowering,
+        eqn,
+      );
+    }
+    const rule = shardingRules[eqn.primitive] as (
+      e: Eqn,
+      o: readonly (Aval | null)[],
+      c: RuleContext,
+    ) => ReturnType<(typeof shardingRules)[Primitive.Add]>;
+    const decided = rule(
+      eqn,
+      current.map((v) => v?.aval ?? null),
+      ctx,
+    );
+    const why = `for ${eqn.outputs[0]!.name} = ${printOp(eqn)}`;
+    const inputsNow: Atom[] = eqn.inputs.map((a, i) => {
+      const v = current[i];
+      const t = decided.operands[i];
+      return v && t ? lowering.reshard(v, t, eqn, why) : a;
+    });
+    const outputs = eqn.outputs.map((o, i) => {
+      const aval = applyTarget(o.aval, decided.results[i]!);
+      check(aval, `result ${o.name}`, lowering, eqn);
+      const v = lowering.newVar(o.name, aval, o.id);
+      env.set(o.id, v);
+      producedBy.set(o.id, eqn);
+      return v;
+    });
+    lowering.eqns.push({ ...eqn, inputs: inputsNow, outputs } as Eqn);
+  }
+  const outputs = program.outputs.map((o) => {
+    const v = env.get(o.var.id)!;
+    if (v.aval.partial.length > 0) throw ambiguous(v, producedBy.get(o.var.id), o.path, lowering);
+    return { var: v, path: o.path };
+  });
+  const lowered: Program = {
+    dims: program.dims,
+    inputs,
+    eqns: lowering.eqns,
+    outputs,
+    ...(program.retrace ? { retrace: program.retrace } : {}),
+  };
+  debugPass(`lower (${mesh.axes.map((a) => `${a.name}=${a.size}`).join(" ")})`, () =>
+    printProgram(lowered),
+  );
+  return lowered;
+}

@@ -1,0 +1,279 @@
+import {
+  type Aval,
+  type BinaryPrimitive,
+  type EqnOf,
+  Primitive,
+  type Sharding,
+  type UnaryPrimitive,
+} from "@shardcost/core";
+import { einsumRule } from "./einsum-rule.js";
+import type { Target } from "./reshard.js";
+
+/** What a rule sees: the mesh's axis sizes, global dim sizes, and the constraint downstream. */
+export interface RuleContext {
+  readonly dims: Readonly<Record<string, number>>;
+  axisSize(axis: string): number;
+  /** The sharding a `shard()` constraint wants for this equation's result, if one reads it. */
+  readonly constraint: Sharding | undefined;
+}
+
+/**
+ * A per-primitive sharding rule: from the operands' current shardings, the sharding each
+ * operand must have (lowering inserts the collectives) and each result's sharding.
+ */
+export interface RuleResult {
+  readonly operands: readonly (Target | null)[];
+  readonly results: readonly Target[];
+}
+
+export type ShardingRule<P extends Primitive> = (
+  eqn: EqnOf<P>,
+  operands: readonly (Aval | null)[],
+  ctx: RuleContext,
+) => RuleResult;
+
+type AxesMap = Map<string, readonly string[]>;
+
+const NONE: readonly string[] = [];
+
+function axesOf(a: Aval): AxesMap {
+  return new Map(a.dims.map((d) => [d.dim, d.axes]));
+}
+
+function target(axes: AxesMap, partial: readonly string[] = NONE): Target {
+  return { axes, partial };
+}
+
+/** Same axes, partial sums reduced first (the op is not linear in its operand). */
+const nonlinearRule: ShardingRule<UnaryPrimitive | Primitive.Cast> = (_eqn, [x]) => {
+  const t = target(axesOf(x!));
+  return { operands: [t], results: [t] };
+};
+
+/** Linear and layout-preserving: sharding and partial sums pass straight through. */
+const linearRule: ShardingRule<Primitive.Neg> = (_eqn, [x]) => {
+  const t = target(axesOf(x!), x!.partial);
+  return { operands: [t], results: [t] };
+};
+
+/**
+ * Broadcasting by name: each result dim takes the first operand's axes for it (unless an axis
+ * is taken); the other operands are resharded to match. Partial sums survive a sum of equally
+ * partial operands, and a product or quotient with one partial numerator; otherwise they are
+ * reduced first.
+ */
+const binaryRule: ShardingRule<BinaryPrimitive> = (eqn, operands) => {
+  const vars = operands.filter((o): o is Aval => o !== null);
+  const out = new Map<string, readonly string[]>();
+  const used = new Set<string>();
+  const partials = operands.map((o) => (o ? [...o.partial].sort().join("") : ""));
+  let keep: readonly string[] = NONE;
+  const partialIdx = operands.findIndex((o) => o !== null && o.partial.length > 0);
+  if (partialIdx >= 0) {
+    const p = operands[partialIdx]!.partial;
+    const allVarsSame = operands.every(
+      (o) => o !== null && partials[operands.indexOf(o)] === partials[partialIdx],
+    );
+    const othersFull = operands.every(
+      (o, i) => i === partialIdx || o === null || o.partial.length === 0,
+    );
+    const linear =
+      ((eqn.primitive === Primitive.Add || eqn.primitive === Primitive.Sub) && allVarsSame) ||
+      (eqn.primitive === Primitive.Mul && othersFull) ||
+      (eqn.primitive === Primitive.Div && partialIdx === 0 && othersFull);
+    if (linear) keep = p;
+  }
+  for (const a of keep) used.add(a);
+  for (const v of vars) {
+    for (const d of v.dims) {
+      if (out.has(d.dim)) continue;
+      const free = d.axes.every((a) => !used.has(a));
+      out.set(d.dim, free ? d.axes : NONE);
+      if (free) for (const a of d.axes) used.add(a);
+    }
+  }
+  const want = operands.map((o) =>
+    o === null
+      ? null
+      : target(
+          new Map(o.dims.map((d) => [d.dim, out.get(d.dim)!])),
+          o.partial.length > 0 ? keep : NONE,
+        ),
+  );
+  return { operands: want, results: [target(out, keep)] };
+};
+
+/** A sum over a sharded dim leaves partial sums over its axes (`{U_X}`). */
+const sumRule: ShardingRule<Primitive.ReduceSum> = (eqn, [x]) => {
+  const axes = axesOf(x!);
+  const reduced = eqn.params.dims.flatMap((d) => axes.get(d) ?? NONE);
+  const out = new Map([...axes].filter(([d]) => !eqn.params.dims.includes(d)));
+  return {
+    operands: [target(axes, x!.partial)],
+    results: [target(out, [...x!.partial, ...reduced])],
+  };
+};
+
+/** Max and mean gather the reduced dims first: their partial results are not sums. */
+const gatherFirstReduceRule: ShardingRule<Primitive.ReduceMax | Primitive.ReduceMean> = (
+  eqn,
+  [x],
+) => {
+  const axes = axesOf(x!);
+  for (const d of eqn.params.dims) axes.set(d, NONE);
+  const out = new Map([...axes].filter(([d]) => !eqn.params.dims.includes(d)));
+  return { operands: [target(axes)], results: [target(out)] };
+};
+
+function unshard(a: Aval, dims: readonly (string | null)[], keepPartial: boolean): Target {
+  const axes = axesOf(a);
+  for (const d of dims) if (d !== null) axes.set(d, NONE);
+  return target(axes, keepPartial ? a.partial : NONE);
+}
+
+function rename(axes: AxesMap, from: string, to: string): AxesMap {
+  return new Map([...axes].map(([d, a]) => [d === from ? to : d, a]));
+}
+
+export const shardingRules: { readonly [P in Primitive]: ShardingRule<P> } = {
+  [Primitive.Einsum]: einsumRule,
+  [Primitive.Exp]: nonlinearRule,
+  [Primitive.Log]: nonlinearRule,
+  [Primitive.Tanh]: nonlinearRule,
+  [Primitive.Rsqrt]: nonlinearRule,
+  [Primitive.Neg]: linearRule,
+  [Primitive.Silu]: nonlinearRule,
+  [Primitive.Gelu]: nonlinearRule,
+  [Primitive.Cast]: nonlinearRule,
+  [Primitive.Add]: binaryRule,
+  [Primitive.Sub]: binaryRule,
+  [Primitive.Mul]: binaryRule,
+  [Primitive.Div]: binaryRule,
+  [Primitive.Max]: binaryRule,
+  [Primitive.ReduceSum]: sumRule,
+  [Primitive.ReduceMax]: gatherFirstReduceRule,
+  [Primitive.ReduceMean]: gatherFirstReduceRule,
+  // Rows are looked up whole: the table's looked-up dim is gathered; the ids keep theirs.
+  [Primitive.Gather]: (eqn, [table, ids]) => {
+    const t = unshard(table!, [eqn.params.dim], false);
+    const idAxes = axesOf(ids!);
+    const used = new Set([...idAxes.values()].flat());
+    const rows = new Map(
+      [...t.axes].map(([d, a]) => [d, a.some((x) => used.has(x)) ? NONE : a] as const),
+    );
+    const out = new Map([...idAxes, ...[...rows].filter(([d]) => d !== eqn.params.dim)]);
+    return { operands: [target(rows), target(idAxes)], results: [target(out)] };
+  },
+  [Primitive.DynamicSlice]: (eqn, [x, index]) => {
+    const t = unshard(x!, [eqn.params.dim], true);
+    const out = new Map(t.axes);
+    out.delete(eqn.params.dim);
+    const result =
+      eqn.params.outDim === null
+        ? out
+        : new Map(
+            [...t.axes].map(([d, a]) =>
+              d === eqn.params.dim ? [eqn.params.outDim!, NONE] : [d, a],
+            ),
+          );
+    return {
+      operands: [t, index ? target(new Map()) : null],
+      results: [target(result, x!.partial)],
+    };
+  },
+  [Primitive.DynamicUpdateSlice]: (eqn, [x, update, index]) => {
+    const t = unshard(x!, [eqn.params.dim], false);
+    const u = new Map(
+      update!.dims.map((d) => [
+        d.dim,
+        d.dim === eqn.params.updateDim ? NONE : (t.axes.get(d.dim) ?? NONE),
+      ]),
+    );
+    return {
+      operands: [t, target(u), index ? target(new Map()) : null],
+      results: [t],
+    };
+  },
+  [Primitive.Rename]: (eqn, [x]) => {
+    const t = target(axesOf(x!), x!.partial);
+    return {
+      operands: [t],
+      results: [target(rename(t.axes as AxesMap, eqn.params.from, eqn.params.to), x!.partial)],
+    };
+  },
+  // A split dim's axes stay on its major part when they divide it; else it is gathered.
+  [Primitive.Split]: (eqn, [x], ctx) => {
+    const axes = axesOf(x!);
+    const have = axes.get(eqn.params.dim) ?? NONE;
+    const [major, ...minor] = eqn.params.into;
+    const n = have.reduce((k, a) => k * ctx.axisSize(a), 1);
+    const fits = ctx.dims[major!]! % n === 0;
+    if (!fits) axes.set(eqn.params.dim, NONE);
+    const out = new Map<string, readonly string[]>();
+    for (const [d, a] of axes) {
+      if (d !== eqn.params.dim) out.set(d, a);
+      else {
+        out.set(major!, fits ? have : NONE);
+        for (const m of minor) out.set(m, NONE);
+      }
+    }
+    return { operands: [target(axes, x!.partial)], results: [target(out, x!.partial)] };
+  },
+  // A merged dim keeps its major part's axes; sharded minor parts are gathered first.
+  [Primitive.Merge]: (eqn, [x]) => {
+    const [major, ...minor] = eqn.params.dims;
+    const t = unshard(x!, minor, true);
+    const out = new Map<string, readonly string[]>();
+    for (const [d, a] of t.axes) {
+      if (d === major) out.set(eqn.params.into, a);
+      else if (!minor.includes(d)) out.set(d, a);
+    }
+    return { operands: [t], results: [target(out, x!.partial)] };
+  },
+  [Primitive.Concatenate]: (eqn, operands) => {
+    const first = unshard(operands[0]!, [eqn.params.inputDims[0]!], false);
+    const want = operands.map((o, i) => {
+      const d = eqn.params.inputDims[i]!;
+      return target(
+        new Map(o!.dims.map((x) => [x.dim, x.dim === d ? NONE : (first.axes.get(x.dim) ?? NONE)])),
+      );
+    });
+    return {
+      operands: want,
+      results: [target(rename(first.axes as AxesMap, eqn.params.inputDims[0]!, eqn.params.dim))],
+    };
+  },
+  // The key and head dims stay whole; k and v follow q's sharding on the dims they share.
+  [Primitive.FlashAttention]: (eqn, [q, k, v]) => {
+    const tq = unshard(q!, [eqn.params.head], false);
+    const used = new Set([...tq.axes.values()].flat());
+    const kv = (a: Aval) =>
+      target(
+        new Map(
+          a.dims.map((d) => [
+            d.dim,
+            d.dim === eqn.params.key || d.dim === eqn.params.head
+              ? NONE
+              : (tq.axes.get(d.dim) ?? d.axes.filter((x) => !used.has(x))),
+          ]),
+        ),
+      );
+    return { operands: [tq, kv(k!), kv(v!)], results: [tq] };
+  },
+  [Primitive.Shard]: (eqn) => {
+    const t = target(
+      new Map(eqn.params.sharding.dims.map((d) => [d.dim, d.axes])),
+      eqn.params.sharding.partial,
+    );
+    return { operands: [t], results: [t] };
+  },
+  [Primitive.AllGather]: alreadyLowered,
+  [Primitive.ReduceScatter]: alreadyLowered,
+  [Primitive.AllReduce]: alreadyLowered,
+  [Primitive.AllToAll]: alreadyLowered,
+  [Primitive.ShardSlice]: alreadyLowered,
+};
+
+function alreadyLowered(eqn: EqnOf<Primitive>): RuleResult {
+  throw new Error(`${eqn.primitive} appears in a program that is already lowered`);
+}

@@ -1,0 +1,57 @@
+import {
+  type Aval,
+  type DimSharding,
+  type Program,
+  ShardcostError,
+  type SizeContext,
+} from "@shardcost/core";
+import type { Mesh } from "./mesh.js";
+
+export function axisSize(mesh: Mesh, axis: string): number {
+  const a = mesh.axes.find((x) => x.name === axis);
+  if (!a) throw new ShardcostError("mesh", `mesh has no axis ${axis}`);
+  return a.size;
+}
+
+/** Product of the sizes of `axes` on `mesh`. */
+export function groupSize(mesh: Mesh, axes: readonly string[]): number {
+  let n = 1;
+  for (const a of axes) n *= axisSize(mesh, a);
+  return n;
+}
+
+/** Dim sizes as one device holds them: global size over the product of the dim's axes. */
+export function localSizes(program: Pick<Program, "dims">, mesh: Mesh): SizeContext {
+  const sizes = new Map(mesh.axes.map((a) => [a.name, a.size]));
+  return {
+    size(d: DimSharding): number {
+      let n = program.dims[d.dim]!;
+      for (const a of d.axes) n /= sizes.get(a)!;
+      return n;
+    },
+  };
+}
+
+/** Checks a sharding against a mesh: known axes, and dims divisible by their axes' product. */
+export function shardingProblem(
+  aval: Pick<Aval, "dims" | "partial">,
+  dims: Readonly<Record<string, number>>,
+  mesh: Mesh,
+): string | undefined {
+  const names = mesh.axes.map((a) => a.name);
+  for (const a of [...aval.dims.flatMap((d) => d.axes), ...aval.partial]) {
+    if (!names.includes(a)) {
+      return `the mesh has no axis ${a} (its axes: ${names.join(", ") || "none"})`;
+    }
+  }
+  for (const d of aval.dims) {
+    const n = groupSize(mesh, d.axes);
+    if (dims[d.dim]! % n !== 0) {
+      return (
+        `dim ${d.dim}=${dims[d.dim]} is not divisible by its axes ${d.axes.join("")} ` +
+        `(${n} devices); pick axes whose sizes divide it`
+      );
+    }
+  }
+  return undefined;
+}
