@@ -59,12 +59,26 @@ class Lowering {
     return { kind: "var", id: id ?? this.nextId++, name, aval };
   }
 
-  /** Appends an equation whose result avals come from core's shape rules. */
+  /**
+   * Appends an equation whose result avals come from core's shape rules. A collective over
+   * axes of size 1 moves nothing: it becomes a sharding constraint, free once fused.
+   */
   emit(primitive: Primitive, params: unknown, input: Var, note: string): Var {
     const rule = shapeRules[primitive] as (i: readonly Aval[], p: unknown, c: object) => Aval[];
     const [aval] = rule([input.aval], params, { dims: this.program.dims });
+    const axes = (params as { axes?: readonly string[] }).axes ?? [];
+    const trivial = axes.every((a) => axisSize(this.mesh, a) === 1);
     const out = this.newVar(`${input.name}'`, aval!);
-    this.eqns.push({ primitive, params, inputs: [input], outputs: [out], note } as unknown as Eqn);
+    const eqn = trivial
+      ? {
+          primitive: Primitive.Shard,
+          params: { sharding: { dims: aval!.dims, partial: aval!.partial } },
+          inputs: [input],
+          outputs: [out],
+          note: `${note} (no-op: axes of size 1)`,
+        }
+      : { primitive, params, inputs: [input], outputs: [out], note };
+    this.eqns.push(eqn as unknown as Eqn);
     return out;
   }
 
