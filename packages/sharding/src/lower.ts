@@ -183,12 +183,7 @@ export function lower(program: Program, mesh: Mesh, _options: LowerOptions = {})
       constraint: downstream.get(eqn.outputs[0]!.id),
     };
     if (eqn.primitive === Primitive.Shard) {
-      check(
-        { dims: eqn.params.sharding.dims, partial: eqn.params.sharding.partial, dtype: "f32" },
-        "constraint",
-        lowering,
-        eqn,
-      );
+      check(eqn.outputs[0]!.aval, "constraint", lowering, eqn);
     }
     const rule = shardingRules[eqn.primitive] as (
       e: Eqn,

@@ -1,0 +1,99 @@
+/**
+ * Collective timings from first principles (How to Scale Your Model, "sharding"; shared
+ * reference/formulas.md), measured on lowered programs. v5e: W = 4.5e10 B/s per link one way;
+ * an axis of 16 wraps around (bidirectional ring, 2W), shorter axes do not (W).
+ */
+import { CHIPS, tensor, trace } from "@shardcost/core";
+import { shard } from "@shardcost/ops";
+import { estimateSpmd, lower, mesh } from "@shardcost/sharding";
+import { describe, expect, it } from "vitest";
+
+const W = CHIPS.v5e.linkBandwidth;
+const HOP = CHIPS.v5e.hopLatency;
+
+/** Estimate of resharding x from `from` to `to` on a mesh; returns its one collective. */
+function collective(
+  shape: Record<string, number>,
+  from: string,
+  to: string,
+  dims: Record<string, number>,
+  chip = "v5e",
+) {
+  const m = mesh(chip, shape);
+  const program = trace((x) => shard(x, to), tensor(from, "bf16"), dims);
+  const est = estimateSpmd(lower(program, m), m);
+  const ops = est.ops.filter((o) => o.iciBytes > 0);
+  expect(ops).toHaveLength(1);
+  return ops[0]!;
+}
+
+describe("collectives on v5e ICI", () => {
+  const A = 16 * 4096;
+  const Bd = 1024;
+  const V = 2 * A * Bd; // bytes of the gathered bf16 array on each chip
+
+  it("AllGather on a 16-long axis (wraparound): (n−1)/n·V / 2W ≈ V / W_bidirectional", () => {
+    const op = collective({ X: 16 }, "x[A_X, B]", "[A, B]", { A, B: Bd });
+    expect(op.iciBytes).toBe((15 / 16) * V);
+    expect(op.iciS).toBeCloseTo(((15 / 16) * V) / (2 * W), 12);
+    expect(op.bound).toBe("ici");
+  });
+
+  it("AllGather on a 4-long axis (no wraparound): (n−1)·(V/n) / W, about twice as slow per byte", () => {
+    const op = collective({ X: 4 }, "x[A_X, B]", "[A, B]", { A, B: Bd });
+    expect(op.iciBytes).toBe((3 / 4) * V);
+    expect(op.iciS).toBeCloseTo(((3 / 4) * V) / W, 12);
+  });
+
+  it("AllReduce costs twice the AllGather of the same array", () => {
+    const gather = collective({ X: 16 }, "x[A_X, B]", "[A, B]", { A, B: Bd });
+    const reduce = collective({ X: 16 }, "x[A, B]{U_X}", "[A, B]", { A, B: Bd });
+    expect(reduce.iciBytes).toBe(2 * (15 / 16) * V);
+    expect(reduce.iciS).toBeCloseTo(2 * gather.iciS, 12);
+  });
+
+  it("ReduceScatter costs what the AllGather of its result costs", () => {
+    const scatter = collective({ X: 16 }, "x[A, B]{U_X}", "[A_X, B]", { A, B: Bd });
+    const gather = collective({ X: 16 }, "x[A_X, B]", "[A, B]", { A, B: Bd });
+    expect(scatter.iciBytes).toBe(gather.iciBytes);
+    expect(scatter.iciS).toBeCloseTo(gather.iciS, 12);
+  });
+
+  it("a two-axis AllGather uses the links of both axes at once", () => {
+    const op = collective({ X: 4, Y: 4 }, "x[A_XY, B]", "[A, B]", { A, B: Bd });
+    expect(op.iciBytes).toBe((15 / 16) * V);
+    expect(op.iciS).toBeCloseTo(((15 / 16) * V) / (W + W), 12);
+    expect(op.iciByAxis).toEqual({ X: op.iciBytes / 2, Y: op.iciBytes / 2 });
+  });
+
+  it("AllToAll on a bidirectional ring costs a quarter of an AllGather of the same bytes", () => {
+    const op = collective({ X: 16 }, "x[A_X, B]", "[A, B_X]", { A, B: Bd });
+    const local = V / 16;
+    expect(op.label).toMatch(/^AllToAll_X/);
+    expect(op.iciBytes).toBe((15 / 16) * local);
+    expect(op.iciS).toBeCloseTo(((15 / 16) * local) / (4 * 2 * W), 12);
+  });
+
+  it("a tiny AllGather is latency-bound: n/2 hops of 1 µs with wraparound, n−1 without", () => {
+    const wrap = collective({ X: 16 }, "x[A_X]", "[A]", { A: 16 });
+    expect(wrap.iciBytes).toBe(15 * 2);
+    expect(wrap.iciS).toBeCloseTo(8 * HOP, 15);
+    const line = collective({ X: 4 }, "x[A_X]", "[A]", { A: 16 });
+    expect(line.iciS).toBeCloseTo(3 * HOP, 15);
+  });
+});
+
+describe("collectives on GPUs", () => {
+  it("an AllGather inside an 8-GPU H100 node runs at NVLink speed: V·(n−1)/(n·W)", () => {
+    const op = collective({ X: 8 }, "x[A_X, B]", "[A, B]", { A: 8 * 4096, B: 1024 }, "h100");
+    const V = 2 * 8 * 4096 * 1024;
+    expect(op.iciS).toBeCloseTo((V * 7) / (8 * CHIPS.h100.linkBandwidth), 12);
+  });
+
+  it("across nodes it shares the node's scale-out bandwidth", () => {
+    const op = collective({ X: 2, Y: 8 }, "x[A_X, B]", "[A, B]", { A: 2 * 4096, B: 1024 }, "h100");
+    const V = 2 * 2 * 4096 * 1024;
+    const perGpu = CHIPS.h100.topology.scaleOutBandwidth / CHIPS.h100.topology.domain;
+    expect(op.iciS).toBeCloseTo(V / 2 / perGpu, 12);
+  });
+});
