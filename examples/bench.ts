@@ -4,9 +4,17 @@
  *     as a user runs it (source lines recovered lazily, only if a report prints them)
  *   traceEstimate70bDecodeEagerSources — the same with a stack capture per user-level op
  *   trace70bDecode, estimate70bDecode — the two halves
+ *   lowerEstimate70bDecode4x4 — lower + per-chip estimate of the same step, model-parallel on a
+ *     v5e 4x4 (layout in layouts.ts)
+ *   spmdPropertyCasesPerS — random sharded programs checked by assertSpmdEquivalent per second
+ *     (lower, simulate every device, interpret, compare), as the property tests run them
  */
 import { estimate, trace } from "@shardcost/core";
 import { LLAMA3_70B, llamaDecode } from "@shardcost/ops";
+import { estimateSpmd, lower, mesh } from "@shardcost/sharding";
+import { assertSpmdEquivalent, buildChain, chainArb, meshArb } from "@shardcost/sharding/testing";
+import fc from "fast-check";
+import { HEADS_X_MLP_XY } from "./layouts.js";
 
 interface Figure {
   readonly medianMs: number;
@@ -33,6 +41,27 @@ function measure(fn: () => void, runs: number, warmup: number): Figure {
 const model = llamaDecode(LLAMA3_70B, { batch: 32, seq: 8192, weights: "int8" });
 const program = trace(model.fn, model.inputs, model.dims);
 
+const v5e4x4 = mesh("v5e", { X: 4, Y: 4 });
+const sharded = llamaDecode(LLAMA3_70B, {
+  batch: 32,
+  seq: 8192,
+  weights: "int8",
+  kv: "int8",
+  layout: HEADS_X_MLP_XY,
+});
+const shardedProgram = trace(sharded.fn, sharded.inputs, sharded.dims);
+
+const samples = fc.sample(
+  meshArb().chain((m) => chainArb(m).map((recipe) => ({ m, recipe }))),
+  { seed: 1, numRuns: 300 },
+);
+function propertyThroughput(): number {
+  const t0 = performance.now();
+  for (const { m, recipe } of samples) assertSpmdEquivalent(buildChain(recipe), m);
+  return +(samples.length / ((performance.now() - t0) / 1000)).toFixed(0);
+}
+propertyThroughput();
+
 const figures = {
   traceEstimate70bDecode: {
     ...measure(() => estimate(trace(model.fn, model.inputs, model.dims), "v5e"), 40, 15),
@@ -46,5 +75,11 @@ const figures = {
   ),
   trace70bDecode: measure(() => trace(model.fn, model.inputs, model.dims), 40, 15),
   estimate70bDecode: measure(() => estimate(program, "v5e"), 40, 15),
+  lowerEstimate70bDecode4x4: {
+    ...measure(() => estimateSpmd(lower(shardedProgram, v5e4x4), v5e4x4), 30, 10),
+    targetMs: 50,
+    loweredEquations: lower(shardedProgram, v5e4x4).eqns.length,
+  },
+  spmdPropertyCasesPerS: propertyThroughput(),
 };
 console.log(JSON.stringify(figures, null, 2));

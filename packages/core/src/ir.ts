@@ -34,6 +34,8 @@ export interface EqnOf<P extends Primitive> {
   readonly source?: StackCapture;
   /** Why a pass inserted this equation, e.g. "for c = einsum[BD,DF->BF]"; printed as a comment. */
   readonly note?: string;
+  /** The traced equation a pass inserted this one for: its source is this one's. */
+  readonly origin?: Eqn;
 }
 
 /** An equation of any primitive; switching on `primitive` narrows `params`. */

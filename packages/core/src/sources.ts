@@ -9,6 +9,7 @@ const recovered = new WeakMap<() => Program, Map<number, StackCapture>>();
  */
 export function sourceOf(program: Program, eqn: Eqn): StackCapture | undefined {
   if (eqn.source) return eqn.source;
+  if (eqn.origin) return sourceOf(program, eqn.origin);
   const retrace = program.retrace;
   const first = eqn.outputs[0];
   if (!retrace || !first) return undefined;

@@ -63,7 +63,7 @@ class Lowering {
    * Appends an equation whose result avals come from core's shape rules. A collective over
    * axes of size 1 moves nothing: it becomes a sharding constraint, free once fused.
    */
-  emit(primitive: Primitive, params: unknown, input: Var, note: string): Var {
+  emit(primitive: Primitive, params: unknown, input: Var, note: string, origin: Eqn): Var {
     const rule = shapeRules[primitive] as (i: readonly Aval[], p: unknown, c: object) => Aval[];
     const [aval] = rule([input.aval], params, { dims: this.program.dims });
     const axes = (params as { axes?: readonly string[] }).axes ?? [];
@@ -76,8 +76,9 @@ class Lowering {
           inputs: [input],
           outputs: [out],
           note: `${note} (no-op: axes of size 1)`,
+          origin,
         }
-      : { primitive, params, inputs: [input], outputs: [out], note };
+      : { primitive, params, inputs: [input], outputs: [out], note, origin };
     this.eqns.push(eqn as unknown as Eqn);
     return out;
   }
@@ -95,7 +96,7 @@ class Lowering {
       );
     }
     let cur = v;
-    for (const s of steps) cur = this.emit(s.primitive, s.params, cur, why);
+    for (const s of steps) cur = this.emit(s.primitive, s.params, cur, why, cause);
     return cur;
   }
 }

@@ -1,4 +1,12 @@
-import { cache, type DType, param, type TensorSpec, type Tracer, tensor } from "@shardcost/core";
+import {
+  cache,
+  type DType,
+  param,
+  ShardcostError,
+  type TensorSpec,
+  type Tracer,
+  tensor,
+} from "@shardcost/core";
 import { contractTo } from "../einsum.js";
 import { add, astype } from "../elementwise.js";
 import { attention, flashAttention, gatedMlp, rmsnorm, rope } from "../nn.js";
@@ -49,6 +57,44 @@ export const LLAMA3_405B: LlamaConfig = {
   V: 128256,
 };
 
+/** The model's tensors, by role, for layouts: each maps to the dims of its notation. */
+export type LlamaRole =
+  | "embed"
+  | "attnNorm"
+  | "wq"
+  | "wk"
+  | "wv"
+  | "wo"
+  | "mlpNorm"
+  | "gate"
+  | "up"
+  | "down"
+  | "kvCache"
+  | "finalNorm"
+  | "unembed";
+
+/**
+ * Sharding of each role in notation without the name, e.g. `{ wq: "[D, N_X, H]" }`. Roles not
+ * given are replicated. The dims must be the role's own, in its order (see `ROLE_DIMS`).
+ */
+export type LlamaLayout = Readonly<Partial<Record<LlamaRole, string>>>;
+
+export const ROLE_DIMS: { readonly [R in LlamaRole]: string } = {
+  embed: "[V, D]",
+  attnNorm: "[D]",
+  wq: "[D, N, H]",
+  wk: "[D, K, H]",
+  wv: "[D, K, H]",
+  wo: "[N, H, D]",
+  mlpNorm: "[D]",
+  gate: "[D, F]",
+  up: "[D, F]",
+  down: "[F, D]",
+  kvCache: "[B, S, K, H]",
+  finalNorm: "[D]",
+  unembed: "[D, V]",
+};
+
 export interface DecodeOptions {
   /** Sequences decoded together (B) and KV-cache length (S). */
   readonly batch: number;
@@ -58,6 +104,7 @@ export interface DecodeOptions {
   /** Activation and compute dtype. */
   readonly compute?: DType;
   readonly flash?: boolean;
+  readonly layout?: LlamaLayout;
 }
 
 /** A traceable model: the forward function, its declared inputs and the dims dictionary. */
@@ -70,17 +117,36 @@ export interface ModelSpec<I> {
 type TraceResultOf = Record<string, Tracer | readonly Record<string, Tracer>[]>;
 type Traced<T> = T extends TensorSpec ? Tracer : { [K in keyof T]: Traced<T[K]> };
 
-function layerInputs(w: DType, compute: DType) {
+function layerInputs(w: DType, compute: DType, spec: (role: LlamaRole, name: string) => string) {
   return {
-    attnNorm: param("attnNorm[D]", compute),
-    wq: param("Wq[D, N, H]", w),
-    wk: param("Wk[D, K, H]", w),
-    wv: param("Wv[D, K, H]", w),
-    wo: param("Wo[N, H, D]", w),
-    mlpNorm: param("mlpNorm[D]", compute),
-    gate: param("Wgate[D, F]", w),
-    up: param("Wup[D, F]", w),
-    down: param("Wdown[F, D]", w),
+    attnNorm: param(spec("attnNorm", "attnNorm"), compute),
+    wq: param(spec("wq", "Wq"), w),
+    wk: param(spec("wk", "Wk"), w),
+    wv: param(spec("wv", "Wv"), w),
+    wo: param(spec("wo", "Wo"), w),
+    mlpNorm: param(spec("mlpNorm", "mlpNorm"), compute),
+    gate: param(spec("gate", "Wgate"), w),
+    up: param(spec("up", "Wup"), w),
+    down: param(spec("down", "Wdown"), w),
+  };
+}
+
+/** `Name[dims]` for a role: the layout's sharding of it, or its replicated dims. */
+function specFor(layout: LlamaLayout | undefined) {
+  return (role: LlamaRole, name: string): string => {
+    const given = layout?.[role];
+    if (given === undefined) return `${name}${ROLE_DIMS[role]}`;
+    const dims = given
+      .replace(/_[A-Z]+/g, "")
+      .replace(/\{.*\}/, "")
+      .replace(/\s+/g, "");
+    if (dims !== ROLE_DIMS[role].replace(/\s+/g, "")) {
+      throw new ShardcostError(
+        "notation",
+        `layout gives ${role} the sharding "${given}", but ${role} has dims ${ROLE_DIMS[role]}`,
+      );
+    }
+    return `${name}${given}`;
   };
 }
 
@@ -93,19 +159,20 @@ export function llamaDecode(config: LlamaConfig, options: DecodeOptions) {
   const kvType = options.kv ?? "bf16";
   const act = options.compute ?? "bf16";
   const { D, F, N, K, H, V } = config;
+  const spec = specFor(options.layout);
   const inputs = {
     tokens: tensor("tokens[B]", "int32"),
     pos: tensor("pos[]", "int32"),
     ropeSin: tensor("ropeSin[B, Hh]", act),
     ropeCos: tensor("ropeCos[B, Hh]", act),
-    embed: param("embed[V, D]", w),
-    layers: Array.from({ length: config.layers }, () => layerInputs(w, act)),
+    embed: param(spec("embed", "embed"), w),
+    layers: Array.from({ length: config.layers }, () => layerInputs(w, act, spec)),
     kv: Array.from({ length: config.layers }, () => ({
-      k: cache("Kcache[B, S, K, H]", kvType),
-      v: cache("Vcache[B, S, K, H]", kvType),
+      k: cache(spec("kvCache", "Kcache"), kvType),
+      v: cache(spec("kvCache", "Vcache"), kvType),
     })),
-    finalNorm: param("finalNorm[D]", act),
-    unembed: param("unembed[D, V]", w),
+    finalNorm: param(spec("finalNorm", "finalNorm"), act),
+    unembed: param(spec("unembed", "unembed"), w),
   };
   type In = typeof inputs;
   const fn = (x: Traced<In>) => {
