@@ -17,34 +17,40 @@ interface Row {
   readonly count: number;
   readonly flops: number;
   readonly hbmBytes: number;
+  readonly iciBytes: number;
   readonly timeS: number;
 }
 
+function rowOf(o: OpEstimate): Row {
+  return {
+    first: o,
+    count: 1,
+    flops: o.flops,
+    hbmBytes: o.hbmBytes,
+    iciBytes: o.iciBytes,
+    timeS: o.timeS,
+  };
+}
+
 function rowsOf(ops: readonly OpEstimate[], aggregate: boolean): Row[] {
-  if (!aggregate) {
-    return ops.map((o) => ({
-      first: o,
-      count: 1,
-      flops: o.flops,
-      hbmBytes: o.hbmBytes,
-      timeS: o.timeS,
-    }));
-  }
-  const byKey = new Map<
-    string,
-    { first: OpEstimate; count: number; flops: number; hbmBytes: number; timeS: number }
-  >();
+  if (!aggregate) return ops.map(rowOf);
+  const byKey = new Map<string, Row>();
   for (const o of ops) {
     const key = `${o.label}|${o.fused.join(",")}|${o.resultType}|${formatLocation(o.source?.location)}`;
     const r = byKey.get(key);
-    if (r) {
-      r.count++;
-      r.flops += o.flops;
-      r.hbmBytes += o.hbmBytes;
-      r.timeS += o.timeS;
-    } else {
-      byKey.set(key, { first: o, count: 1, flops: o.flops, hbmBytes: o.hbmBytes, timeS: o.timeS });
-    }
+    byKey.set(
+      key,
+      r
+        ? {
+            first: r.first,
+            count: r.count + 1,
+            flops: r.flops + o.flops,
+            hbmBytes: r.hbmBytes + o.hbmBytes,
+            iciBytes: r.iciBytes + o.iciBytes,
+            timeS: r.timeS + o.timeS,
+          }
+        : rowOf(o),
+    );
   }
   return [...byKey.values()];
 }
@@ -59,6 +65,7 @@ function cells(r: Row, aggregate: boolean): string[] {
     formatLocation(o.source?.location),
     formatFlops(r.flops),
     formatBytes(r.hbmBytes),
+    r.iciBytes > 0 ? formatBytes(r.iciBytes) : "",
     formatTime(r.timeS),
     o.bound,
   ];
@@ -81,6 +88,7 @@ export function formatOpTable(est: Estimate, options: ReportOptions = {}): strin
       "",
       formatFlops(s((r) => r.flops)),
       formatBytes(s((r) => r.hbmBytes)),
+      formatBytes(s((r) => r.iciBytes)),
       formatTime(s((r) => r.timeS)),
       "",
     ]);
@@ -93,13 +101,24 @@ export function formatOpTable(est: Estimate, options: ReportOptions = {}): strin
     "",
     formatFlops(t.flops),
     formatBytes(t.hbmBytes),
+    formatBytes(t.iciBytes),
     formatTime(t.timeS),
     t.bound,
   ]);
   return table(
-    [aggregate ? "count" : "#", "op", "result", "source", "FLOPs", "HBM", "time", "bound"],
+    [
+      aggregate ? "count" : "#",
+      "op",
+      "result",
+      "source",
+      "FLOPs",
+      "HBM",
+      "ICI sent",
+      "time",
+      "bound",
+    ],
     rows,
-    ["right", "left", "left", "left", "right", "right", "right", "left"],
+    ["right", "left", "left", "left", "right", "right", "right", "right", "left"],
   );
 }
 
@@ -118,11 +137,20 @@ export function formatMemory(est: Estimate): string {
   ].join("\n");
 }
 
+/** Step totals per chip: work, traffic, their times, and the step serial and overlapped. */
 export function formatTotals(est: Estimate): string {
   const t = est.totals;
-  return [
-    `FLOPs ${formatFlops(t.flops)} · HBM ${formatBytes(t.hbmBytes)}`,
-    `compute ${formatTime(t.computeS)} · HBM ${formatTime(t.hbmS)} · ` +
-      `roofline step ${formatTime(t.timeS)} (${t.bound}-bound)`,
-  ].join("\n");
+  const lines = [
+    `FLOPs ${formatFlops(t.flops)} · HBM ${formatBytes(t.hbmBytes)}` +
+      (t.iciBytes > 0 ? ` · ICI ${formatBytes(t.iciBytes)} sent` : ""),
+    `compute ${formatTime(t.computeS)} · HBM ${formatTime(t.hbmS)}` +
+      (t.iciBytes > 0 ? ` · ICI ${formatTime(t.iciS)}` : ""),
+  ];
+  lines.push(
+    t.iciBytes > 0
+      ? `step ${formatTime(t.serialS)} serial, ${formatTime(t.overlappedS)} with collectives ` +
+          `overlapped (${t.bound}-bound)`
+      : `roofline step ${formatTime(t.timeS)} (${t.bound}-bound)`,
+  );
+  return lines.join("\n");
 }
