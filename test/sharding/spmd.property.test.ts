@@ -2,7 +2,7 @@
  * SPMD equivalence, by execution: random meshes (1–3 axes of size 1–4), random valid
  * shardings, random chains of einsums, elementwise ops, reductions and constraints.
  */
-import { fc, test } from "@fast-check/vitest";
+import { test } from "@fast-check/vitest";
 import { estimate } from "@shardcost/core";
 import { estimateSpmd, lower, mesh } from "@shardcost/sharding";
 import { assertSpmdEquivalent, buildChain, chainArb, meshArb } from "@shardcost/sharding/testing";

@@ -17,7 +17,7 @@ import {
   tensor,
   trace,
 } from "@shardcost/core";
-import { add, einsum, exp, max, mean, mul, neg, shard, silu, sum, tanh } from "@shardcost/ops";
+import { add, einsum, max, mean, mul, neg, shard, silu, sum, tanh } from "@shardcost/ops";
 import fc from "fast-check";
 import { estimateSpmd } from "./collective-cost.js";
 import { lower } from "./lower.js";
