@@ -3,7 +3,8 @@
  * shardings, random chains of einsums, elementwise ops, reductions and constraints.
  */
 import { test } from "@fast-check/vitest";
-import { estimate } from "@shardcost/core";
+import { estimate, tensor, trace } from "@shardcost/core";
+import { einsum } from "@shardcost/ops";
 import { estimateSpmd, lower, mesh } from "@shardcost/sharding";
 import { assertSpmdEquivalent, buildChain, chainArb, meshArb } from "@shardcost/sharding/testing";
 import { describe, expect, it } from "vitest";
@@ -55,4 +56,30 @@ describe("lowered programs compute what the unsharded program computes", () => {
       expect(spmd.memory).toEqual(single.memory);
     },
   );
+});
+
+describe("nothing computed twice", () => {
+  it("a fully sharded einsum's per-chip FLOPs × chips equal the unsharded FLOPs", () => {
+    const m = mesh("v5e", { X: 2, Y: 4 });
+    const program = trace(
+      (t) => einsum("BD,DF->BF", t.x, t.w),
+      { x: tensor("x[B_X, D]", "f32"), w: tensor("w[D, F_Y]", "f32") },
+      { B: 8, D: 16, F: 32 },
+    );
+    const lowered = lower(program, m);
+    expect(lowered.eqns).toHaveLength(1);
+    const perChip = estimateSpmd(lowered, m).totals.flops;
+    expect(perChip * m.chips).toBe(estimate(program, m.chip).totals.flops);
+  });
+
+  it("a replicated einsum computes everything on every chip", () => {
+    const m = mesh("v5e", { X: 2, Y: 4 });
+    const program = trace(
+      (t) => einsum("BD,DF->BF", t.x, t.w),
+      { x: tensor("x[B, D]", "f32"), w: tensor("w[D, F]", "f32") },
+      { B: 8, D: 16, F: 32 },
+    );
+    const perChip = estimateSpmd(lower(program, m), m).totals.flops;
+    expect(perChip).toBe(estimate(program, m.chip).totals.flops);
+  });
 });
