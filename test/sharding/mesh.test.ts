@@ -1,0 +1,40 @@
+import { CHIPS, ShardcostError } from "@shardcost/core";
+import { mesh, parseMeshShape } from "@shardcost/sharding";
+import { describe, expect, it } from "vitest";
+
+describe("meshes", () => {
+  it("v5e and v6e wrap around only on axes of 16", () => {
+    const m = mesh("v5e", { X: 16, Y: 4 });
+    expect(m.chips).toBe(64);
+    expect(m.axes.map((a) => [a.name, a.wraps])).toEqual([
+      ["X", true],
+      ["Y", false],
+    ]);
+    expect(mesh("v6e", { X: 8 }).axes[0]!.wraps).toBe(false);
+  });
+
+  it("v4 and v5p wrap on axes that are multiples of 4 (whole cubes)", () => {
+    const m = mesh("v5p", { X: 4, Y: 8, Z: 2 });
+    expect(m.axes.map((a) => a.wraps)).toEqual([true, true, false]);
+  });
+
+  it("GPU axes inside an 8-GPU node use NVLink; beyond it the scale-out network", () => {
+    const m = mesh("h100", { X: 4, Y: 8 });
+    expect(m.axes.map((a) => a.link)).toEqual(["scale-out", "nvlink"]);
+    expect(m.axes[0]!.bandwidth).toBe(CHIPS.h100.topology.scaleOutBandwidth / 8);
+    expect(mesh("h100", { X: 2, Y: 4 }).axes.map((a) => a.link)).toEqual(["nvlink", "nvlink"]);
+  });
+
+  it("one chip is a mesh", () => {
+    expect(mesh("v5e", { X: 1 }).chips).toBe(1);
+  });
+
+  it("rejects bad axes with a typed error", () => {
+    expect(() => mesh("v5e", { x: 2 })).toThrow(/axes are single capital letters/);
+    expect(() => mesh("v5e", { X: 0 })).toThrow(ShardcostError);
+    expect(() => mesh("v5e", { X: 32 })).toThrow(/longer than a TPU v5e pod's axis \(16\)/);
+    expect(() => mesh("v9", { X: 2 })).toThrow(/unknown chip "v9"/);
+    expect(parseMeshShape("4x2")).toEqual({ X: 4, Y: 2 });
+    expect(() => parseMeshShape("4by2")).toThrow(/write AxB or AxBxC/);
+  });
+});
