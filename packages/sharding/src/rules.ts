@@ -153,16 +153,23 @@ export const shardingRules: { readonly [P in Primitive]: ShardingRule<P> } = {
   [Primitive.ReduceSum]: sumRule,
   [Primitive.ReduceMax]: gatherFirstReduceRule,
   [Primitive.ReduceMean]: gatherFirstReduceRule,
-  // Rows are looked up whole: the table's looked-up dim is gathered; the ids keep theirs.
+  // A table sharded on its looked-up dim (vocab-parallel embedding): each device looks up the
+  // ids in its own range and writes zeros for the rest, so the rows come out as partial sums
+  // over those axes. The table's other dims keep axes the ids don't use.
   [Primitive.Gather]: (eqn, [table, ids]) => {
-    const t = unshard(table!, [eqn.params.dim], false);
     const idAxes = axesOf(ids!);
     const used = new Set([...idAxes.values()].flat());
+    const byRow = axesOf(table!).get(eqn.params.dim) ?? NONE;
+    const vocab = byRow.every((a) => !used.has(a)) ? byRow : NONE;
+    for (const a of vocab) used.add(a);
     const rows = new Map(
-      [...t.axes].map(([d, a]) => [d, a.some((x) => used.has(x)) ? NONE : a] as const),
+      table!.dims.map((d) => {
+        if (d.dim === eqn.params.dim) return [d.dim, vocab] as const;
+        return [d.dim, d.axes.some((x) => used.has(x)) ? NONE : d.axes] as const;
+      }),
     );
     const out = new Map([...idAxes, ...[...rows].filter(([d]) => d !== eqn.params.dim)]);
-    return { operands: [target(rows), target(idAxes)], results: [target(out)] };
+    return { operands: [target(rows), target(idAxes)], results: [target(out, vocab)] };
   },
   [Primitive.DynamicSlice]: (eqn, [x, index]) => {
     const t = unshard(x!, [eqn.params.dim], true);

@@ -290,6 +290,28 @@ function runOn(
         return [concat(pieces, from)];
       });
     }
+    case Primitive.Gather: {
+      // A table sharded on the looked-up dim holds rows [start, start + rows): ids outside it
+      // read zeros, and the partial rows sum to the whole lookup.
+      const table = eqn.inputs[0]!;
+      const axes =
+        table.kind === "var"
+          ? (table.aval.dims.find((d) => d.dim === eqn.params.dim)?.axes ?? [])
+          : [];
+      if (axes.length === 0) return devices.map((d) => evalEqn(eqn, at(d), out));
+      return devices.map((d) => {
+        const [t, ids] = at(d) as [NDArray, NDArray];
+        const rows = t.shape[t.dims.indexOf(eqn.params.dim)]!;
+        const start = dev.block(d, axes) * rows;
+        const shifted = { ...ids, data: ids.data.map((v) => v - start) };
+        const [looked] = evalEqn(eqn, [t, shifted], out);
+        const width = looked!.data.length / Math.max(ids.data.length, 1);
+        ids.data.forEach((v, i) => {
+          if (v < start || v >= start + rows) looked!.data.fill(0, i * width, (i + 1) * width);
+        });
+        return [looked!];
+      });
+    }
     default:
       return devices.map((d) => evalEqn(eqn, at(d), out));
   }

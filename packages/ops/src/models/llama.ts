@@ -1,205 +1,176 @@
-import {
-  cache,
-  type DType,
-  param,
-  ShardcostError,
-  type TensorSpec,
-  type Tracer,
-  tensor,
-} from "@shardcost/core";
+import { cache, type DType, param, type TensorSpec, type Tracer, tensor } from "@shardcost/core";
 import { contractTo } from "../einsum.js";
 import { add, astype } from "../elementwise.js";
 import { attention, flashAttention, gatedMlp, rmsnorm, rope } from "../nn.js";
 import { dynamicUpdateSlice, gather, merge, split } from "../structural.js";
+import { type LlamaConfig, type LlamaLayout, type LlamaRole, specFor } from "./config.js";
+import { moeMlp } from "./moe.js";
 
-/** A LLaMA-3-shaped decoder: grouped-query attention, RoPE, RMSNorm, SwiGLU, untied embeddings. */
-export interface LlamaConfig {
-  readonly name: string;
-  /** L layers, model dim D, MLP dim F, N query heads, K KV heads, head dim H, vocab V. */
-  readonly layers: number;
-  readonly D: number;
-  readonly F: number;
-  readonly N: number;
-  readonly K: number;
-  readonly H: number;
-  readonly V: number;
-}
+export type Phase = "prefill" | "decode";
 
-/** Meta's published LLaMA 3 shapes (config.json of each release). */
-export const LLAMA3_8B: LlamaConfig = {
-  name: "llama3-8b",
-  layers: 32,
-  D: 4096,
-  F: 14336,
-  N: 32,
-  K: 8,
-  H: 128,
-  V: 128256,
-};
-export const LLAMA3_70B: LlamaConfig = {
-  name: "llama3-70b",
-  layers: 80,
-  D: 8192,
-  F: 28672,
-  N: 64,
-  K: 8,
-  H: 128,
-  V: 128256,
-};
-export const LLAMA3_405B: LlamaConfig = {
-  name: "llama3-405b",
-  layers: 126,
-  D: 16384,
-  F: 53248,
-  N: 128,
-  K: 8,
-  H: 128,
-  V: 128256,
-};
-
-/** The model's tensors, by role, for layouts: each maps to the dims of its notation. */
-export type LlamaRole =
-  | "embed"
-  | "attnNorm"
-  | "wq"
-  | "wk"
-  | "wv"
-  | "wo"
-  | "mlpNorm"
-  | "gate"
-  | "up"
-  | "down"
-  | "kvCache"
-  | "finalNorm"
-  | "unembed";
-
-/**
- * Sharding of each role in notation without the name, e.g. `{ wq: "[D, N_X, H]" }`. Roles not
- * given are replicated. The dims must be the role's own, in its order (see `ROLE_DIMS`).
- */
-export type LlamaLayout = Readonly<Partial<Record<LlamaRole, string>>>;
-
-export const ROLE_DIMS: { readonly [R in LlamaRole]: string } = {
-  embed: "[V, D]",
-  attnNorm: "[D]",
-  wq: "[D, N, H]",
-  wk: "[D, K, H]",
-  wv: "[D, K, H]",
-  wo: "[N, H, D]",
-  mlpNorm: "[D]",
-  gate: "[D, F]",
-  up: "[D, F]",
-  down: "[F, D]",
-  kvCache: "[B, S, K, H]",
-  finalNorm: "[D]",
-  unembed: "[D, V]",
-};
-
-export interface DecodeOptions {
-  /** Sequences decoded together (B) and KV-cache length (S). */
+export interface StepOptions {
+  /** Sequences processed together (B). */
   readonly batch: number;
+  /** Decode: KV-cache length S. Prefill: prompt length T. */
   readonly seq: number;
+  /** Prefill: the cache it fills (S ≥ T; default T). */
+  readonly cacheLength?: number;
   readonly weights?: DType;
   readonly kv?: DType;
   /** Activation and compute dtype. */
   readonly compute?: DType;
   readonly flash?: boolean;
   readonly layout?: LlamaLayout;
+  /** Decode: mask cache positions past `pos` (needed for numerics on a partly filled cache). */
+  readonly mask?: boolean;
+  /** MoE: groups the tokens are dispatched in (sharded groups bring AllToAlls) and capacity. */
+  readonly groups?: number;
+  readonly capacity?: number;
 }
 
 /** A traceable model: the forward function, its declared inputs and the dims dictionary. */
 export interface ModelSpec<I> {
-  readonly fn: (inputs: Traced<I>) => TraceResultOf;
+  readonly fn: (inputs: Traced<I>) => Record<string, unknown>;
   readonly inputs: I;
   readonly dims: Readonly<Record<string, number>>;
 }
-
-type TraceResultOf = Record<string, Tracer | readonly Record<string, Tracer>[]>;
 type Traced<T> = T extends TensorSpec ? Tracer : { [K in keyof T]: Traced<T[K]> };
 
-function layerInputs(w: DType, compute: DType, spec: (role: LlamaRole, name: string) => string) {
+function layerInputs(
+  c: LlamaConfig,
+  w: DType,
+  act: DType,
+  spec: (r: LlamaRole, n: string) => string,
+) {
+  const mlp = c.moe
+    ? {
+        router: param(spec("router", "Wrouter"), act),
+        expertGate: param(spec("expertGate", "Wegate"), w),
+        expertUp: param(spec("expertUp", "Weup"), w),
+        expertDown: param(spec("expertDown", "Wedown"), w),
+      }
+    : {
+        gate: param(spec("gate", "Wgate"), w),
+        up: param(spec("up", "Wup"), w),
+        down: param(spec("down", "Wdown"), w),
+      };
   return {
-    attnNorm: param(spec("attnNorm", "attnNorm"), compute),
+    attnNorm: param(spec("attnNorm", "attnNorm"), act),
     wq: param(spec("wq", "Wq"), w),
     wk: param(spec("wk", "Wk"), w),
     wv: param(spec("wv", "Wv"), w),
     wo: param(spec("wo", "Wo"), w),
-    mlpNorm: param(spec("mlpNorm", "mlpNorm"), compute),
-    gate: param(spec("gate", "Wgate"), w),
-    up: param(spec("up", "Wup"), w),
-    down: param(spec("down", "Wdown"), w),
-  };
-}
-
-/** `Name[dims]` for a role: the layout's sharding of it, or its replicated dims. */
-function specFor(layout: LlamaLayout | undefined) {
-  return (role: LlamaRole, name: string): string => {
-    const given = layout?.[role];
-    if (given === undefined) return `${name}${ROLE_DIMS[role]}`;
-    const dims = given
-      .replace(/_[A-Z]+/g, "")
-      .replace(/\{.*\}/, "")
-      .replace(/\s+/g, "");
-    if (dims !== ROLE_DIMS[role].replace(/\s+/g, "")) {
-      throw new ShardcostError(
-        "notation",
-        `layout gives ${role} the sharding "${given}", but ${role} has dims ${ROLE_DIMS[role]}`,
-      );
-    }
-    return `${name}${given}`;
+    mlpNorm: param(spec("mlpNorm", "mlpNorm"), act),
+    ...mlp,
   };
 }
 
 /**
- * One decode step: B new tokens at position `pos` attend to a KV cache of S positions, which
- * each layer updates in place with its new keys and values (dynamic_update_slice).
+ * A LLaMA-3 step, written as a JAX model file would be. Decode: B tokens at position `pos`
+ * attend to a KV cache of S positions, which each layer updates in place with its new keys and
+ * values (dynamic_update_slice). Prefill: T tokens of B prompts, causally masked, written into
+ * the cache from position 0.
  */
-export function llamaDecode(config: LlamaConfig, options: DecodeOptions) {
+export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOptions) {
   const w = options.weights ?? "bf16";
   const kvType = options.kv ?? "bf16";
   const act = options.compute ?? "bf16";
   const { D, F, N, K, H, V } = config;
   const spec = specFor(options.layout);
+  const decode = phase === "decode";
+  const tok = decode ? ["B"] : ["B", "T"];
+  const tokText = tok.join(", ");
+  const masked = decode ? options.mask === true : !options.flash;
+  const moe = config.moe;
   const inputs = {
-    tokens: tensor("tokens[B]", "int32"),
+    tokens: tensor(`tokens[${tokText}]`, "int32"),
     pos: tensor("pos[]", "int32"),
-    ropeSin: tensor("ropeSin[B, Hh]", act),
-    ropeCos: tensor("ropeCos[B, Hh]", act),
+    ropeSin: tensor(decode ? "ropeSin[B, Hh]" : "ropeSin[T, Hh]", act),
+    ropeCos: tensor(decode ? "ropeCos[B, Hh]" : "ropeCos[T, Hh]", act),
+    ...(masked ? { mask: tensor(decode ? "mask[B, S]" : "mask[T, S]", act) } : {}),
+    ...(moe ? { dispatch: tensor("dispatch[Gr, Tg, E, C]", act) } : {}),
     embed: param(spec("embed", "embed"), w),
-    layers: Array.from({ length: config.layers }, () => layerInputs(w, act, spec)),
+    layers: Array.from({ length: config.layers }, () => layerInputs(config, w, act, spec)),
     kv: Array.from({ length: config.layers }, () => ({
       k: cache(spec("kvCache", "Kcache"), kvType),
       v: cache(spec("kvCache", "Vcache"), kvType),
     })),
     finalNorm: param(spec("finalNorm", "finalNorm"), act),
-    unembed: param(spec("unembed", "unembed"), w),
+    ...(config.tied ? {} : { unembed: param(spec("unembed", "unembed"), w) }),
   };
   type In = typeof inputs;
   const fn = (x: Traced<In>) => {
     const tables = { sin: x.ropeSin, cos: x.ropeCos };
+    const mask = "mask" in x ? (x.mask as Tracer) : undefined;
     let h = astype(gather(x.embed, x.tokens, "V"), act);
     const caches: { k: Tracer; v: Tracer }[] = [];
     x.layers.forEach((layer, l) => {
       const kv = x.kv[l]!;
       const a = rmsnorm(h, layer.attnNorm, "D");
-      const q = rope(contractTo(["B", "N", "H"], a, layer.wq), tables);
-      const k = rope(contractTo(["B", "K", "H"], a, layer.wk), tables);
-      const v = contractTo(["B", "K", "H"], a, layer.wv);
-      const kc = dynamicUpdateSlice(kv.k, astype(k, kvType), "S", x.pos);
-      const vc = dynamicUpdateSlice(kv.v, astype(v, kvType), "S", x.pos);
+      const q = rope(contractTo([...tok, "N", "H"], a, layer.wq), tables);
+      const k = rope(contractTo([...tok, "K", "H"], a, layer.wk), tables);
+      const v = contractTo([...tok, "K", "H"], a, layer.wv);
+      const kc = dynamicUpdateSlice(kv.k, astype(k, kvType), "S", x.pos, decode ? undefined : "T");
+      const vc = dynamicUpdateSlice(kv.v, astype(v, kvType), "S", x.pos, decode ? undefined : "T");
       caches.push({ k: kc, v: vc });
       const qg = split(q, "N", { K, G: N / K });
-      const dims = { key: "S", head: "H" };
+      const dims = { key: "S", head: "H", ...(decode ? {} : { query: "T" }) };
       const o = options.flash
         ? flashAttention(qg, astype(kc, act), astype(vc, act), dims)
-        : attention(qg, astype(kc, act), astype(vc, act), dims);
-      h = add(h, contractTo(["B", "D"], merge(o, ["K", "G"], "N"), layer.wo));
+        : attention(qg, astype(kc, act), astype(vc, act), { ...dims, ...(mask ? { mask } : {}) });
+      h = add(h, contractTo([...tok, "D"], merge(o, ["K", "G"], "N"), layer.wo));
       const m = rmsnorm(h, layer.mlpNorm, "D");
-      h = add(h, gatedMlp(m, layer));
+      h = add(h, moe ? moeLayer(m, layer, x, tok) : gatedMlp(m, layer as never));
     });
-    const logits = contractTo(["B", "V"], rmsnorm(h, x.finalNorm, "D"), x.unembed);
+    const unembed = "unembed" in x ? (x.unembed as Tracer) : x.embed;
+    const logits = contractTo([...tok, "V"], rmsnorm(h, x.finalNorm, "D"), unembed);
     return { logits, caches };
   };
-  const dims = { B: options.batch, S: options.seq, D, F, N, K, H, V, Hh: H / 2 };
+  const T = decode ? 1 : options.seq;
+  const S = decode ? options.seq : (options.cacheLength ?? options.seq);
+  const tokens = options.batch * T;
+  const groups = options.groups ?? 1;
+  const moeDims: Record<string, number> = moe
+    ? {
+        E: moe.experts,
+        Gr: groups,
+        Tg: tokens / groups,
+        C: options.capacity ?? Math.max(1, Math.ceil((tokens / groups) * (moe.topK / moe.experts))),
+      }
+    : {};
+  const dims = {
+    B: options.batch,
+    ...(decode ? {} : { T }),
+    S,
+    D,
+    F,
+    N,
+    K,
+    H,
+    V,
+    Hh: H / 2,
+    ...moeDims,
+  };
   return { fn, inputs, dims } satisfies ModelSpec<In>;
 }
+
+/** Tokens regrouped for dispatch ([Gr, Tg]), through the experts, and back. */
+function moeLayer(m: Tracer, layer: object, x: object, tok: readonly string[]): Tracer {
+  const w = layer as Parameters<typeof moeMlp>[1];
+  const dispatch = (x as { dispatch: Tracer }).dispatch;
+  const flat = tok.length === 1 ? m : merge(m, tok, "Bt");
+  const grouped = split(flat, tok.length === 1 ? "B" : "Bt", {
+    Gr: dispatch.size("Gr"),
+    Tg: dispatch.size("Tg"),
+  });
+  const y = moeMlp(grouped, w, dispatch);
+  const back = merge(y, ["Gr", "Tg"], tok.length === 1 ? "B" : "Bt");
+  return tok.length === 1 ? back : split(back, "Bt", { B: m.size("B"), T: m.size("T") });
+}
+
+export const llamaDecode = (config: LlamaConfig, options: StepOptions) =>
+  llamaStep(config, "decode", options);
+export const llamaPrefill = (config: LlamaConfig, options: StepOptions) =>
+  llamaStep(config, "prefill", options);
+
+export type { LlamaConfig };
