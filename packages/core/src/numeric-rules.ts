@@ -93,7 +93,7 @@ function reduceWith(
   f: (acc: number, x: number) => number,
   finish?: (acc: number, count: number) => number,
 ): NumericRule<Primitive.ReduceSum | Primitive.ReduceMax | Primitive.ReduceMean> {
-  return (args, _eqn, out) => {
+  return (args, eqn, out) => {
     const x = arr(args[0]);
     const shape = out[0]!;
     const result = ndarray(shape.dims, shape.shape);
@@ -102,7 +102,8 @@ function reduceWith(
       result.data[o[1]!] = f(result.data[o[1]!]!, x.data[o[0]!]!);
     });
     if (finish) {
-      const count = x.data.length / Math.max(result.data.length, 1);
+      const given = (eqn.params as { count?: number }).count;
+      const count = given ?? x.data.length / Math.max(result.data.length, 1);
       for (let i = 0; i < result.data.length; i++) {
         result.data[i] = finish(result.data[i]!, count);
       }

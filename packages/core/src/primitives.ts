@@ -120,6 +120,10 @@ export interface CastParams {
 export interface ReduceParams {
   readonly dims: readonly string[];
 }
+export interface MeanParams extends ReduceParams {
+  /** Divide by this many elements instead of the local count (a sharded mean's global count). */
+  readonly count?: number;
+}
 export interface GatherParams {
   /** The table dim the ids index, e.g. V. */
   readonly dim: string;
@@ -192,7 +196,7 @@ export interface ParamsTable {
   [Primitive.Max]: NoParams;
   [Primitive.ReduceSum]: ReduceParams;
   [Primitive.ReduceMax]: ReduceParams;
-  [Primitive.ReduceMean]: ReduceParams;
+  [Primitive.ReduceMean]: MeanParams;
   [Primitive.Gather]: GatherParams;
   [Primitive.DynamicSlice]: DynamicSliceParams;
   [Primitive.DynamicUpdateSlice]: DynamicUpdateSliceParams;

@@ -37,7 +37,8 @@ const paramPrinters: { readonly [P in Primitive]: ParamPrinter<P> } = {
   [Primitive.Max]: none,
   [Primitive.ReduceSum]: reduceDims,
   [Primitive.ReduceMax]: reduceDims,
-  [Primitive.ReduceMean]: reduceDims,
+  [Primitive.ReduceMean]: (p) =>
+    p.count === undefined ? reduceDims(p) : `${reduceDims(p)} /${p.count}`,
   [Primitive.Gather]: (p) => p.dim,
   [Primitive.DynamicSlice]: (p) => (p.outDim === null ? p.dim : `${p.dim}→${p.outDim}`),
   [Primitive.DynamicUpdateSlice]: (p) => (p.updateDim === null ? p.dim : `${p.dim}←${p.updateDim}`),

@@ -154,6 +154,17 @@ function ambiguous(v: Var, eqn: Eqn | undefined, path: string, lowering: Lowerin
   );
 }
 
+/** A mean over sharded dims divides its local sum by the global count. */
+function withGlobalCount(eqn: Eqn, program: Program): Eqn {
+  if (eqn.primitive !== Primitive.ReduceMean) return eqn;
+  const x = eqn.inputs[0]!;
+  if (x.kind !== "var") return eqn;
+  const sharded = x.aval.dims.some((d) => eqn.params.dims.includes(d.dim) && d.axes.length > 0);
+  if (!sharded) return eqn;
+  const count = eqn.params.dims.reduce((n, d) => n * program.dims[d]!, 1);
+  return { ...eqn, params: { ...eqn.params, count } };
+}
+
 export interface LowerOptions {
   /** Checked after lowering that every value's sharding is valid on the mesh (default true). */
   readonly verify?: boolean;
@@ -210,7 +221,7 @@ export function lower(program: Program, mesh: Mesh, _options: LowerOptions = {})
       producedBy.set(o.id, eqn);
       return v;
     });
-    lowering.eqns.push({ ...eqn, inputs: inputsNow, outputs } as Eqn);
+    lowering.eqns.push(withGlobalCount({ ...eqn, inputs: inputsNow, outputs } as Eqn, program));
   }
   const outputs = program.outputs.map((o) => {
     const v = env.get(o.var.id)!;

@@ -104,7 +104,7 @@ const binaryRule: ShardingRule<BinaryPrimitive> = (eqn, operands) => {
 };
 
 /** A sum over a sharded dim leaves partial sums over its axes (`{U_X}`). */
-const sumRule: ShardingRule<Primitive.ReduceSum> = (eqn, [x]) => {
+const sumRule: ShardingRule<Primitive.ReduceSum | Primitive.ReduceMean> = (eqn, [x]) => {
   const axes = axesOf(x!);
   const reduced = eqn.params.dims.flatMap((d) => axes.get(d) ?? NONE);
   const out = new Map([...axes].filter(([d]) => !eqn.params.dims.includes(d)));
@@ -114,11 +114,8 @@ const sumRule: ShardingRule<Primitive.ReduceSum> = (eqn, [x]) => {
   };
 };
 
-/** Max and mean gather the reduced dims first: their partial results are not sums. */
-const gatherFirstReduceRule: ShardingRule<Primitive.ReduceMax | Primitive.ReduceMean> = (
-  eqn,
-  [x],
-) => {
+/** Max gathers the reduced dims first: partial maxima are not sums. */
+const gatherFirstReduceRule: ShardingRule<Primitive.ReduceMax> = (eqn, [x]) => {
   const axes = axesOf(x!);
   for (const d of eqn.params.dims) axes.set(d, NONE);
   const out = new Map([...axes].filter(([d]) => !eqn.params.dims.includes(d)));
@@ -152,7 +149,9 @@ export const shardingRules: { readonly [P in Primitive]: ShardingRule<P> } = {
   [Primitive.Max]: binaryRule,
   [Primitive.ReduceSum]: sumRule,
   [Primitive.ReduceMax]: gatherFirstReduceRule,
-  [Primitive.ReduceMean]: gatherFirstReduceRule,
+  // A mean over sharded dims is a sum of local sums over the global count: partial sums
+  // (lowering tells the local op the global count).
+  [Primitive.ReduceMean]: sumRule,
   // A table sharded on its looked-up dim (vocab-parallel embedding): each device looks up the
   // ids in its own range and writes zeros for the rest, so the rows come out as partial sums
   // over those axes. The table's other dims keep axes the ids don't use.
@@ -208,21 +207,33 @@ export const shardingRules: { readonly [P in Primitive]: ShardingRule<P> } = {
       results: [target(rename(t.axes as AxesMap, eqn.params.from, eqn.params.to), x!.partial)],
     };
   },
-  // A split dim's axes stay on its major part when they divide it; else it is gathered.
+  // A split dim's axes stay on its major part when their product divides it. When a prefix of
+  // them spans the major part exactly (N_XY → K_X, G_Y with |X| = K), the rest go to the next
+  // part. Otherwise the dim is gathered first.
   [Primitive.Split]: (eqn, [x], ctx) => {
     const axes = axesOf(x!);
     const have = axes.get(eqn.params.dim) ?? NONE;
-    const [major, ...minor] = eqn.params.into;
-    const n = have.reduce((k, a) => k * ctx.axisSize(a), 1);
-    const fits = ctx.dims[major!]! % n === 0;
-    if (!fits) axes.set(eqn.params.dim, NONE);
+    const parts = eqn.params.into;
+    const size = (as: readonly string[]) => as.reduce((k, a) => k * ctx.axisSize(a), 1);
+    const assigned = new Map<string, readonly string[]>(parts.map((p) => [p, NONE]));
+    if (ctx.dims[parts[0]!]! % size(have) === 0) {
+      assigned.set(parts[0]!, have);
+    } else {
+      let k = 0;
+      while (k < have.length && size(have.slice(0, k + 1)) <= ctx.dims[parts[0]!]!) k++;
+      const rest = have.slice(k);
+      const exact = size(have.slice(0, k)) === ctx.dims[parts[0]!]!;
+      if (exact && parts.length > 1 && ctx.dims[parts[1]!]! % size(rest) === 0) {
+        assigned.set(parts[0]!, have.slice(0, k));
+        assigned.set(parts[1]!, rest);
+      } else {
+        axes.set(eqn.params.dim, NONE);
+      }
+    }
     const out = new Map<string, readonly string[]>();
     for (const [d, a] of axes) {
       if (d !== eqn.params.dim) out.set(d, a);
-      else {
-        out.set(major!, fits ? have : NONE);
-        for (const m of minor) out.set(m, NONE);
-      }
+      else for (const p of parts) out.set(p, assigned.get(p)!);
     }
     return { operands: [target(axes, x!.partial)], results: [target(out, x!.partial)] };
   },
