@@ -43,6 +43,11 @@ export interface OpEstimate {
   readonly bytesRead: number;
   readonly bytesWritten: number;
   readonly hbmBytes: number;
+  /** Of the bytes read, those of weights and of caches (the rest are activations). */
+  readonly paramBytes: number;
+  readonly cacheBytes: number;
+  /** FLOPs of an einsum with a weight operand (the book's 2·params·tokens), else 0. */
+  readonly weightFlops: number;
   readonly computeS: number;
   readonly hbmS: number;
   /** Interconnect bytes this chip sends, and their time (collectives only). */
@@ -69,6 +74,11 @@ export interface MemoryEstimate {
 export interface StepTotals {
   readonly flops: number;
   readonly hbmBytes: number;
+  /** HBM bytes read from weights and from caches. */
+  readonly paramBytes: number;
+  readonly cacheBytes: number;
+  /** FLOPs of einsums with a weight operand. */
+  readonly weightFlops: number;
   readonly iciBytes: number;
   readonly computeS: number;
   readonly hbmS: number;
@@ -178,6 +188,9 @@ class KernelEstimate implements OpEstimate {
   readonly bytesRead: number;
   readonly bytesWritten: number;
   readonly hbmBytes: number;
+  readonly paramBytes: number;
+  readonly cacheBytes: number;
+  readonly weightFlops: number;
   readonly iciBytes: number;
   readonly iciByAxis: Readonly<Record<string, number>>;
   readonly iciS: number;
@@ -197,7 +210,11 @@ class KernelEstimate implements OpEstimate {
     readonly computeS: number,
     readonly hbmS: number,
     ici: CollectiveCost | undefined,
+    byRole: { paramBytes: number; cacheBytes: number; weightFlops: number },
   ) {
+    this.paramBytes = byRole.paramBytes;
+    this.cacheBytes = byRole.cacheBytes;
+    this.weightFlops = byRole.weightFlops;
     this.program = program;
     this.group = group.id;
     this.members = group.eqns;
@@ -283,10 +300,26 @@ export function estimate(
     readBytes: new Float64Array(graph.varCount),
     inside: new Int32Array(program.eqns.length),
   };
+  // What each input holds: 1 weights, 2 caches (activations 0), to split HBM reads by role.
+  const role = new Uint8Array(graph.varCount);
+  for (const input of program.inputs) {
+    role[input.var.id] = input.role === "param" ? 1 : input.role === "cache" ? 2 : 0;
+  }
   for (const group of fusion.groups) {
     const readVars: number[] = [];
     const c = groupCost(program, graph, fusion, group, costs, scratch, readVars);
     readsByGroup[group.id] = readVars;
+    let paramBytes = 0;
+    let cacheBytes = 0;
+    for (const v of readVars) {
+      if (role[v] === 1) paramBytes += scratch.readBytes[v]!;
+      else if (role[v] === 2) cacheBytes += scratch.readBytes[v]!;
+    }
+    // An einsum that reads weights (directly, or through fused casts): 2·params·tokens.
+    const isEinsum =
+      group.kernel !== undefined && program.eqns[group.kernel]!.primitive === Primitive.Einsum;
+    const weightFlops = isEinsum && paramBytes > 0 ? costs[group.kernel!]!.flops : 0;
+    const byRole = { paramBytes, cacheBytes, weightFlops };
     const main = program.eqns[group.kernel ?? group.root]!;
     const cls = computeClassOf(main);
     const computeS = c.flops / peakFlops(chip, cls);
@@ -303,10 +336,24 @@ export function estimate(
       }
       ici = options.collectives(main, sizes);
     }
-    ops[group.id] = new KernelEstimate(program, group, main, root, cls, c, computeS, hbmS, ici);
+    ops[group.id] = new KernelEstimate(
+      program,
+      group,
+      main,
+      root,
+      cls,
+      c,
+      computeS,
+      hbmS,
+      ici,
+      byRole,
+    );
   }
   let flops = 0;
   let hbmBytes = 0;
+  let paramBytes = 0;
+  let cacheBytes = 0;
+  let weightFlops = 0;
   let iciBytes = 0;
   let computeS = 0;
   let hbmS = 0;
@@ -316,6 +363,9 @@ export function estimate(
   for (const o of ops) {
     flops += o.flops;
     hbmBytes += o.hbmBytes;
+    paramBytes += o.paramBytes;
+    cacheBytes += o.cacheBytes;
+    weightFlops += o.weightFlops;
     iciBytes += o.iciBytes;
     computeS += o.computeS;
     hbmS += o.hbmS;
@@ -326,6 +376,9 @@ export function estimate(
   const totals: StepTotals = {
     flops,
     hbmBytes,
+    paramBytes,
+    cacheBytes,
+    weightFlops,
     iciBytes,
     computeS,
     hbmS,

@@ -113,11 +113,12 @@ export const CHIPS = {
   },
   // Book "gpus": A100 SXM 80 GB: 3.12e14 bf16, 6.24e14 int8, 2.0e12 B/s HBM2e,
   // NVLink 3: 300 GB/s per GPU each way; 8-GPU nodes; TF32 1.56e14 (f32 matmul default).
+  // "80 GB" is 80 GiB of HBM (nvidia-smi: 81920 MiB).
   a100: {
     name: "A100",
     vendor: "nvidia",
     flops: { f32: 1.56e14, bf16: 3.12e14, int8: 6.24e14 },
-    hbmBytes: 80e9,
+    hbmBytes: 80 * 2 ** 30,
     hbmBandwidth: 2.0e12,
     linkBandwidth: 3.0e11,
     hopLatency: 1 * US,
@@ -125,11 +126,12 @@ export const CHIPS = {
   },
   // Book "gpus": H100 SXM: 9.9e14 bf16, 1.98e15 fp8/int8, 80 GB at 3.35e12, NVLink 4:
   // 450 GB/s per GPU each way; 400 GB/s per node scale-out (8×400 Gb/s NICs). TF32 4.95e14.
+  // 80 GiB of HBM3 (the "80 GB" of the data sheet).
   h100: {
     name: "H100",
     vendor: "nvidia",
     flops: { f32: 4.95e14, bf16: 9.9e14, fp8: 1.98e15, int8: 1.98e15 },
-    hbmBytes: 80e9,
+    hbmBytes: 80 * 2 ** 30,
     hbmBandwidth: 3.35e12,
     linkBandwidth: 4.5e11,
     hopLatency: 1 * US,

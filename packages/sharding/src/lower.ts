@@ -83,8 +83,14 @@ class Lowering {
     return out;
   }
 
-  /** Reshards `v` to `t`, emitting the collectives it takes. */
+  /** Values already resharded, by source var and target type: each move is made once. */
+  private readonly moved = new Map<string, Var>();
+
+  /** Reshards `v` to `t`, emitting the collectives it takes (once per value and target). */
   reshard(v: Var, t: Target, cause: Eqn, why: string): Var {
+    const key = `${v.id}|${printType(applyTarget(v.aval, t))}`;
+    const done = this.moved.get(key);
+    if (done) return done;
     const steps = planReshard(v.aval, t);
     if (steps === null) {
       throw new ShardingError(
@@ -97,6 +103,7 @@ class Lowering {
     }
     let cur = v;
     for (const s of steps) cur = this.emit(s.primitive, s.params, cur, why, cause);
+    this.moved.set(key, cur);
     return cur;
   }
 }

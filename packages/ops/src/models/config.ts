@@ -164,7 +164,18 @@ export type LlamaRole =
  * Sharding of each role in notation without the name, e.g. `{ wq: "[D, N_X, H]" }`. Roles not
  * given are replicated. The dims must be the role's own, in its order (see `ROLE_DIMS`).
  */
-export type LlamaLayout = Readonly<Partial<Record<LlamaRole, string>>>;
+export type LlamaLayout = Readonly<Partial<Record<LlamaRole, string>>> & {
+  /**
+   * Sharding constraints on activations, as mesh axes per dim name (`{ D: "X" }`), at: the
+   * residual stream after each sublayer, the MLP's normed input, its hidden activations and
+   * its output. Dims not named are replicated.
+   */
+  readonly activations?: Readonly<
+    Partial<Record<ActivationRole, Readonly<Record<string, string>>>>
+  >;
+};
+
+export type ActivationRole = "residual" | "attnIn" | "mlpIn" | "mlpHidden" | "mlpOut";
 
 export const ROLE_DIMS: { readonly [R in LlamaRole]: string } = {
   embed: "[V, D]",
@@ -189,7 +200,7 @@ export const ROLE_DIMS: { readonly [R in LlamaRole]: string } = {
 /** `Name[dims]` for a role: the layout's sharding of it, or its replicated dims. */
 export function specFor(layout: LlamaLayout | undefined) {
   return (role: LlamaRole, name: string): string => {
-    const given = layout?.[role];
+    const given = layout?.[role] as string | undefined;
     if (given === undefined) return `${name}${ROLE_DIMS[role]}`;
     const dims = given
       .replace(/_[A-Z]+/g, "")

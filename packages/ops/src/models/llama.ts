@@ -1,9 +1,15 @@
 import { cache, type DType, param, type TensorSpec, type Tracer, tensor } from "@shardcost/core";
 import { contractTo } from "../einsum.js";
-import { add, astype } from "../elementwise.js";
-import { attention, flashAttention, gatedMlp, rmsnorm, rope } from "../nn.js";
-import { dynamicUpdateSlice, gather, merge, split } from "../structural.js";
-import { type LlamaConfig, type LlamaLayout, type LlamaRole, specFor } from "./config.js";
+import { add, astype, mul, silu } from "../elementwise.js";
+import { attention, flashAttention, rmsnorm, rope } from "../nn.js";
+import { dynamicUpdateSlice, gather, merge, shard, split } from "../structural.js";
+import {
+  type ActivationRole,
+  type LlamaConfig,
+  type LlamaLayout,
+  type LlamaRole,
+  specFor,
+} from "./config.js";
 import { moeMlp } from "./moe.js";
 
 export type Phase = "prefill" | "decode";
@@ -99,14 +105,20 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
     ...(config.tied ? {} : { unembed: param(spec("unembed", "unembed"), w) }),
   };
   type In = typeof inputs;
+  // `shard()` at an activation role, when the layout constrains it.
+  const at = (role: ActivationRole, t: Tracer): Tracer => {
+    const axes = options.layout?.activations?.[role];
+    if (!axes) return t;
+    return shard(t, `[${t.dims.map((d) => (axes[d] ? `${d}_${axes[d]}` : d)).join(", ")}]`);
+  };
   const fn = (x: Traced<In>) => {
     const tables = { sin: x.ropeSin, cos: x.ropeCos };
     const mask = "mask" in x ? (x.mask as Tracer) : undefined;
-    let h = astype(gather(x.embed, x.tokens, "V"), act);
+    let h = at("residual", astype(gather(x.embed, x.tokens, "V"), act));
     const caches: { k: Tracer; v: Tracer }[] = [];
     x.layers.forEach((layer, l) => {
       const kv = x.kv[l]!;
-      const a = rmsnorm(h, layer.attnNorm, "D");
+      const a = at("attnIn", rmsnorm(h, layer.attnNorm, "D"));
       const q = rope(contractTo([...tok, "N", "H"], a, layer.wq), tables);
       const k = rope(contractTo([...tok, "K", "H"], a, layer.wk), tables);
       const v = contractTo([...tok, "K", "H"], a, layer.wv);
@@ -118,9 +130,10 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
       const o = options.flash
         ? flashAttention(qg, astype(kc, act), astype(vc, act), dims)
         : attention(qg, astype(kc, act), astype(vc, act), { ...dims, ...(mask ? { mask } : {}) });
-      h = add(h, contractTo([...tok, "D"], merge(o, ["K", "G"], "N"), layer.wo));
-      const m = rmsnorm(h, layer.mlpNorm, "D");
-      h = add(h, moe ? moeLayer(m, layer, x, tok) : gatedMlp(m, layer as never));
+      h = at("residual", add(h, contractTo([...tok, "D"], merge(o, ["K", "G"], "N"), layer.wo)));
+      const m = at("mlpIn", rmsnorm(h, layer.mlpNorm, "D"));
+      const mlp = moe ? moeLayer(m, layer, x, tok) : swiglu(m, layer as never, at);
+      h = at("residual", add(h, at("mlpOut", mlp)));
     });
     const unembed = "unembed" in x ? (x.unembed as Tracer) : x.embed;
     const logits = contractTo([...tok, "V"], rmsnorm(h, x.finalNorm, "D"), unembed);
@@ -152,6 +165,17 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
     ...moeDims,
   };
   return { fn, inputs, dims } satisfies ModelSpec<In>;
+}
+
+/** The gated MLP, with the layout's constraint on its hidden activations. */
+function swiglu(
+  m: Tracer,
+  w: { gate: Tracer; up: Tracer; down: Tracer },
+  at: (role: ActivationRole, t: Tracer) => Tracer,
+): Tracer {
+  const hidden = m.dims.map((d) => (d === "D" ? "F" : d));
+  const h = mul(silu(contractTo(hidden, m, w.gate)), contractTo(hidden, m, w.up));
+  return contractTo(m.dims, at("mlpHidden", h), w.down);
 }
 
 /** Tokens regrouped for dispatch ([Gr, Tg]), through the experts, and back. */
