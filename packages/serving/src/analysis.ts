@@ -13,8 +13,17 @@ import {
   tensor,
   trace,
 } from "@shardcost/core";
-import { einsum, type LlamaConfig, llamaStep, type Phase, type StepOptions } from "@shardcost/ops";
-import { estimateSpmd, lower, type Mesh } from "@shardcost/sharding";
+import {
+  einsum,
+  type LlamaConfig,
+  llamaStep,
+  mul,
+  type Phase,
+  type StepOptions,
+  shard,
+  silu,
+} from "@shardcost/ops";
+import { estimateSpmd, lower, type Mesh, mesh as meshOf } from "@shardcost/sharding";
 import { type LayoutName, resolveLayout } from "./layouts.js";
 
 export interface StepTime {
@@ -320,4 +329,127 @@ export function latencyThroughputSweep(
           (q.latencyS < p.latencyS || q.tokensPerS > p.tokensPerS),
       ),
   }));
+}
+
+export interface LayoutComparisonRow {
+  readonly chips: number;
+  readonly layout: LayoutName;
+  readonly mesh: string;
+  /** ICI time of one layer (all collectives of the step / layers), per chip. */
+  readonly commPerLayerS: number;
+  readonly stepS: number;
+  readonly fits: boolean;
+}
+
+/**
+ * The mesh a layout study uses on `chips` chips: KV heads (at most 8 ways) on X; for 2d-ws, X
+ * is the power of two nearest √(chips·D / 2F), the split that minimises its communication.
+ */
+export function studyMesh(
+  layout: LayoutName,
+  config: LlamaConfig,
+  chipName: string,
+  chips: number,
+): Mesh {
+  let x = Math.min(8, config.K, chips);
+  if (layout === "2d-ws") {
+    const ideal = Math.sqrt((chips * config.D) / (2 * config.F));
+    x = Math.min(8, Math.max(2, 2 ** Math.round(Math.log2(ideal))));
+  }
+  const rest = chips / x;
+  const y = Math.min(16, rest);
+  const axes: Record<string, number> = { X: x };
+  if (y > 1) axes.Y = y;
+  if (rest / y > 1) axes.Z = rest / y;
+  return meshOf(chipName, axes);
+}
+
+/** Per-layer communication and step time of layouts across chip counts. */
+export function compareLayouts(
+  config: LlamaConfig,
+  options: ServeOptions,
+  chipName: string,
+  chipCounts: readonly number[],
+  layouts: readonly LayoutName[],
+): LayoutComparisonRow[] {
+  const rows: LayoutComparisonRow[] = [];
+  for (const chips of chipCounts) {
+    for (const layout of layouts) {
+      const m = studyMesh(layout, config, chipName, chips);
+      const step = shardedStep(config, options, layout, m);
+      rows.push({
+        chips,
+        layout,
+        mesh: m.axes.map((a) => `${a.name}=${a.size}`).join(" "),
+        commPerLayerS: step.time.iciS / config.layers,
+        stepS: step.time.serialS,
+        fits: step.memory.fits,
+      });
+    }
+  }
+  return rows;
+}
+
+/** Logical 3-axis v5e meshes from 8 to 256 chips, as the book's 2D study lays them out. */
+export const STUDY_SHAPES: readonly Readonly<Record<string, number>>[] = [
+  { X: 2, Y: 2, Z: 2 },
+  { X: 2, Y: 2, Z: 4 },
+  { X: 2, Y: 4, Z: 4 },
+  { X: 4, Y: 4, Z: 4 },
+  { X: 4, Y: 4, Z: 8 },
+  { X: 4, Y: 8, Z: 8 },
+];
+
+export interface MlpStudyRow {
+  readonly chips: number;
+  readonly layout: "1d-ws" | "2d-ws";
+  readonly commS: number;
+  readonly computeS: number;
+  readonly stepS: number;
+}
+
+/**
+ * One gated-MLP layer of a decode step under 1D weight-stationary (Win[D, F_XYZ], the input
+ * gathered and the output reduce-scattered over every axis) and 2D weight-stationary
+ * (Win[D_X, F_YZ]: gather over YZ, reduce over X, reduce-scatter over YZ), traced, lowered and
+ * costed per chip on each mesh. ESTI §3.2: 1D's comms stay ≈ 2BD/W whatever the chip count;
+ * 2D's fall as 1/√N, so 2D wins past a crossover.
+ */
+export function mlpLayoutStudy(
+  config: LlamaConfig,
+  batch: number,
+  chipName: string,
+  shapes: readonly Readonly<Record<string, number>>[] = STUDY_SHAPES,
+): MlpStudyRow[] {
+  const rows: MlpStudyRow[] = [];
+  for (const shape of shapes) {
+    const m = meshOf(chipName, shape);
+    const layouts = {
+      "1d-ws": { x: "[B, D_XYZ]", w: "[D, F_XYZ]", wo: "[F_XYZ, D]", h: "[B, F_XYZ]" },
+      "2d-ws": { x: "[B, D_X]", w: "[D_X, F_YZ]", wo: "[F_YZ, D_X]", h: "[B, F_YZ]" },
+    } as const;
+    for (const [layout, s] of Object.entries(layouts) as [
+      keyof typeof layouts,
+      (typeof layouts)["1d-ws"],
+    ][]) {
+      const program = trace(
+        (t) => {
+          const x = shard(t.x, s.x);
+          const hidden = mul(silu(einsum("BD,DF->BF", x, t.gate)), einsum("BD,DF->BF", x, t.up));
+          return shard(einsum("BF,FD->BD", shard(hidden, s.h), t.down), "[B, D_XYZ]");
+        },
+        {
+          x: tensor("x[B, D_XYZ]", "bf16"),
+          gate: param(`Wgate${s.w}`, "bf16"),
+          up: param(`Wup${s.w}`, "bf16"),
+          down: param(`Wdown${s.wo}`, "bf16"),
+        },
+        { B: batch, D: config.D, F: config.F },
+        { sourceLocations: false },
+      );
+      const t = estimateSpmd(lower(program, m), m).totals;
+      rows.push({ chips: m.chips, layout, commS: t.iciS, computeS: t.computeS, stepS: t.serialS });
+    }
+  }
+  return rows;
 }

@@ -261,20 +261,28 @@ export const shardingRules: { readonly [P in Primitive]: ShardingRule<P> } = {
       results: [target(rename(first.axes as AxesMap, eqn.params.inputDims[0]!, eqn.params.dim))],
     };
   },
-  // The key and head dims stay whole; k and v follow q's sharding on the dims they share.
+  // The key and head dims stay whole. Dims q shares with k and v (batch, KV heads) take q's
+  // axes, or else k's (a KV cache sharded by batch stays put and q is sliced to match).
   [Primitive.FlashAttention]: (eqn, [q, k, v]) => {
-    const tq = unshard(q!, [eqn.params.head], false);
-    const used = new Set([...tq.axes.values()].flat());
+    const whole = (d: string) => d === eqn.params.key || d === eqn.params.head;
+    const qAxes = axesOf(q!);
+    const kAxes = axesOf(k!);
+    const used = new Set<string>();
+    const chosen = new Map<string, readonly string[]>();
+    for (const d of q!.dims) {
+      if (whole(d.dim)) continue;
+      const own = qAxes.get(d.dim) ?? NONE;
+      const pick = own.length > 0 ? own : (kAxes.get(d.dim) ?? NONE);
+      const ok = pick.every((a) => !used.has(a));
+      chosen.set(d.dim, ok ? pick : NONE);
+      if (ok) for (const a of pick) used.add(a);
+    }
+    const tq = target(
+      new Map(q!.dims.map((d) => [d.dim, whole(d.dim) ? NONE : chosen.get(d.dim)!])),
+    );
     const kv = (a: Aval) =>
       target(
-        new Map(
-          a.dims.map((d) => [
-            d.dim,
-            d.dim === eqn.params.key || d.dim === eqn.params.head
-              ? NONE
-              : (tq.axes.get(d.dim) ?? d.axes.filter((x) => !used.has(x))),
-          ]),
-        ),
+        new Map(a.dims.map((d) => [d.dim, whole(d.dim) ? NONE : (chosen.get(d.dim) ?? NONE)])),
       );
     return { operands: [tq, kv(k!), kv(v!)], results: [tq] };
   },
