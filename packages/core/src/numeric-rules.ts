@@ -186,8 +186,11 @@ export const numericRules: { readonly [P in Primitive]: NumericRule<P> } = {
     const width = rowShape.reduce((a, b) => a * b, 1);
     const n = sizeAlong(table, eqn.params.dim);
     const result = ndarray(out[0]!.dims, out[0]!.shape);
+    // Ids outside the table read zeros (jnp.take with mode="fill"), as a vocab-sharded
+    // table's devices do for the ids they don't hold.
     for (let i = 0; i < ids.data.length; i++) {
-      const row = Math.min(Math.max(Math.trunc(ids.data[i]!), 0), n - 1);
+      const row = Math.trunc(ids.data[i]!);
+      if (row < 0 || row >= n) continue;
       result.data.set(byRow.data.subarray(row * width, (row + 1) * width), i * width);
     }
     return [result];

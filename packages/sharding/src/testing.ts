@@ -235,16 +235,18 @@ export function chainArb(m: Mesh, options: { maxSteps?: number } = {}): fc.Arbit
     });
 }
 
-/** Deterministic input data for a program, seeded, in [-1, 1). */
+/** Deterministic input data for a program, seeded: floats in [-1, 1), int32 ids 0 or 1. */
 export function randomInputs(program: Program, seed = 1): Record<string, Float64Array> {
   const out: Record<string, Float64Array> = {};
   let s = seed >>> 0 || 1;
   for (const input of program.inputs) {
     const n = input.var.aval.dims.reduce((k, d) => k * program.dims[d.dim]!, 1);
     const data = new Float64Array(n);
+    const ids = input.var.aval.dtype === "int32";
     for (let i = 0; i < n; i++) {
       s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      data[i] = (2 * s) / 2 ** 32 - 1;
+      // Integer inputs are ids and positions: small and non-negative.
+      data[i] = ids ? s % 2 : (2 * s) / 2 ** 32 - 1;
     }
     out[input.path] = data;
   }
@@ -269,8 +271,8 @@ export function assertSpmdEquivalent(
   options: { arrays?: Record<string, Float64Array>; tolerance?: number } = {},
 ): SpmdCheck {
   const tolerance = options.tolerance ?? 1e-5;
-  const arrays = options.arrays ?? randomInputs(program);
   const lowered = lower(program, m);
+  const arrays = options.arrays ?? randomInputs(program);
   const reference = interpret(program, arrays);
   const simulation = simulate(lowered, m, arrays);
   const fail = (why: string): never => {

@@ -1,0 +1,150 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fc, test } from "@fast-check/vitest";
+import { ShardcostError, trace } from "@shardcost/core";
+import { LLAMA3_70B, llamaConfigFromHf, llamaDecode, readHfConfig } from "@shardcost/ops";
+import { idealStep, LAYOUTS, resolveLayout, shardedStep } from "@shardcost/serving";
+import { mesh } from "@shardcost/sharding";
+import { assertSpmdEquivalent } from "@shardcost/sharding/testing";
+import { describe, expect, it } from "vitest";
+
+const HF = {
+  hidden_size: 8192,
+  intermediate_size: 28672,
+  num_attention_heads: 64,
+  num_key_value_heads: 8,
+  num_hidden_layers: 80,
+  vocab_size: 128256,
+  tie_word_embeddings: false,
+  model_type: "llama",
+};
+
+describe("models from Hugging Face config.json", () => {
+  it("reads the fields into the same shape as the preset", () => {
+    const c = llamaConfigFromHf(HF);
+    expect({ ...c, name: LLAMA3_70B.name, tied: undefined }).toEqual({
+      ...LLAMA3_70B,
+      tied: undefined,
+    });
+    expect(llamaConfigFromHf({ ...HF, head_dim: 256 }).H).toBe(256);
+  });
+
+  it("a missing field is an error naming it; a bad file is an error naming the path", () => {
+    const { num_key_value_heads: _, ...missing } = HF;
+    expect(() => llamaConfigFromHf(missing, "c.json")).toThrow(
+      'c.json: missing field "num_key_value_heads"',
+    );
+    expect(() => llamaConfigFromHf({ ...HF, vocab_size: "big" })).toThrow(
+      /"vocab_size" must be a positive integer/,
+    );
+    const dir = mkdtempSync(join(tmpdir(), "shardcost-"));
+    writeFileSync(join(dir, "broken.json"), "{ nope");
+    expect(() => readHfConfig(join(dir, "broken.json"))).toThrow(/broken\.json is not valid JSON/);
+    expect(() => readHfConfig(join(dir, "absent.json"))).toThrow(
+      /cannot read .*absent\.json: ENOENT/,
+    );
+    writeFileSync(join(dir, "config.json"), JSON.stringify(HF));
+    expect(readHfConfig(join(dir, "config.json")).layers).toBe(80);
+  });
+});
+
+describe("layouts", () => {
+  it("every preset is named and sourced", () => {
+    for (const l of Object.values(LAYOUTS)) {
+      expect(l.source.length).toBeGreaterThan(10);
+      expect(l.description.length).toBeGreaterThan(10);
+    }
+  });
+
+  it("int8 LLaMA-3-70B on a v5e 4x2 at batch 32, 8k context: ≈113 GB in all, HBM-bound ≈17 ms", () => {
+    const m = mesh("v5e", { X: 8 });
+    const step = shardedStep(
+      LLAMA3_70B,
+      { batch: 32, seq: 8192, weights: "int8", kv: "int8", flash: true },
+      "1d-ws",
+      m,
+    );
+    expect(step.memory.fits).toBe(true);
+    expect(Math.abs(step.memory.totalBytes * m.chips - 113.5e9) / 113.5e9).toBeLessThan(0.02);
+    expect(step.time.bound).toBe("hbm");
+    expect(Math.abs(step.time.overlappedS - 17.5e-3) / 17.5e-3).toBeLessThan(0.05);
+  });
+
+  it("a layout that cannot apply to a mesh says why", () => {
+    const one = mesh("v5e", { X: 16 });
+    expect(() => resolveLayout("2d-ws", LLAMA3_70B, one, 32)).toThrow(
+      "layout 2d-ws cannot apply to llama3-70b on X=16: it needs at least two mesh axes (X for D, the rest for F)",
+    );
+    expect(() =>
+      resolveLayout("1d-ws", { ...LLAMA3_70B, F: 28670 }, mesh("v5e", { X: 4 }), 32),
+    ).toThrow(/F=28670 is not divisible by the 4 devices of axes X/);
+    expect(() => resolveLayout("fsdp", LLAMA3_70B, mesh("v5e", { X: 4, Y: 4 }), 30)).toThrow(
+      /B=30 is not divisible by the 16 devices of axes XY/,
+    );
+  });
+
+  it("heads not divisible by the model-parallel axes are a typed error naming the tensor", () => {
+    const m = mesh("v5e", { X: 3 });
+    const model = llamaDecode(
+      { ...LLAMA3_70B, layers: 1 },
+      { batch: 3, seq: 16, layout: { wq: "[D, N_X, H]" } },
+    );
+    const program = trace(model.fn, model.inputs, model.dims);
+    expect(() => assertSpmdEquivalent(program, m)).toThrow(ShardcostError);
+    expect(() => assertSpmdEquivalent(program, m)).toThrow(
+      /input layers\.0\.wq .*dim N=64 is not divisible/,
+    );
+  });
+
+  it("a model too big for its mesh is a verdict, not an error", () => {
+    const step = idealStep(LLAMA3_70B, { batch: 32, seq: 8192 }, "v5e", 1);
+    expect(step.memory.fits).toBe(false);
+    expect(step.memory.headroomBytes).toBeLessThan(-100e9);
+  });
+});
+
+describe("LLaMA-like models under layouts are SPMD-equivalent (tiny dims)", () => {
+  const configs = fc.record({
+    layers: fc.constant(1),
+    D: fc.constantFrom(8, 16),
+    F: fc.constantFrom(16, 32),
+    K: fc.constantFrom(2, 4),
+    G: fc.constantFrom(1, 2),
+    H: fc.constantFrom(2, 4),
+    V: fc.constantFrom(16, 32),
+  });
+  const shapes = fc.constantFrom<Record<string, number>>(
+    { X: 2 },
+    { X: 2, Y: 2 },
+    { X: 4 },
+    { X: 2, Y: 4 },
+  );
+  const layouts = fc.constantFrom("1d-ws", "2d-ws", "weight-gathered", "fsdp" as const);
+  test.prop([configs, shapes, layouts, fc.boolean()], { seed: 11, numRuns: 60 })(
+    "lower + simulate equals interpret for random configs, meshes and layouts",
+    (c, shape, layoutName, flash) => {
+      const config = { name: "tiny", ...c, N: c.K * c.G };
+      const m = mesh("v5e", shape);
+      const batch = 8;
+      let layout: ReturnType<typeof resolveLayout>;
+      try {
+        layout = resolveLayout(layoutName, config, m, batch);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ShardcostError);
+        return;
+      }
+      const model = llamaDecode(config, {
+        batch,
+        seq: 4,
+        weights: "f32",
+        kv: "f32",
+        compute: "f32",
+        flash,
+        layout,
+      });
+      const program = trace(model.fn, model.inputs, model.dims);
+      assertSpmdEquivalent(program, m, { tolerance: 1e-5 });
+    },
+  );
+});
