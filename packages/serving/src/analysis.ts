@@ -1,5 +1,4 @@
 import {
-  CHIPS,
   type Chip,
   computeClass,
   type DType,
