@@ -6,11 +6,14 @@
  *   trace70bDecode, estimate70bDecode — the two halves
  *   lowerEstimate70bDecode4x4 — lower + per-chip estimate of the same step, model-parallel on a
  *     v5e 4x4 (layout in layouts.ts)
+ *   traceLowerEstimate405bDecode2dws16x16 — LLaMA-3-405B decode (126 layers), traced, lowered
+ *     with the 2d-ws layout on a v5e 16x16 pod (as mesh X=8 Y=2 Z=16) and estimated per chip
  *   spmdPropertyCasesPerS — random sharded programs checked by assertSpmdEquivalent per second
  *     (lower, simulate every device, interpret, compare), as the property tests run them
  */
 import { estimate, trace } from "@shardcost/core";
-import { LLAMA3_70B, llamaDecode } from "@shardcost/ops";
+import { LLAMA3_70B, LLAMA3_405B, llamaDecode } from "@shardcost/ops";
+import { resolveLayout } from "@shardcost/serving";
 import { estimateSpmd, lower, mesh } from "@shardcost/sharding";
 import { assertSpmdEquivalent, buildChain, chainArb, meshArb } from "@shardcost/sharding/testing";
 import fc from "fast-check";
@@ -51,6 +54,18 @@ const sharded = llamaDecode(LLAMA3_70B, {
 });
 const shardedProgram = trace(sharded.fn, sharded.inputs, sharded.dims);
 
+// A 16x16 pod viewed as X=8 (KV heads, and D for 2d-ws), Y=2 × Z=16 (F and batch).
+const pod = mesh("v5e", { X: 8, Y: 2, Z: 16 });
+const big = llamaDecode(LLAMA3_405B, {
+  batch: 256,
+  seq: 8192,
+  weights: "int8",
+  kv: "int8",
+  flash: true,
+  layout: resolveLayout("2d-ws", LLAMA3_405B, pod, 256),
+});
+const bigOnce = estimateSpmd(lower(trace(big.fn, big.inputs, big.dims), pod), pod);
+
 const samples = fc.sample(
   meshArb().chain((m) => chainArb(m).map((recipe) => ({ m, recipe }))),
   { seed: 1, numRuns: 300 },
@@ -79,6 +94,12 @@ const figures = {
     ...measure(() => estimateSpmd(lower(shardedProgram, v5e4x4), v5e4x4), 30, 10),
     targetMs: 50,
     loweredEquations: lower(shardedProgram, v5e4x4).eqns.length,
+  },
+  traceLowerEstimate405bDecode2dws16x16: {
+    ...measure(() => estimateSpmd(lower(trace(big.fn, big.inputs, big.dims), pod), pod), 20, 5),
+    targetMs: 30,
+    stepMs: +(bigOnce.totals.serialS * 1e3).toFixed(2),
+    fits: bigOnce.memory.fits ? 1 : 0,
   },
   spmdPropertyCasesPerS: propertyThroughput(),
 };
