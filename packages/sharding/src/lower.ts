@@ -36,6 +36,20 @@ export class ShardingError extends ShardcostError {
   }
 }
 
+/** Whether `aval` already has the sharding `t` asks for. */
+function alreadyThere(aval: Aval, t: Target): boolean {
+  if (aval.partial.length !== t.partial.length) return false;
+  for (let i = 0; i < aval.partial.length; i++) if (aval.partial[i] !== t.partial[i]) return false;
+  for (const d of aval.dims) {
+    const want = t.axes.get(d.dim) ?? NO_AXES;
+    if (want.length !== d.axes.length) return false;
+    for (let i = 0; i < want.length; i++) if (want[i] !== d.axes[i]) return false;
+  }
+  return true;
+}
+
+const NO_AXES: readonly string[] = [];
+
 function applyTarget(aval: Aval, t: Target): Aval {
   return {
     dtype: aval.dtype,
@@ -87,7 +101,8 @@ class Lowering {
   private readonly moved = new Map<string, Var>();
 
   /** Reshards `v` to `t`, emitting the collectives it takes (once per value and target). */
-  reshard(v: Var, t: Target, cause: Eqn, why: string): Var {
+  reshard(v: Var, t: Target, cause: Eqn): Var {
+    if (alreadyThere(v.aval, t)) return v;
     const key = `${v.id}|${printType(applyTarget(v.aval, t))}`;
     const done = this.moved.get(key);
     if (done) return done;
@@ -102,6 +117,7 @@ class Lowering {
       );
     }
     let cur = v;
+    const why = `for ${cause.outputs[0]!.name} = ${printOp(cause)}`;
     for (const s of steps) cur = this.emit(s.primitive, s.params, cur, why, cause);
     this.moved.set(key, cur);
     return cur;
@@ -109,6 +125,7 @@ class Lowering {
 }
 
 function check(aval: Aval, what: string, lowering: Lowering, eqn?: Eqn): void {
+  if (aval.partial.length === 0 && aval.dims.every((d) => d.axes.length === 0)) return;
   const problem = shardingProblem(aval, lowering.program.dims, lowering.mesh);
   if (problem) {
     const op = eqn ? `${printOp(eqn)}: ` : "";
@@ -214,11 +231,10 @@ export function lower(program: Program, mesh: Mesh, _options: LowerOptions = {})
       current.map((v) => v?.aval ?? null),
       ctx,
     );
-    const why = `for ${eqn.outputs[0]!.name} = ${printOp(eqn)}`;
     const inputsNow: Atom[] = eqn.inputs.map((a, i) => {
       const v = current[i];
       const t = decided.operands[i];
-      return v && t ? lowering.reshard(v, t, eqn, why) : a;
+      return v && t ? lowering.reshard(v, t, eqn) : a;
     });
     const outputs = eqn.outputs.map((o, i) => {
       const aval = applyTarget(o.aval, decided.results[i]!);

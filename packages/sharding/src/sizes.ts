@@ -38,13 +38,14 @@ export function shardingProblem(
   dims: Readonly<Record<string, number>>,
   mesh: Mesh,
 ): string | undefined {
-  const names = mesh.axes.map((a) => a.name);
-  for (const a of [...aval.dims.flatMap((d) => d.axes), ...aval.partial]) {
-    if (!names.includes(a)) {
-      return `the mesh has no axis ${a} (its axes: ${names.join(", ") || "none"})`;
-    }
+  const missing = (a: string) => !mesh.axes.some((x) => x.name === a);
+  const unknown = [...aval.dims.flatMap((d) => d.axes), ...aval.partial].find(missing);
+  if (unknown !== undefined) {
+    const names = mesh.axes.map((a) => a.name).join(", ");
+    return `the mesh has no axis ${unknown} (its axes: ${names || "none"})`;
   }
   for (const d of aval.dims) {
+    if (d.axes.length === 0) continue;
     const n = groupSize(mesh, d.axes);
     if (dims[d.dim]! % n !== 0) {
       return (
