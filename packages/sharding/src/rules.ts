@@ -57,8 +57,9 @@ const linearRule: ShardingRule<Primitive.Neg> = (_eqn, [x]) => {
 };
 
 /**
- * Broadcasting by name: each result dim takes the first operand's axes for it (unless an axis
- * is taken); the other operands are resharded to match. Partial sums survive a sum of equally
+ * Broadcasting by name: each result dim takes the axes of the first operand that shards it
+ * (unless an axis is taken); the other operands are resharded to match (a replicated operand
+ * just keeps its block). Partial sums survive a sum of equally
  * partial operands, and a product or quotient with one partial numerator; otherwise they are
  * reduced first.
  */
@@ -84,12 +85,15 @@ const binaryRule: ShardingRule<BinaryPrimitive> = (eqn, operands) => {
     if (linear) keep = p;
   }
   for (const a of keep) used.add(a);
+  // Each dim takes the first operand's axes for it that are still free; replicated beats none.
   for (const v of vars) {
     for (const d of v.dims) {
       if (out.has(d.dim)) continue;
-      const free = d.axes.every((a) => !used.has(a));
-      out.set(d.dim, free ? d.axes : NONE);
-      if (free) for (const a of d.axes) used.add(a);
+      const pick = vars
+        .map((o) => o.dims.find((x) => x.dim === d.dim)?.axes ?? NONE)
+        .find((axes) => axes.length > 0 && axes.every((a) => !used.has(a)));
+      out.set(d.dim, pick ?? NONE);
+      for (const a of pick ?? NONE) used.add(a);
     }
   }
   const want = operands.map((o) =>
