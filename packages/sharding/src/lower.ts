@@ -61,6 +61,8 @@ function applyTarget(aval: Aval, t: Target): Aval {
 /** Builds the lowered program: the same equations on local shards, plus collectives. */
 class Lowering {
   readonly eqns: Eqn[] = [];
+  /** Sharding checks already made, by sharding: "" when valid, else what is wrong. */
+  readonly verdicts = new Map<string, string>();
   private nextId: number;
   constructor(
     readonly program: Program,
@@ -125,9 +127,16 @@ class Lowering {
 }
 
 function check(aval: Aval, what: string, lowering: Lowering, eqn?: Eqn): void {
-  if (aval.partial.length === 0 && aval.dims.every((d) => d.axes.length === 0)) return;
-  const problem = shardingProblem(aval, lowering.program.dims, lowering.mesh);
-  if (problem) {
+  let key = aval.partial.join("");
+  for (const d of aval.dims) if (d.axes.length > 0) key += `|${d.dim}_${d.axes.join("")}`;
+  if (key === "") return;
+  // The same sharding checks the same way: remember the verdicts.
+  let problem = lowering.verdicts.get(key);
+  if (problem === undefined) {
+    problem = shardingProblem(aval, lowering.program.dims, lowering.mesh) ?? "";
+    lowering.verdicts.set(key, problem);
+  }
+  if (problem !== "") {
     const op = eqn ? `${printOp(eqn)}: ` : "";
     throw new ShardingError(
       "sharding",
@@ -210,12 +219,13 @@ export function lower(program: Program, mesh: Mesh, _options: LowerOptions = {})
     return input;
   });
   const downstream = constraints(program);
+  const sizeOf = (a: string) => axisSize(mesh, a);
   const producedBy = new Map<number, Eqn>();
   for (const eqn of program.eqns) {
     const current = eqn.inputs.map((a) => (a.kind === "var" ? env.get(a.id)! : null));
     const ctx: RuleContext = {
       dims: program.dims,
-      axisSize: (a) => axisSize(mesh, a),
+      axisSize: sizeOf,
       constraint: downstream.get(eqn.outputs[0]!.id),
     };
     if (eqn.primitive === Primitive.Shard) {
