@@ -148,3 +148,31 @@ describe("LLaMA-like models under layouts are SPMD-equivalent (tiny dims)", () =
     },
   );
 });
+
+describe("dtypes", () => {
+  it("int8 compute runs the weight matmuls at int8 OP/s with bf16 activations", () => {
+    const opts = { batch: 256, seq: 16, weights: "int8", kv: "int8" } as const;
+    const bf16 = idealStep({ ...LLAMA3_70B, layers: 2 }, { ...opts, compute: "bf16" }, "v5e", 1);
+    const int8 = idealStep({ ...LLAMA3_70B, layers: 2 }, { ...opts, compute: "int8" }, "v5e", 1);
+    expect(int8.flopsPerChip).toBe(bf16.flopsPerChip);
+    const matmuls = (s: typeof bf16) => s.estimate.ops.filter((o) => o.weightFlops > 0);
+    expect(matmuls(int8).every((o) => o.computeClass === "int8")).toBe(true);
+    expect(matmuls(bf16).every((o) => o.computeClass === "bf16")).toBe(true);
+    expect(int8.time.flopsS).toBeLessThan(bf16.time.flopsS * 0.6);
+  });
+
+  it("weights in bf16, int8, int4 and fp8; KV caches in bf16, int8 and int4", () => {
+    for (const weights of ["bf16", "int8", "int4", "fp8e4m3"] as const) {
+      for (const kv of ["bf16", "int8", "int4"] as const) {
+        const s = idealStep(
+          { ...LLAMA3_70B, layers: 1 },
+          { batch: 2, seq: 64, weights, kv },
+          "v5e",
+          1,
+        );
+        expect(s.memory.cacheBytes).toBeGreaterThan(0);
+        expect(Number.isFinite(s.time.serialS)).toBe(true);
+      }
+    }
+  });
+});

@@ -23,7 +23,10 @@ export interface StepOptions {
   readonly cacheLength?: number;
   readonly weights?: DType;
   readonly kv?: DType;
-  /** Activation and compute dtype. */
+  /**
+   * Compute dtype. A float is also the activations' dtype; "int8" keeps activations in bf16 and
+   * runs the weight matmuls in int8 (activations quantized as they enter, at int8 OP/s).
+   */
   readonly compute?: DType;
   readonly flash?: boolean;
   readonly layout?: LlamaLayout;
@@ -80,7 +83,11 @@ function layerInputs(
 export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOptions) {
   const w = options.weights ?? "bf16";
   const kvType = options.kv ?? "bf16";
-  const act = options.compute ?? "bf16";
+  const intMatmuls = options.compute === "int8";
+  const act = intMatmuls ? "bf16" : (options.compute ?? "bf16");
+  // Weight matmuls: in int8 when asked (the activation cast fuses into the einsum).
+  const mm = (out: readonly string[], a: Tracer, b: Tracer) =>
+    contractTo(out, a, b, intMatmuls ? { compute: "int8", out: act } : undefined);
   const { D, F, N, K, H, V } = config;
   const spec = specFor(options.layout);
   const decode = phase === "decode";
@@ -119,9 +126,9 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
     x.layers.forEach((layer, l) => {
       const kv = x.kv[l]!;
       const a = at("attnIn", rmsnorm(h, layer.attnNorm, "D"));
-      const q = rope(contractTo([...tok, "N", "H"], a, layer.wq), tables);
-      const k = rope(contractTo([...tok, "K", "H"], a, layer.wk), tables);
-      const v = contractTo([...tok, "K", "H"], a, layer.wv);
+      const q = rope(mm([...tok, "N", "H"], a, layer.wq), tables);
+      const k = rope(mm([...tok, "K", "H"], a, layer.wk), tables);
+      const v = mm([...tok, "K", "H"], a, layer.wv);
       const kc = dynamicUpdateSlice(kv.k, astype(k, kvType), "S", x.pos, decode ? undefined : "T");
       const vc = dynamicUpdateSlice(kv.v, astype(v, kvType), "S", x.pos, decode ? undefined : "T");
       caches.push({ k: kc, v: vc });
@@ -130,13 +137,13 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
       const o = options.flash
         ? flashAttention(qg, astype(kc, act), astype(vc, act), dims)
         : attention(qg, astype(kc, act), astype(vc, act), { ...dims, ...(mask ? { mask } : {}) });
-      h = at("residual", add(h, contractTo([...tok, "D"], merge(o, ["K", "G"], "N"), layer.wo)));
+      h = at("residual", add(h, mm([...tok, "D"], merge(o, ["K", "G"], "N"), layer.wo)));
       const m = at("mlpIn", rmsnorm(h, layer.mlpNorm, "D"));
-      const mlp = moe ? moeLayer(m, layer, x, tok) : swiglu(m, layer as never, at);
+      const mlp = moe ? moeLayer(m, layer, x, tok) : swiglu(m, layer as never, at, mm);
       h = at("residual", add(h, at("mlpOut", mlp)));
     });
     const unembed = "unembed" in x ? (x.unembed as Tracer) : x.embed;
-    const logits = contractTo([...tok, "V"], rmsnorm(h, x.finalNorm, "D"), unembed);
+    const logits = mm([...tok, "V"], rmsnorm(h, x.finalNorm, "D"), unembed);
     return { logits, caches };
   };
   const T = decode ? 1 : options.seq;
@@ -172,10 +179,11 @@ function swiglu(
   m: Tracer,
   w: { gate: Tracer; up: Tracer; down: Tracer },
   at: (role: ActivationRole, t: Tracer) => Tracer,
+  mm: (out: readonly string[], a: Tracer, b: Tracer) => Tracer,
 ): Tracer {
   const hidden = m.dims.map((d) => (d === "D" ? "F" : d));
-  const h = mul(silu(contractTo(hidden, m, w.gate)), contractTo(hidden, m, w.up));
-  return contractTo(m.dims, at("mlpHidden", h), w.down);
+  const h = mul(silu(mm(hidden, m, w.gate)), mm(hidden, m, w.up));
+  return mm(m.dims, at("mlpHidden", h), w.down);
 }
 
 /** Tokens regrouped for dispatch ([Gr, Tg]), through the experts, and back. */
