@@ -37,12 +37,11 @@ function atomBytes(a: Atom, ctx: SizeContext): number {
 
 /** Every operand read once, every result written once. */
 function streamed(eqn: EqnOf<Primitive>, ctx: SizeContext, flops = 0, transcendentals = 0) {
-  return {
-    flops,
-    transcendentals,
-    reads: eqn.inputs.map((a) => atomBytes(a, ctx)),
-    writes: eqn.outputs.map((v) => avalBytes(v.aval, ctx)),
-  };
+  const reads = new Array<number>(eqn.inputs.length);
+  for (let i = 0; i < reads.length; i++) reads[i] = atomBytes(eqn.inputs[i]!, ctx);
+  const writes = new Array<number>(eqn.outputs.length);
+  for (let i = 0; i < writes.length; i++) writes[i] = avalBytes(eqn.outputs[i]!.aval, ctx);
+  return { flops, transcendentals, reads, writes };
 }
 
 /** An elementwise op of `ops` FLOPs and `transcendentals` per result element. */

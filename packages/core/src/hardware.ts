@@ -181,15 +181,16 @@ export function chip(name: string): Chip {
  * no fp8 units; XLA upcasts), f32 → bf16 on TPUs (JAX's default matmul precision on TPU is one
  * bf16 pass) and TF32 on GPUs (listed as f32).
  */
+const FALLBACK: Readonly<Record<ComputeClass, readonly ComputeClass[]>> = {
+  int4: ["int4", "int8", "bf16"],
+  int8: ["int8", "bf16"],
+  fp8: ["fp8", "bf16"],
+  bf16: ["bf16"],
+  f32: ["f32", "bf16"],
+};
+
 export function peakFlops(c: Chip, cls: ComputeClass): number {
-  const chain: Record<ComputeClass, readonly ComputeClass[]> = {
-    int4: ["int4", "int8", "bf16"],
-    int8: ["int8", "bf16"],
-    fp8: ["fp8", "bf16"],
-    bf16: ["bf16"],
-    f32: ["f32", "bf16"],
-  };
-  for (const k of chain[cls]) {
+  for (const k of FALLBACK[cls]) {
     const f = c.flops[k];
     if (f !== undefined) return f;
   }
