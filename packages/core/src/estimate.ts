@@ -102,7 +102,7 @@ export interface Estimate {
 export interface EstimateOptions {
   /** Dim sizes as the chip holds them (default: global sizes, one chip holds everything). */
   readonly sizes?: SizeContext;
-  /** Interconnect cost of collectives; required when the program has any. */
+  /** Interconnect cost of collectives; lowered programs (which contain them) need it. */
   readonly collectives?: CollectiveCostFn;
 }
 

@@ -211,6 +211,7 @@ export class ProgramBuilder {
         ? { primitive, params, inputs, outputs, source }
         : { primitive, params, inputs, outputs }
     ) as EqnOf<P>;
+    // EqnOf<P> for a generic P is one member of the Eqn union, which TS cannot see here.
     this.eqns.push(eqn as unknown as Eqn);
     return outputs.map((v) => new Tracer(this, v));
   }

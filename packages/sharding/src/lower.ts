@@ -95,6 +95,7 @@ class Lowering {
           origin,
         }
       : { primitive, params, inputs: [input], outputs: [out], note, origin };
+    // Built from a runtime primitive and its params: the Eqn union cannot be narrowed here.
     this.eqns.push(eqn as unknown as Eqn);
     return out;
   }

@@ -139,7 +139,9 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
         : attention(qg, astype(kc, act), astype(vc, act), { ...dims, ...(mask ? { mask } : {}) });
       h = at("residual", add(h, mm([...tok, "D"], merge(o, ["K", "G"], "N"), layer.wo)));
       const m = at("mlpIn", rmsnorm(h, layer.mlpNorm, "D"));
-      const mlp = moe ? moeLayer(m, layer, x, tok) : swiglu(m, layer as never, at, mm);
+      const { gate, up, down } = layer;
+      const mlp =
+        gate && up && down ? swiglu(m, { gate, up, down }, at, mm) : moeLayer(m, layer, x, tok);
       h = at("residual", add(h, at("mlpOut", mlp)));
     });
     const unembed = "unembed" in x ? (x.unembed as Tracer) : x.embed;
