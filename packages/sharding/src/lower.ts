@@ -148,19 +148,21 @@ function check(aval: Aval, what: string, lowering: Lowering, eqn?: Eqn): void {
   }
 }
 
-/** The constraint that is the sole reader of an equation's result, if any. */
-function constraints(program: Program): Map<number, Sharding> {
-  const readers = new Map<number, Eqn[]>();
+/** The constraint that is the sole reader of each result, by var id, where there is one. */
+function constraints(program: Program): (Sharding | undefined)[] {
+  const n = varCountOf(program);
+  const readers = new Int32Array(n);
+  const last: (Eqn | undefined)[] = new Array(n);
   for (const e of program.eqns) {
-    for (const a of e.inputs)
-      if (a.kind === "var") readers.set(a.id, [...(readers.get(a.id) ?? []), e]);
+    for (const a of e.inputs) {
+      if (a.kind !== "var" || last[a.id] === e) continue;
+      readers[a.id]!++;
+      last[a.id] = e;
+    }
   }
-  const out = new Map<number, Sharding>();
-  for (const [id, rs] of readers) {
-    const r = rs[0]!;
-    if (rs.length === 1 && r.primitive === Primitive.Shard) out.set(id, r.params.sharding);
-  }
-  return out;
+  return last.map((e, id) =>
+    e && readers[id] === 1 && e.primitive === Primitive.Shard ? e.params.sharding : undefined,
+  );
 }
 
 function ambiguous(v: Var, eqn: Eqn | undefined, path: string, lowering: Lowering): ShardingError {
@@ -213,21 +215,21 @@ export interface LowerOptions {
  */
 export function lower(program: Program, mesh: Mesh, _options: LowerOptions = {}): Program {
   const lowering = new Lowering(program, mesh);
-  const env = new Map<number, Var>();
+  // Each traced var's lowered counterpart, by var id.
+  const env: Var[] = new Array(varCountOf(program));
   const inputs: ProgramInput[] = program.inputs.map((input) => {
     check(input.var.aval, `input ${input.path}`, lowering);
-    env.set(input.var.id, input.var);
+    env[input.var.id] = input.var;
     return input;
   });
   const downstream = constraints(program);
   const sizeOf = (a: string) => axisSize(mesh, a);
-  const producedBy = new Map<number, Eqn>();
   for (const eqn of program.eqns) {
-    const current = eqn.inputs.map((a) => (a.kind === "var" ? env.get(a.id)! : null));
+    const current = eqn.inputs.map((a) => (a.kind === "var" ? env[a.id]! : null));
     const ctx: RuleContext = {
       dims: program.dims,
       axisSize: sizeOf,
-      constraint: downstream.get(eqn.outputs[0]!.id),
+      constraint: downstream[eqn.outputs[0]!.id],
     };
     if (eqn.primitive === Primitive.Shard) {
       check(eqn.outputs[0]!.aval, "constraint", lowering, eqn);
@@ -251,15 +253,24 @@ export function lower(program: Program, mesh: Mesh, _options: LowerOptions = {})
       const aval = applyTarget(o.aval, decided.results[i]!);
       check(aval, `result ${o.name}`, lowering, eqn);
       const v = lowering.newVar(o.name, aval, o.id);
-      env.set(o.id, v);
-      producedBy.set(o.id, eqn);
+      env[o.id] = v;
       return v;
     });
-    lowering.eqns.push(withGlobalCount({ ...eqn, inputs: inputsNow, outputs } as Eqn, program));
+    const lowered = {
+      primitive: eqn.primitive,
+      params: eqn.params,
+      inputs: inputsNow,
+      outputs,
+      source: eqn.source,
+    } as Eqn;
+    lowering.eqns.push(withGlobalCount(lowered, program));
   }
   const outputs = program.outputs.map((o) => {
-    const v = env.get(o.var.id)!;
-    if (v.aval.partial.length > 0) throw ambiguous(v, producedBy.get(o.var.id), o.path, lowering);
+    const v = env[o.var.id]!;
+    if (v.aval.partial.length > 0) {
+      const maker = program.eqns.find((e) => e.outputs.some((x) => x.id === o.var.id));
+      throw ambiguous(v, maker, o.path, lowering);
+    }
     return { var: v, path: o.path };
   });
   const lowered: Program = {
