@@ -115,10 +115,13 @@ export class ProgramBuilder {
 
   /** Whether equations record the user's source line (a stack capture per user-level op). */
   readonly sources: boolean;
+  /** What shape rules see: the dims dictionary, which ops may extend as they go. */
+  private readonly shapeContext: { readonly dims: Dims };
 
   constructor(dims: Dims, sources = true) {
     this.sources = sources;
     this.dims = { ...dims };
+    this.shapeContext = { dims: this.dims };
     for (const [name, size] of Object.entries(dims)) checkDimSize(name, size);
   }
 
@@ -193,7 +196,7 @@ export class ProgramBuilder {
       avals = rule(
         inputs.map((a) => (a.kind === "var" ? a.aval : null)),
         params,
-        { dims: this.dims },
+        this.shapeContext,
       );
     } catch (e) {
       if (!(e instanceof RuleError)) throw e;
