@@ -1,0 +1,51 @@
+/** The README's first example, as written there: it must trace, print and estimate. */
+import { estimate, formatOpTable, param, printProgram, tensor, trace } from "@shardcost/core";
+import { einsum, mul, shard, silu } from "@shardcost/ops";
+import { estimateSpmd, lower, mesh } from "@shardcost/sharding";
+import { describe, expect, it } from "vitest";
+
+describe("README", () => {
+  const program = trace(
+    (x) => {
+      const h = mul(silu(einsum("BD,DF->BF", x.in, x.w1)), einsum("BD,DF->BF", x.in, x.w2));
+      return shard(einsum("BF,FD->BD", shard(h, "[B, F_YZ]"), x.wout), "[B, D_XYZ]");
+    },
+    {
+      in: tensor("In[B, D_X]", "bf16"),
+      w1: param("Win1[D_X, F_YZ]", "int8"),
+      w2: param("Win2[D_X, F_YZ]", "int8"),
+      wout: param("Wout[F_YZ, D_X]", "int8"),
+    },
+    { B: 64, D: 8192, F: 28672 },
+  );
+
+  it("the first example traces, prints and estimates on one chip", () => {
+    expect(printProgram(program)).toContain(
+      "b:bf16[B, F] = einsum[BD,DF->BF] In:bf16[B, D_X] a:bf16[D, F]",
+    );
+    const table = formatOpTable(estimate(program, "v5e"));
+    expect(table).toContain("total (5 kernels)");
+    expect(table).not.toMatch(/NaN/);
+  });
+
+  it("lowers onto the README's mesh; without the output constraint it asks where the sum goes", () => {
+    const m = mesh("v5e", { X: 2, Y: 2, Z: 2 });
+    const lowered = lower(program, m);
+    expect(printProgram(lowered)).toContain("ReduceScatter_YZ[D]");
+    expect(formatOpTable(estimateSpmd(lowered, m))).not.toMatch(/NaN/);
+    const unconstrained = trace(
+      (x) => {
+        const h = mul(silu(einsum("BD,DF->BF", x.in, x.w1)), einsum("BD,DF->BF", x.in, x.w2));
+        return einsum("BF,FD->BD", shard(h, "[B, F_YZ]"), x.wout);
+      },
+      {
+        in: tensor("In[B, D_X]", "bf16"),
+        w1: param("Win1[D_X, F_YZ]", "int8"),
+        w2: param("Win2[D_X, F_YZ]", "int8"),
+        wout: param("Wout[F_YZ, D_X]", "int8"),
+      },
+      { B: 64, D: 8192, F: 28672 },
+    );
+    expect(() => lower(unconstrained, m)).toThrow(/partial sum over YZ: AllReduce_YZ/);
+  });
+});
