@@ -1,6 +1,7 @@
 import { composite, type Tracer } from "@shardcost/core";
 import { contractTo } from "../einsum.js";
-import { mul, silu, softmax } from "../index.js";
+import { mul, silu } from "../elementwise.js";
+import { softmax } from "../nn.js";
 
 export interface MoeWeights {
   /** Router [D, E]; experts' gate and up [E, D, F], down [E, F, D]. */
