@@ -1,5 +1,6 @@
 /**
- * Benchmarks, printed as JSON. Each figure is the median of timed runs after warm-up, in ms.
+ * Benchmarks, printed as JSON. Each figure is the median of timed runs after warm-up, in ms,
+ * measured with only its own inputs alive (so one figure's heap does not slow another's GC).
  *   traceEstimate70bDecode — trace + single-chip estimate of an 80-layer LLaMA-3-70B decode step,
  *     as a user runs it (source lines recovered lazily, only if a report prints them)
  *   traceEstimate70bDecodeEagerSources — the same with a stack capture per user-level op
@@ -23,8 +24,7 @@ interface Figure {
   readonly medianMs: number;
   readonly p90Ms: number;
   readonly runs: number;
-  readonly targetMs?: number;
-  readonly [extra: string]: number | undefined;
+  readonly [extra: string]: number;
 }
 
 function measure(fn: () => void, runs: number, warmup: number): Figure {
@@ -41,66 +41,83 @@ function measure(fn: () => void, runs: number, warmup: number): Figure {
   return { medianMs: at(0.5), p90Ms: at(0.9), runs };
 }
 
-const model = llamaDecode(LLAMA3_70B, { batch: 32, seq: 8192, weights: "int8" });
-const program = trace(model.fn, model.inputs, model.dims);
-
-const v5e4x4 = mesh("v5e", { X: 4, Y: 4 });
-const sharded = llamaDecode(LLAMA3_70B, {
-  batch: 32,
-  seq: 8192,
-  weights: "int8",
-  kv: "int8",
-  layout: HEADS_X_MLP_XY,
-});
-const shardedProgram = trace(sharded.fn, sharded.inputs, sharded.dims);
-
-// A 16x16 pod viewed as X=8 (KV heads, and D for 2d-ws), Y=2 × Z=16 (F and batch).
-const pod = mesh("v5e", { X: 8, Y: 2, Z: 16 });
-const big = llamaDecode(LLAMA3_405B, {
-  batch: 256,
-  seq: 8192,
-  weights: "int8",
-  kv: "int8",
-  flash: true,
-  layout: resolveLayout("2d-ws", LLAMA3_405B, pod, 256),
-});
-const bigOnce = estimateSpmd(lower(trace(big.fn, big.inputs, big.dims), pod), pod);
-
-const samples = fc.sample(
-  meshArb().chain((m) => chainArb(m).map((recipe) => ({ m, recipe }))),
-  { seed: 1, numRuns: 300 },
-);
-function propertyThroughput(): number {
-  const t0 = performance.now();
-  for (const { m, recipe } of samples) assertSpmdEquivalent(buildChain(recipe), m);
-  return +(samples.length / ((performance.now() - t0) / 1000)).toFixed(0);
+function singleChip() {
+  const model = llamaDecode(LLAMA3_70B, { batch: 32, seq: 8192, weights: "int8" });
+  const once = trace(model.fn, model.inputs, model.dims);
+  const run = (sourceLocations: boolean | "lazy") => () =>
+    estimate(trace(model.fn, model.inputs, model.dims, { sourceLocations }), "v5e");
+  return {
+    traceEstimate70bDecode: {
+      ...measure(run("lazy"), 60, 20),
+      targetMs: 20,
+      equations: once.eqns.length,
+    },
+    traceEstimate70bDecodeEagerSources: measure(run(true), 30, 10),
+    trace70bDecode: measure(() => trace(model.fn, model.inputs, model.dims), 40, 15),
+    estimate70bDecode: measure(() => estimate(once, "v5e"), 40, 15),
+  };
 }
-propertyThroughput();
+
+function fourByFour() {
+  const m = mesh("v5e", { X: 4, Y: 4 });
+  const model = llamaDecode(LLAMA3_70B, {
+    batch: 32,
+    seq: 8192,
+    weights: "int8",
+    kv: "int8",
+    layout: HEADS_X_MLP_XY,
+  });
+  const program = trace(model.fn, model.inputs, model.dims);
+  return {
+    lowerEstimate70bDecode4x4: {
+      ...measure(() => estimateSpmd(lower(program, m), m), 30, 10),
+      targetMs: 50,
+      loweredEquations: lower(program, m).eqns.length,
+    },
+  };
+}
+
+function pod() {
+  // A 16x16 pod viewed as X=8 (KV heads, and D for 2d-ws), Y=2 × Z=16 (F and batch).
+  const m = mesh("v5e", { X: 8, Y: 2, Z: 16 });
+  const model = llamaDecode(LLAMA3_405B, {
+    batch: 256,
+    seq: 8192,
+    weights: "int8",
+    kv: "int8",
+    flash: true,
+    layout: resolveLayout("2d-ws", LLAMA3_405B, m, 256),
+  });
+  const run = () => estimateSpmd(lower(trace(model.fn, model.inputs, model.dims), m), m);
+  const once = run();
+  return {
+    traceLowerEstimate405bDecode2dws16x16: {
+      ...measure(run, 20, 5),
+      targetMs: 30,
+      stepMs: +(once.totals.serialS * 1e3).toFixed(2),
+      fits: once.memory.fits ? 1 : 0,
+    },
+  };
+}
+
+function propertyThroughput() {
+  const samples = fc.sample(
+    meshArb().chain((m) => chainArb(m).map((recipe) => ({ m, recipe }))),
+    { seed: 1, numRuns: 300 },
+  );
+  const pass = () => {
+    const t0 = performance.now();
+    for (const { m, recipe } of samples) assertSpmdEquivalent(buildChain(recipe), m);
+    return samples.length / ((performance.now() - t0) / 1000);
+  };
+  pass();
+  return { spmdPropertyCasesPerS: +pass().toFixed(0) };
+}
 
 const figures = {
-  traceEstimate70bDecode: {
-    ...measure(() => estimate(trace(model.fn, model.inputs, model.dims), "v5e"), 40, 15),
-    targetMs: 20,
-    equations: program.eqns.length,
-  },
-  traceEstimate70bDecodeEagerSources: measure(
-    () => estimate(trace(model.fn, model.inputs, model.dims, { sourceLocations: true }), "v5e"),
-    40,
-    15,
-  ),
-  trace70bDecode: measure(() => trace(model.fn, model.inputs, model.dims), 40, 15),
-  estimate70bDecode: measure(() => estimate(program, "v5e"), 40, 15),
-  lowerEstimate70bDecode4x4: {
-    ...measure(() => estimateSpmd(lower(shardedProgram, v5e4x4), v5e4x4), 30, 10),
-    targetMs: 50,
-    loweredEquations: lower(shardedProgram, v5e4x4).eqns.length,
-  },
-  traceLowerEstimate405bDecode2dws16x16: {
-    ...measure(() => estimateSpmd(lower(trace(big.fn, big.inputs, big.dims), pod), pod), 20, 5),
-    targetMs: 30,
-    stepMs: +(bigOnce.totals.serialS * 1e3).toFixed(2),
-    fits: bigOnce.memory.fits ? 1 : 0,
-  },
-  spmdPropertyCasesPerS: propertyThroughput(),
+  ...singleChip(),
+  ...fourByFour(),
+  ...pod(),
+  ...propertyThroughput(),
 };
 console.log(JSON.stringify(figures, null, 2));
