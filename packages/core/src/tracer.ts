@@ -61,9 +61,11 @@ export class Tracer {
   get dtype(): DType {
     return this.var.aval.dtype;
   }
+  private names: readonly string[] | undefined;
   /** Dim names in order. */
-  get dims(): string[] {
-    return this.var.aval.dims.map((d) => d.dim);
+  get dims(): readonly string[] {
+    this.names ??= this.var.aval.dims.map((d) => d.dim);
+    return this.names;
   }
   /** Global size of a dim of this tensor. */
   size(dim: string): number {
