@@ -8,9 +8,10 @@ const same = (a: readonly string[], b: readonly string[]) => a.join() === b.join
 /**
  * Einsum, after the book's sharding chapter. Result dims first, in spec order, then
  * contracting dims; each takes axes no earlier dim took:
- * - a result dim takes the axes of the first operand that shards it; other operands are
- *   resharded to match (case 4, an axis on non-contracting dims of both operands, thus gathers
- *   the second operand's);
+ * - a result dim takes the axes of the biggest operand that shards it (so weights stay put and
+ *   activations move); other operands are resharded to match (case 4, an axis on
+ *   non-contracting dims of both operands, thus gathers the smaller operand's; for equal sizes
+ *   the second's);
  * - a contracting dim sharded identically in every operand stays sharded: each device
  *   multiplies its blocks and the result holds partial sums `{U_X}` (case 3);
  * - a contracting dim sharded in only some operands is gathered first (case 2), unless the
@@ -39,10 +40,20 @@ export function einsumRule(
     for (const a of axes) used.add(a);
   };
   const free = (axes: readonly string[]) => axes.every((a) => !used.has(a));
-  for (const dim of output) {
-    const candidates = axesIn.map((m) => m.get(dim)).filter((a): a is readonly string[] => !!a);
-    take(dim, candidates.find((a) => a.length > 0 && free(a)) ?? NONE);
+  // The biggest operand keeps its sharding first (a weight stays put; an activation moves).
+  const elements = (a: Aval | null) => a!.dims.reduce((n, d) => n * ctx.dims[d.dim]!, 1);
+  const bySize = operands
+    .map((o, i) => ({ i, n: elements(o) }))
+    .sort((a, b) => b.n - a.n || a.i - b.i)
+    .map(({ i }) => axesIn[i]!);
+  for (const m of bySize) {
+    for (const [dim, axes] of m) {
+      if (output.includes(dim) && !chosen.has(dim) && axes.length > 0 && free(axes)) {
+        take(dim, axes);
+      }
+    }
   }
+  for (const dim of output) if (!chosen.has(dim)) take(dim, NONE);
   const partial: string[] = [];
   for (const dim of contracting) {
     const holders = axesIn.map((m) => m.get(dim)).filter((a): a is readonly string[] => !!a);
