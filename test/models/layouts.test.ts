@@ -2,10 +2,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fc, test } from "@fast-check/vitest";
-import { ShardcostError, trace } from "@shardcost/core";
+import { isCollective, printEqn, ShardcostError, trace } from "@shardcost/core";
 import { LLAMA3_70B, llamaConfigFromHf, llamaDecode, readHfConfig } from "@shardcost/ops";
 import { idealStep, LAYOUTS, resolveLayout, shardedStep } from "@shardcost/serving";
-import { mesh } from "@shardcost/sharding";
+import { lower, mesh } from "@shardcost/sharding";
 import { assertSpmdEquivalent } from "@shardcost/sharding/testing";
 import { describe, expect, it } from "vitest";
 
@@ -174,5 +174,36 @@ describe("dtypes", () => {
         expect(Number.isFinite(s.time.serialS)).toBe(true);
       }
     }
+  });
+});
+
+describe("weight-stationary layouts keep the weights in place", () => {
+  it.each(["1d-ws", "2d-ws"] as const)("%s: no collective moves a weight", (name) => {
+    const m = mesh("v5e", { X: 8, Y: 2 });
+    const config = { ...LLAMA3_70B, layers: 2 };
+    const layout = resolveLayout(name, config, m, 32);
+    const model = llamaDecode(config, {
+      batch: 32,
+      seq: 2048,
+      weights: "int8",
+      kv: "int8",
+      flash: true,
+      layout,
+    });
+    const lowered = lower(trace(model.fn, model.inputs, model.dims), m);
+    // Weights, and their casts and constraints, by var id.
+    const weights = new Set(lowered.inputs.filter((i) => i.role === "param").map((i) => i.var.id));
+    for (const e of lowered.eqns) {
+      const passthrough = e.primitive === "astype" || e.primitive === "shard";
+      const input = e.inputs[0];
+      if (passthrough && input?.kind === "var" && weights.has(input.id))
+        weights.add(e.outputs[0]!.id);
+    }
+    const moved = lowered.eqns.filter(
+      (e) =>
+        isCollective(e.primitive) && e.inputs[0]?.kind === "var" && weights.has(e.inputs[0].id),
+    );
+    expect(moved.map((e) => printEqn(e))).toEqual([]);
+    expect(lowered.eqns.some((e) => isCollective(e.primitive))).toBe(true);
   });
 });
