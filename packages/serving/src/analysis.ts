@@ -330,65 +330,6 @@ export function latencyThroughputSweep(
   }));
 }
 
-export interface LayoutComparisonRow {
-  readonly chips: number;
-  readonly layout: LayoutName;
-  readonly mesh: string;
-  /** ICI time of one layer (all collectives of the step / layers), per chip. */
-  readonly commPerLayerS: number;
-  readonly stepS: number;
-  readonly fits: boolean;
-}
-
-/**
- * The mesh a layout study uses on `chips` chips: KV heads (at most 8 ways) on X; for 2d-ws, X
- * is the power of two nearest √(chips·D / 2F), the split that minimises its communication.
- */
-export function studyMesh(
-  layout: LayoutName,
-  config: LlamaConfig,
-  chipName: string,
-  chips: number,
-): Mesh {
-  let x = Math.min(8, config.K, chips);
-  if (layout === "2d-ws") {
-    const ideal = Math.sqrt((chips * config.D) / (2 * config.F));
-    x = Math.min(8, Math.max(2, 2 ** Math.round(Math.log2(ideal))));
-  }
-  const rest = chips / x;
-  const y = Math.min(16, rest);
-  const axes: Record<string, number> = { X: x };
-  if (y > 1) axes.Y = y;
-  if (rest / y > 1) axes.Z = rest / y;
-  return meshOf(chipName, axes);
-}
-
-/** Per-layer communication and step time of layouts across chip counts. */
-export function compareLayouts(
-  config: LlamaConfig,
-  options: ServeOptions,
-  chipName: string,
-  chipCounts: readonly number[],
-  layouts: readonly LayoutName[],
-): LayoutComparisonRow[] {
-  const rows: LayoutComparisonRow[] = [];
-  for (const chips of chipCounts) {
-    for (const layout of layouts) {
-      const m = studyMesh(layout, config, chipName, chips);
-      const step = shardedStep(config, options, layout, m);
-      rows.push({
-        chips,
-        layout,
-        mesh: m.axes.map((a) => `${a.name}=${a.size}`).join(" "),
-        commPerLayerS: step.time.iciS / config.layers,
-        stepS: step.time.serialS,
-        fits: step.memory.fits,
-      });
-    }
-  }
-  return rows;
-}
-
 /** Logical 3-axis v5e meshes from 8 to 256 chips, as the book's 2D study lays them out. */
 export const STUDY_SHAPES: readonly Readonly<Record<string, number>>[] = [
   { X: 2, Y: 2, Z: 2 },

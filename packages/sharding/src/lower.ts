@@ -201,11 +201,6 @@ function withGlobalCount(eqn: Eqn, program: Program): Eqn {
   return { ...eqn, params: { ...eqn.params, count } };
 }
 
-export interface LowerOptions {
-  /** Checked after lowering that every value's sharding is valid on the mesh (default true). */
-  readonly verify?: boolean;
-}
-
 /**
  * The SPMD program for `mesh`: every equation on local shards, with the AllGather /
  * ReduceScatter / AllReduce / AllToAll its sharding rule calls for, each noted with the
@@ -213,7 +208,7 @@ export interface LowerOptions {
  * them reduced; a partial sum that reaches an output unconstrained is an error listing the
  * choices.
  */
-export function lower(program: Program, mesh: Mesh, _options: LowerOptions = {}): Program {
+export function lower(program: Program, mesh: Mesh): Program {
   const lowering = new Lowering(program, mesh);
   // Each traced var's lowered counterpart, by var id.
   const env: Var[] = new Array(varCountOf(program));
