@@ -84,11 +84,25 @@ function result(dtype: DType, dims: readonly string[]): Aval {
   return { dtype, dims: dims.map(unsharded), partial: NO_AXES };
 }
 
+/** A result with the dims of `a` (unsharded): shares `a`'s dims when they are. */
+function like(dtype: DType, a: Aval): Aval {
+  const plain = a.dims.every((d) => d.axes.length === 0);
+  return plain
+    ? { dtype, dims: a.dims, partial: NO_AXES }
+    : { dtype, dims: a.dims.map((d) => unsharded(d.dim)), partial: NO_AXES };
+}
+
+function sameDims(a: Aval, b: Aval): boolean {
+  if (a.dims.length !== b.dims.length) return false;
+  for (let i = 0; i < a.dims.length; i++) if (a.dims[i]!.dim !== b.dims[i]!.dim) return false;
+  return true;
+}
+
 const unaryRule: ShapeRule<UnaryPrimitive> = (inputs) => {
   arity(inputs, 1);
   const x = value(inputs, 0, "x");
   floatOnly(x, "the operand");
-  return [result(x.dtype, names(x))];
+  return [like(x.dtype, x)];
 };
 
 /** Broadcast by dim name: the result has every dim of either operand. */
@@ -98,7 +112,7 @@ const binaryRule: ShapeRule<BinaryPrimitive> = (inputs) => {
   if (!a && !b) throw new RuleError("shape", "at least one operand must be a tensor");
   if (!a || !b) {
     const t = (a ?? b)!;
-    return [result(t.dtype, names(t))];
+    return [like(t.dtype, t)];
   }
   if (a.dtype !== b.dtype) {
     throw new RuleError(
@@ -106,6 +120,7 @@ const binaryRule: ShapeRule<BinaryPrimitive> = (inputs) => {
       `operands have dtypes ${a.dtype} and ${b.dtype}; cast one with astype so they match`,
     );
   }
+  if (sameDims(a, b)) return [like(a.dtype, a)];
   const an = names(a);
   const bn = names(b);
   const aHasAll = bn.every((d) => an.includes(d));
@@ -191,7 +206,7 @@ export const shapeRules: { readonly [P in Primitive]: ShapeRule<P> } = {
   [Primitive.Cast]: (inputs, p) => {
     arity(inputs, 1);
     const x = value(inputs, 0, "x");
-    return [result(p.dtype, names(x))];
+    return [like(p.dtype, x)];
   },
   [Primitive.Add]: binaryRule,
   [Primitive.Sub]: binaryRule,

@@ -127,11 +127,15 @@ export class ProgramBuilder {
     for (const [name, size] of Object.entries(dims)) checkDimSize(name, size);
   }
 
-  /** jaxpr-style names a, b, …, z, aa, ab, … skipping input names (the only ones taken). */
+  /** Input names that look like generated ones (a, b, …, aa): the only ones to skip. */
+  private readonly takenLetters = new Set<string>();
+
+  /** jaxpr-style names a, b, …, z, aa, ab, … skipping input names. */
   private freshName(): string {
-    let name: string;
-    do name = letterName(this.nextLetter++);
-    while (this.taken.has(name));
+    let name = letterName(this.nextLetter++);
+    while (this.takenLetters.size > 0 && this.takenLetters.has(name)) {
+      name = letterName(this.nextLetter++);
+    }
     return name;
   }
 
@@ -154,6 +158,7 @@ export class ProgramBuilder {
     if (this.taken.has(name)) name = path;
     for (let k = 2; this.taken.has(name); k++) name = `${path}#${k}`;
     this.taken.add(name);
+    if (/^[a-z]+$/.test(name)) this.takenLetters.add(name);
     const v = this.newVar(
       { dtype: spec.dtype, dims: spec.sharding.dims, partial: spec.sharding.partial },
       name,
@@ -185,9 +190,19 @@ export class ProgramBuilder {
     params: ParamsOf<P>,
     source: StackCapture | undefined,
   ): Tracer[] {
-    const inputs: Atom[] = operands.map((o) =>
-      typeof o === "number" ? { kind: "literal", value: o } : o.var,
-    );
+    const n = operands.length;
+    const inputs = new Array<Atom>(n);
+    const operandAvals = new Array<Aval | null>(n);
+    for (let i = 0; i < n; i++) {
+      const o = operands[i]!;
+      if (typeof o === "number") {
+        inputs[i] = { kind: "literal", value: o };
+        operandAvals[i] = null;
+      } else {
+        inputs[i] = o.var;
+        operandAvals[i] = o.var.aval;
+      }
+    }
     let avals: Aval[];
     try {
       const rule = shapeRules[primitive] as (
@@ -195,11 +210,7 @@ export class ProgramBuilder {
         p: ParamsOf<P>,
         c: { dims: Dims },
       ) => Aval[];
-      avals = rule(
-        inputs.map((a) => (a.kind === "var" ? a.aval : null)),
-        params,
-        this.shapeContext,
-      );
+      avals = rule(operandAvals, params, this.shapeContext);
     } catch (e) {
       if (!(e instanceof RuleError)) throw e;
       const operandText = inputs.map(printAtom).join(", ");
