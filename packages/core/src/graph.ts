@@ -22,10 +22,16 @@ export const eqnNode = (i: number) => `e${i}`;
 
 const NONE: readonly number[] = Object.freeze([]);
 
+const varCounts = new WeakMap<Program, number>();
+
+/** One more than the largest var id of a program (passes ask often; programs never change). */
 export function varCountOf(program: Program): number {
+  const known = varCounts.get(program);
+  if (known !== undefined) return known;
   let max = -1;
   for (const i of program.inputs) max = Math.max(max, i.var.id);
   for (const e of program.eqns) for (const v of e.outputs) max = Math.max(max, v.id);
+  varCounts.set(program, max + 1);
   return max + 1;
 }
 

@@ -20,9 +20,20 @@ const NAME = /^[A-Za-z][A-Za-z0-9_.]*$/;
 const DIM_ENTRY = /^([A-Za-z][A-Za-z0-9]*)(?:_([A-Z]+))?$/;
 const PARTIAL = /^\{\s*U_([A-Z]+)\s*\}$/;
 
+const parsed = new Map<string, Sharding>();
+
 /** Parses notation text; throws NotationError quoting the text on anything malformed. */
 export function parseSharding(text: string): Sharding {
   if (typeof text !== "string") throw new NotationError(String(text), "expected a string");
+  const known = parsed.get(text);
+  if (known) return known;
+  const s = parseFresh(text);
+  // Shardings are never mutated, so one parse can serve every use of the same text.
+  if (parsed.size < 10_000) parsed.set(text, Object.freeze(s));
+  return s;
+}
+
+function parseFresh(text: string): Sharding {
   const open = text.indexOf("[");
   const close = text.lastIndexOf("]");
   if (open < 0 || close < open) {
