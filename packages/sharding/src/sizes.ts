@@ -26,7 +26,8 @@ export function localSizes(program: Pick<Program, "dims">, mesh: Mesh): SizeCont
   return {
     size(d: DimSharding): number {
       let n = program.dims[d.dim]!;
-      for (const a of d.axes) n /= sizes.get(a)!;
+      const axes = d.axes;
+      for (let i = 0; i < axes.length; i++) n /= sizes.get(axes[i]!)!;
       return n;
     },
   };
