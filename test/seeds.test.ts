@@ -127,7 +127,7 @@ describe("serving LLaMA 3-70B on TPU v5e (seed 000)", () => {
     const ratio = (x: number, y: number) => {
       const m = mesh("v5e", { X: x, Y: y });
       const program = trace(
-        (t) => shard(gatedMlp(t.x, t, "D", "F"), "[B, D_XY]"),
+        (t) => shard(gatedMlp(t.x, t), "[B, D_XY]"),
         {
           x: tensor("x[B, D_XY]"),
           gate: param("Wgate[D, F_XY]"),

@@ -68,21 +68,3 @@ export interface Program {
    */
   readonly retrace?: () => Program;
 }
-
-export function isVar(a: Atom): a is Var {
-  return a.kind === "var";
-}
-
-export function dimNames(aval: Pick<Aval, "dims">): string[] {
-  return aval.dims.map((d) => d.dim);
-}
-
-/** Number of elements of a global (unsharded) aval. */
-export function globalSize(
-  aval: Pick<Aval, "dims">,
-  dims: Readonly<Record<string, number>>,
-): number {
-  let n = 1;
-  for (const d of aval.dims) n *= dims[d.dim]!;
-  return n;
-}

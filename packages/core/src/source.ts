@@ -55,6 +55,11 @@ function shortPath(file: string): string {
   return cwd && file.startsWith(`${cwd}/`) ? file.slice(cwd.length + 1) : file;
 }
 
+/** The user's line that called into the library: for errors raised outside a trace's bind. */
+export function callerLocation(): SourceLocation | undefined {
+  return new StackCapture().location;
+}
+
 export function formatLocation(loc: SourceLocation | undefined): string {
   return loc ? `${loc.file}:${loc.line}` : "?";
 }

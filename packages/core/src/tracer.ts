@@ -16,7 +16,7 @@ import type { ParamsOf, Primitive } from "./primitives.js";
 import { printAtom, printType } from "./printer.js";
 import { RuleError } from "./rule-error.js";
 import { shapeRules } from "./shape-rules.js";
-import { captureSource, StackCapture } from "./source.js";
+import { callerLocation, captureSource, StackCapture } from "./source.js";
 
 /** A declared input: its notation, dtype and role (weights, cache or activation). */
 export interface TensorSpec {
@@ -299,7 +299,7 @@ export function bind1<P extends Primitive>(
   return bind(primitive, operands, params, newDims)[0]!;
 }
 
-const here = () => new StackCapture().location;
+const here = callerLocation;
 
 function describe(x: unknown): string {
   if (x === undefined) return "undefined";

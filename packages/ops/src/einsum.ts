@@ -1,5 +1,6 @@
 import {
   bind1,
+  callerLocation,
   composite,
   type DType,
   isFloat,
@@ -7,7 +8,6 @@ import {
   Primitive,
   precisionRank,
   type Tracer,
-  userFrame,
 } from "@shardcost/core";
 import { astype } from "./elementwise.js";
 
@@ -25,10 +25,6 @@ export interface ParsedSpec {
   readonly text: string;
 }
 
-function here() {
-  return userFrame(new Error().stack ?? "");
-}
-
 /**
  * Parses "BD,DF->BF" (one letter a dim) or "B T D, D F -> B T F" (dims separated by spaces).
  */
@@ -38,7 +34,7 @@ export function parseEinsumSpec(spec: string): ParsedSpec {
   const known = typeof spec === "string" ? parsedSpecs.get(spec) : undefined;
   if (known) return known;
   const bad = (why: string): never => {
-    throw new OpError("einsum", "einsum", `spec "${spec}" ${why}`, here());
+    throw new OpError("einsum", "einsum", `spec "${spec}" ${why}`, callerLocation());
   };
   if (typeof spec !== "string") bad("is not a string");
   const arrow = spec.split("->");

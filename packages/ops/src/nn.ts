@@ -148,14 +148,24 @@ export interface GatedMlpWeights {
   readonly down: Tracer;
 }
 
-/** SwiGLU MLP: (silu(x·W_gate) ⊙ x·W_up)·W_down over model dim `model` and hidden dim `hidden`. */
+export interface GatedMlpOptions {
+  /** Model dim (default D) and hidden dim (default F). */
+  readonly model?: string;
+  readonly hidden?: string;
+  /** The weight matmuls (default `contractTo`; a model may run them in another dtype). */
+  readonly matmul?: (out: readonly string[], a: Tracer, b: Tracer) => Tracer;
+  /** Applied to the hidden activations before the down projection (e.g. a `shard()`). */
+  readonly onHidden?: (h: Tracer) => Tracer;
+}
+
+/** SwiGLU MLP: (silu(x·W_gate) ⊙ x·W_up)·W_down over the model and hidden dims. */
 export const gatedMlp = composite(function gatedMlp(
   x: Tracer,
   w: GatedMlpWeights,
-  model: string = "D",
-  hidden: string = "F",
+  options: GatedMlpOptions = {},
 ): Tracer {
+  const { model = "D", hidden = "F", matmul = contractTo, onHidden = (h: Tracer) => h } = options;
   const outDims = x.dims.map((d) => (d === model ? hidden : d));
-  const h = mul(silu(contractTo(outDims, x, w.gate)), contractTo(outDims, x, w.up));
-  return contractTo(x.dims, h, w.down);
+  const h = mul(silu(matmul(outDims, x, w.gate)), matmul(outDims, x, w.up));
+  return matmul(x.dims, onHidden(h), w.down);
 });

@@ -1,12 +1,12 @@
 import {
   bind1,
+  callerLocation,
   NotationError,
   OpError,
   Primitive,
   parseSharding,
   type Sharding,
   type Tracer,
-  userFrame,
 } from "@shardcost/core";
 
 /** Embedding lookup: rows of `table` along `dim` picked by int32 `ids`. */
@@ -86,12 +86,7 @@ export function shard(x: Tracer, spec: string): Tracer {
   } catch (e) {
     if (!(e instanceof NotationError)) throw e;
     const what = x?.var ? ` of ${x}` : "";
-    throw new OpError(
-      e.code,
-      "shard",
-      `constraint${what}: ${e.message}`,
-      userFrame(new Error().stack ?? ""),
-    );
+    throw new OpError(e.code, "shard", `constraint${what}: ${e.message}`, callerLocation());
   }
   return bind1(Primitive.Shard, [x], { sharding });
 }

@@ -89,10 +89,6 @@ function axisOf(c: Chip, name: string, size: number, inner: number): MeshAxis {
   };
 }
 
-export function axisOfMesh(m: Mesh, name: string): MeshAxis | undefined {
-  return m.axes.find((a) => a.name === name);
-}
-
 /** Parses `4x4`, `2x2x4`, `1` into axes X, Y, Z (in order). */
 export function parseMeshShape(text: string): Record<string, number> {
   const parts = text.split("x");

@@ -1,7 +1,7 @@
 import { cache, type DType, param, type TensorSpec, type Tracer, tensor } from "@shardcost/core";
 import { contractTo } from "../einsum.js";
-import { add, astype, mul, silu } from "../elementwise.js";
-import { attention, flashAttention, rmsnorm, rope } from "../nn.js";
+import { add, astype } from "../elementwise.js";
+import { attention, flashAttention, gatedMlp, rmsnorm, rope } from "../nn.js";
 import { dynamicUpdateSlice, gather, merge, shard, split } from "../structural.js";
 import {
   type ActivationRole,
@@ -141,7 +141,9 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
       const m = at("mlpIn", rmsnorm(h, layer.mlpNorm, "D"));
       const { gate, up, down } = layer;
       const mlp =
-        gate && up && down ? swiglu(m, { gate, up, down }, at, mm) : moeLayer(m, layer, x, tok);
+        gate && up && down
+          ? gatedMlp(m, { gate, up, down }, { matmul: mm, onHidden: (t) => at("mlpHidden", t) })
+          : moeLayer(m, layer, x, tok);
       h = at("residual", add(h, at("mlpOut", mlp)));
     });
     const unembed = "unembed" in x ? (x.unembed as Tracer) : x.embed;
@@ -174,18 +176,6 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
     ...moeDims,
   };
   return { fn, inputs, dims } satisfies ModelSpec<In>;
-}
-
-/** The gated MLP, with the layout's constraint on its hidden activations. */
-function swiglu(
-  m: Tracer,
-  w: { gate: Tracer; up: Tracer; down: Tracer },
-  at: (role: ActivationRole, t: Tracer) => Tracer,
-  mm: (out: readonly string[], a: Tracer, b: Tracer) => Tracer,
-): Tracer {
-  const hidden = m.dims.map((d) => (d === "D" ? "F" : d));
-  const h = mul(silu(mm(hidden, m, w.gate)), mm(hidden, m, w.up));
-  return mm(m.dims, at("mlpHidden", h), w.down);
 }
 
 /** Tokens regrouped for dispatch ([Gr, Tg]), through the experts, and back. */
