@@ -271,6 +271,32 @@ function computeClassOf(eqn: Eqn): ComputeClass {
   return computeClass(eqn.outputs[0]!.aval.dtype);
 }
 
+interface Prepared {
+  readonly program: Program;
+  readonly graph: ProgramGraph;
+  readonly fusion: Fusion;
+}
+
+/** Dead-code elimination, def-use facts and kernels depend on structure only, not on sizes. */
+const preparedPrograms = new WeakMap<Program, Prepared>();
+
+function prepare(input: Program): Prepared {
+  const cached = preparedPrograms.get(input);
+  if (cached) return cached;
+  const program = eliminateDeadCode(input);
+  debugPass("eliminateDeadCode", () => printProgram(program));
+  const graph = programGraph(program);
+  const fusion = fuse(program, graph);
+  debugPass("fuse", () =>
+    fusion.groups
+      .map((g) => `kernel ${g.id}: ${g.eqns.map((i) => printOp(program.eqns[i]!)).join(" + ")}`)
+      .join("\n"),
+  );
+  const prepared = { program, graph, fusion };
+  preparedPrograms.set(input, prepared);
+  return prepared;
+}
+
 /**
  * Per-op roofline on one chip: fuse, cost each kernel (FLOPs at the peak of its compute dtype,
  * HBM bytes at the chip's bandwidth), and account memory by liveness.
@@ -282,16 +308,8 @@ export function estimate(
 ): Estimate {
   const chip = typeof chipOrName === "string" ? lookupChip(chipOrName) : chipOrName;
   // The pipeline: drop dead code → def-use facts → fuse into kernels → cost each kernel → memory.
-  const program = eliminateDeadCode(input);
-  debugPass("eliminateDeadCode", () => printProgram(program));
+  const { program, graph, fusion } = prepare(input);
   const sizes = options.sizes ?? globalSizes(program);
-  const graph = programGraph(program);
-  const fusion = fuse(program, graph);
-  debugPass("fuse", () =>
-    fusion.groups
-      .map((g) => `kernel ${g.id}: ${g.eqns.map((i) => printOp(program.eqns[i]!)).join(" + ")}`)
-      .join("\n"),
-  );
   const costs = program.eqns.map((e) => eqnCost(e, sizes));
   const ops: OpEstimate[] = new Array(fusion.groups.length);
   const readsByGroup: (readonly number[])[] = new Array(fusion.groups.length);

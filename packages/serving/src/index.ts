@@ -1,2 +1,3 @@
 export * from "./analysis.js";
 export * from "./layouts.js";
+export * from "./engine.js";

@@ -1,0 +1,195 @@
+import {
+  type Estimate,
+  estimate,
+  type MemoryEstimate,
+  type Program,
+  type StepTotals,
+  trace,
+} from "@shardcost/core";
+import { type LlamaConfig, llamaStep } from "@shardcost/ops";
+import { collectiveCost, groupSize, localSizes, lower, type Mesh } from "@shardcost/sharding";
+import { type LayoutName, resolveLayout } from "./layouts.js";
+
+/**
+ * A step's totals and memory per chip, as a sweep needs them (no per-op rows): the part of a
+ * `StepReport` that the layer-periodic estimator can produce without tracing every layer.
+ */
+export interface StepCosts {
+  readonly totals: StepTotals;
+  readonly memory: MemoryEstimate;
+}
+
+/** Σ times of the kernels (everything but collectives), for the overlapped step time. */
+function kernelTime(e: Estimate): number {
+  let s = 0;
+  for (const o of e.ops) if (o.iciS === 0) s += o.timeS;
+  return s;
+}
+
+/**
+ * The costs of a model of `layers` identical layers from traces of two and of three of them:
+ * every additive figure is f(2) + (layers − 2)·(f(3) − f(2)), the memory's resident parts
+ * likewise, and the activation peak is the three-layer one. Why two and three: a value every
+ * layer uses (the position, the RoPE tables, a mask) is resharded once, by the first layer,
+ * and later layers reuse it, so only from the second layer on are layers alike; and the peak of
+ * live activations is reached in a first, a middle (where those shared values are still live)
+ * or the last layer, all of which a three-layer model has. `test/models/engine.test.ts` checks
+ * the result against full traces.
+ */
+export function extrapolateLayers(two: Estimate, three: Estimate, layers: number): StepCosts {
+  if (layers < 2) throw new Error("extrapolateLayers needs at least two layers");
+  const n = layers - 2;
+  const a = two.totals;
+  const b = three.totals;
+  const lin = (x: number, y: number) => x + n * (y - x);
+  const computeS = lin(a.computeS, b.computeS);
+  const hbmS = lin(a.hbmS, b.hbmS);
+  const iciS = lin(a.iciS, b.iciS);
+  const timeS = lin(a.timeS, b.timeS);
+  const kernelS = lin(kernelTime(two), kernelTime(three));
+  const totals: StepTotals = {
+    flops: lin(a.flops, b.flops),
+    hbmBytes: lin(a.hbmBytes, b.hbmBytes),
+    paramBytes: lin(a.paramBytes, b.paramBytes),
+    cacheBytes: lin(a.cacheBytes, b.cacheBytes),
+    weightFlops: lin(a.weightFlops, b.weightFlops),
+    iciBytes: lin(a.iciBytes, b.iciBytes),
+    computeS,
+    hbmS,
+    iciS,
+    timeS,
+    serialS: timeS,
+    overlappedS: Math.max(kernelS, iciS),
+    bound: iciS > Math.max(computeS, hbmS) ? "ici" : computeS >= hbmS ? "compute" : "hbm",
+  };
+  const m1 = two.memory;
+  const m2 = three.memory;
+  const paramBytes = lin(m1.paramBytes, m2.paramBytes);
+  const cacheBytes = lin(m1.cacheBytes, m2.cacheBytes);
+  const activationBytes = m2.activationBytes;
+  const totalBytes = paramBytes + cacheBytes + activationBytes;
+  const memory: MemoryEstimate = {
+    paramBytes,
+    cacheBytes,
+    activationBytes,
+    totalBytes,
+    capacityBytes: m2.capacityBytes,
+    fits: totalBytes <= m2.capacityBytes,
+    headroomBytes: m2.capacityBytes - totalBytes,
+  };
+  return { totals, memory };
+}
+
+/** What a step is asked for: everything but the layout and mesh. */
+export interface StepQuery {
+  readonly phase: "prefill" | "decode";
+  readonly batch: number;
+  readonly seq: number;
+  readonly cacheLength?: number;
+  readonly weights?: LlamaStepDType;
+  readonly kv?: LlamaStepDType;
+  readonly compute?: LlamaStepDType;
+  readonly flash?: boolean;
+  readonly groups?: number;
+  readonly capacity?: number;
+}
+type LlamaStepDType = NonNullable<Parameters<typeof llamaStep>[2]["weights"]>;
+
+interface Lowered {
+  readonly program: Program;
+  /** Each distinct (dim, devices) sharding in the program, to recheck divisibility. */
+  readonly shardedDims: readonly (readonly [string, number])[];
+}
+
+function shardedDimsOf(program: Program, m: Mesh): [string, number][] {
+  const seen = new Map<string, [string, number]>();
+  const visit = (dims: Program["inputs"][number]["var"]["aval"]["dims"]) => {
+    for (const d of dims) {
+      if (d.axes.length === 0) continue;
+      const key = `${d.dim}_${d.axes.join("")}`;
+      if (!seen.has(key)) seen.set(key, [d.dim, groupSize(m, d.axes)]);
+    }
+  };
+  for (const i of program.inputs) visit(i.var.aval.dims);
+  for (const e of program.eqns) for (const o of e.outputs) visit(o.aval.dims);
+  return [...seen.values()];
+}
+
+/**
+ * Estimates LLaMA steps many times over, as a sweep does, reusing work between them:
+ * - layers are periodic: two- and three-layer models are traced, lowered and costed, and the
+ *   full depth extrapolated (`extrapolateLayers`);
+ * - sizes are not structure: the batch and sequence length only change dim sizes, so a lowered
+ *   program is re-costed at new sizes (its kernels, def-use facts and fusion are cached by the
+ *   core estimator) after rechecking that every sharded dim still divides by its devices.
+ * A query the cache cannot serve exactly (a MoE model, whose dispatch shape the batch fixes)
+ * is traced afresh. Results equal a full trace's (see the engine tests).
+ */
+export class StepEstimator {
+  private readonly cache = new Map<string, readonly Lowered[]>();
+  /** How many programs were traced and lowered, and how many queries were served. */
+  readonly stats = { traced: 0, queries: 0 };
+
+  step(config: LlamaConfig, query: StepQuery, layout: LayoutName, m: Mesh): StepCosts {
+    this.stats.queries++;
+    return this.costs(config, query, layout, m, true);
+  }
+
+  private costs(
+    config: LlamaConfig,
+    query: StepQuery,
+    layout: LayoutName,
+    m: Mesh,
+    reuse: boolean,
+  ): StepCosts {
+    const resolved = resolveLayout(layout, config, m, query.batch);
+    const shapeFree = config.moe === undefined;
+    const key = JSON.stringify([
+      config,
+      query.phase,
+      query.weights,
+      query.kv,
+      query.compute,
+      query.flash,
+      shapeFree ? null : [query.batch, query.seq, query.cacheLength, query.groups, query.capacity],
+      resolved,
+      m.chip.name,
+      m.axes,
+    ]);
+    const options = { ...query, layout: resolved };
+    let pair = reuse ? this.cache.get(key) : undefined;
+    const cached = pair !== undefined;
+    if (!pair) {
+      const lowerWith = (layers: number): Lowered => {
+        const spec = llamaStep({ ...config, layers }, query.phase, options);
+        const program = lower(
+          trace(spec.fn, spec.inputs, spec.dims, { sourceLocations: "lazy" }),
+          m,
+        );
+        this.stats.traced++;
+        return { program, shardedDims: shardedDimsOf(program, m) };
+      };
+      // Three layers or fewer: the model itself.
+      pair = config.layers <= 3 ? [lowerWith(config.layers)] : [lowerWith(2), lowerWith(3)];
+      this.cache.set(key, pair);
+    }
+    const dims = llamaStep({ ...config, layers: 0 }, query.phase, options).dims;
+    const costs = (l: Lowered) => {
+      const sizes: Record<string, number> = { ...l.program.dims, ...dims };
+      for (const [dim, devices] of l.shardedDims) if (sizes[dim]! % devices !== 0) return undefined;
+      return estimate(l.program, m.chip, {
+        sizes: localSizes({ dims: sizes }, m),
+        collectives: collectiveCost(m),
+      });
+    };
+    const estimates = pair.map(costs);
+    const [first, second] = estimates;
+    if (first && estimates.length === 1) return { totals: first.totals, memory: first.memory };
+    if (first && second) return extrapolateLayers(first, second, config.layers);
+    if (!cached) {
+      throw new Error("a freshly lowered step has an indivisible sharded dim");
+    }
+    // A size the cached sharding does not divide: trace afresh, which reports why.
+    return this.costs(config, query, layout, m, false);
+  }
+}

@@ -1,0 +1,142 @@
+// The sweep engine: layer-periodic extrapolation and size reuse must give a full trace's numbers.
+import { fc, test } from "@fast-check/vitest";
+import { LLAMA3_8B, LLAMA3_405B, type LlamaConfig } from "@shardcost/ops";
+import {
+  type LayoutName,
+  type StepCosts,
+  StepEstimator,
+  type StepQuery,
+  shardedStep,
+} from "@shardcost/serving";
+import { mesh } from "@shardcost/sharding";
+import { describe, expect, it } from "vitest";
+
+/** Every number of `actual` within `rel` of `expected` (sums in another order differ by ulps). */
+function expectSameCosts(actual: StepCosts, expected: StepCosts, rel = 1e-9) {
+  for (const part of ["totals", "memory"] as const) {
+    const a = actual[part] as unknown as Record<string, number | boolean | string>;
+    const e = expected[part] as unknown as Record<string, number | boolean | string>;
+    for (const [k, v] of Object.entries(e)) {
+      if (typeof v === "number") {
+        const got = a[k] as number;
+        expect(Math.abs(got - v), `${part}.${k}: ${got} vs ${v}`).toBeLessThanOrEqual(
+          rel * Math.max(1, Math.abs(v)),
+        );
+      } else {
+        expect(a[k], `${part}.${k}`).toBe(v);
+      }
+    }
+  }
+}
+
+function full(config: LlamaConfig, q: StepQuery, layout: LayoutName, m: ReturnType<typeof mesh>) {
+  const r = shardedStep(config, q, layout, m);
+  return { totals: r.estimate.totals, memory: r.estimate.memory };
+}
+
+const LAYOUT_NAMES: readonly LayoutName[] = ["1d-ws", "2d-ws", "weight-gathered", "fsdp"];
+
+describe("layer-periodic estimates equal full traces", () => {
+  const m = mesh("v5e", { X: 2, Y: 4 });
+  for (const layout of LAYOUT_NAMES) {
+    it(`LLaMA-3-8B decode, int8 weights, ${layout} on v5e 2x4`, () => {
+      const q: StepQuery = { phase: "decode", batch: 32, seq: 4096, weights: "int8" };
+      expectSameCosts(
+        new StepEstimator().step(LLAMA3_8B, q, layout, m),
+        full(LLAMA3_8B, q, layout, m),
+      );
+    });
+  }
+  it("prefill with flash attention, int8 compute and int4 KV (1d-ws)", () => {
+    const q: StepQuery = {
+      phase: "prefill",
+      batch: 8,
+      seq: 512,
+      weights: "int8",
+      compute: "int8",
+      kv: "int4",
+      flash: true,
+    };
+    expectSameCosts(
+      new StepEstimator().step(LLAMA3_8B, q, "1d-ws", m),
+      full(LLAMA3_8B, q, "1d-ws", m),
+    );
+  });
+  it("LLaMA-3-405B decode, 126 layers, 2d-ws on a v5e 16x16 pod", () => {
+    const pod = mesh("v5e", { X: 8, Y: 2, Z: 16 });
+    const q: StepQuery = { phase: "decode", batch: 64, seq: 8192, weights: "int8" };
+    expectSameCosts(
+      new StepEstimator().step(LLAMA3_405B, q, "2d-ws", pod),
+      full(LLAMA3_405B, q, "2d-ws", pod),
+    );
+  });
+});
+
+describe("re-costing a lowered step at other sizes", () => {
+  const meshes = [
+    mesh("v5e", { X: 2, Y: 2 }),
+    mesh("v5e", { X: 4, Y: 4 }),
+    mesh("h100", { X: 8 }),
+    mesh("v5e", { X: 1 }),
+  ];
+  test.prop(
+    [
+      fc.constantFrom(...LAYOUT_NAMES),
+      fc.integer({ min: 0, max: meshes.length - 1 }),
+      fc.constantFrom(8, 16, 24, 64, 96),
+      fc.constantFrom(8, 16, 24, 64, 96),
+      fc.constantFrom(1024, 2048, 8192),
+      fc.constantFrom("bf16", "int8", "int4") as fc.Arbitrary<StepQuery["weights"]>,
+    ],
+    { numRuns: 12, seed: 20261122 },
+  )(
+    "a cached step at batch b1 re-costed at b2 equals a fresh trace at b2",
+    (layout, mi, b1, b2, seq, weights) => {
+      const m = meshes[mi]!;
+      const engine = new StepEstimator();
+      const q = (batch: number): StepQuery => ({ phase: "decode", batch, seq, weights });
+      const fresh = (batch: number) => {
+        try {
+          return full(LLAMA3_8B, q(batch), layout, m);
+        } catch (e) {
+          return e as Error;
+        }
+      };
+      const attempt = (batch: number) => {
+        try {
+          return engine.step(LLAMA3_8B, q(batch), layout, m);
+        } catch (e) {
+          return e as Error;
+        }
+      };
+      attempt(b1);
+      const got = attempt(b2);
+      const want = fresh(b2);
+      if (want instanceof Error) {
+        expect(got).toBeInstanceOf(Error);
+        expect((got as Error).message).toBe(want.message);
+      } else {
+        expect(got).not.toBeInstanceOf(Error);
+        expectSameCosts(got as StepCosts, want);
+      }
+    },
+  );
+
+  it("traces each structure once: ten batches of one layout cost two traces (two and three layers)", () => {
+    const engine = new StepEstimator();
+    const m = mesh("v5e", { X: 2, Y: 2 });
+    for (let b = 8; b <= 80; b += 8) {
+      engine.step(LLAMA3_8B, { phase: "decode", batch: b, seq: 2048 }, "1d-ws", m);
+    }
+    expect(engine.stats).toEqual({ traced: 2, queries: 10 });
+  });
+
+  it("a batch the layout cannot split fails with the full trace's error", () => {
+    const engine = new StepEstimator();
+    const m = mesh("v5e", { X: 2, Y: 4, Z: 4 });
+    engine.step(LLAMA3_8B, { phase: "decode", batch: 32, seq: 2048 }, "weight-gathered", m);
+    expect(() =>
+      engine.step(LLAMA3_8B, { phase: "decode", batch: 12, seq: 2048 }, "weight-gathered", m),
+    ).toThrow(/not divisible/);
+  });
+});
