@@ -102,3 +102,11 @@ export const contractTo = composite(function contractTo(
   const spec = `${a.dims.join(" ")}, ${b.dims.join(" ")} -> ${out.join(" ")}`;
   return options ? einsum(spec, a, b, options) : einsum(spec, a, b);
 });
+
+/**
+ * `contractTo` with fixed options, e.g. a model's weight matmul in int8: the returned function
+ * is the library's, so equations it traces point at its caller's line.
+ */
+export function contractWith(options: EinsumOptions | undefined) {
+  return (out: readonly string[], a: Tracer, b: Tracer) => contractTo(out, a, b, options);
+}

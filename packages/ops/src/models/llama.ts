@@ -1,5 +1,5 @@
 import { cache, type DType, param, type TensorSpec, type Tracer, tensor } from "@shardcost/core";
-import { contractTo } from "../einsum.js";
+import { contractWith } from "../einsum.js";
 import { add, astype } from "../elementwise.js";
 import { attention, flashAttention, gatedMlp, rmsnorm, rope } from "../nn.js";
 import { dynamicUpdateSlice, gather, merge, shard, split } from "../structural.js";
@@ -86,8 +86,7 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
   const intMatmuls = options.compute === "int8";
   const act = intMatmuls ? "bf16" : (options.compute ?? "bf16");
   // Weight matmuls: in int8 when asked (the activation cast fuses into the einsum).
-  const mm = (out: readonly string[], a: Tracer, b: Tracer) =>
-    contractTo(out, a, b, intMatmuls ? { compute: "int8", out: act } : undefined);
+  const mm = contractWith(intMatmuls ? { compute: "int8", out: act } : undefined);
   const { D, F, N, K, H, V } = config;
   const spec = specFor(options.layout);
   const decode = phase === "decode";

@@ -1,0 +1,145 @@
+import { parseArgs } from "node:util";
+import { DTYPES, type DType, isDType } from "@shardcost/core";
+
+/** A malformed command line: printed with the usage line, exit status 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+  }
+}
+
+export const OPTIONS = {
+  model: { type: "string" },
+  mesh: { type: "string" },
+  phase: { type: "string" },
+  batch: { type: "string" },
+  seq: { type: "string" },
+  weights: { type: "string" },
+  kv: { type: "string" },
+  compute: { type: "string" },
+  layout: { type: "string" },
+  layers: { type: "string" },
+  dim: { type: "string", multiple: true },
+  flash: { type: "boolean" },
+  json: { type: "boolean" },
+  format: { type: "string" },
+  out: { type: "string" },
+  top: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export type Flags = ReturnType<typeof parseFlags>["flags"];
+
+/** Splits `argv` into the command, its flags and positionals; unknown flags are usage errors. */
+export function parseFlags(argv: readonly string[]) {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
+    return { command: positionals[0], positionals: positionals.slice(1), flags: values };
+  } catch (e) {
+    const message = (e as Error).message.replace(/\. To specify a positional.*$/s, "");
+    throw new UsageError(
+      message,
+      argv.find((a) => !a.startsWith("-")),
+    );
+  }
+}
+
+/** A positive integer flag, e.g. `--batch 32`. */
+export function positiveInt(flag: string, text: string): number {
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
+    throw new UsageError(`--${flag} ${JSON.stringify(text)}: expected a positive integer`);
+  }
+  return Number(text);
+}
+
+/**
+ * A list of positive integers: `8,16,32`, a doubling range `8..256` (8, 16, …, 256), a stepped
+ * range `8..64:+8`, or a geometric one `1..1000:x10`; items may mix, e.g. `1,8..64`.
+ */
+export function intList(flag: string, text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.split(",")) {
+    const m = /^(\d+)\.\.(\d+)(?::([+x])(\d+))?$/.exec(part.trim());
+    if (!m) {
+      out.push(positiveInt(flag, part));
+      continue;
+    }
+    const lo = positiveInt(flag, m[1]!);
+    const hi = positiveInt(flag, m[2]!);
+    const op = m[3] ?? "x";
+    const step = m[4] === undefined ? 2 : positiveInt(flag, m[4]);
+    if (hi < lo || (op === "x" && step < 2)) {
+      throw new UsageError(
+        `--${flag} ${JSON.stringify(part)}: a range is LO..HI with LO ≤ HI, stepped by :+N or :xN (N ≥ 2)`,
+      );
+    }
+    for (let v = lo; v <= hi; v = op === "+" ? v + step : v * step) out.push(v);
+  }
+  if (out.length > 100_000) throw new UsageError(`--${flag}: more than 100,000 values`);
+  return [...new Set(out)];
+}
+
+/** A comma-separated list of words, each one of `allowed`. */
+export function choiceList<T extends string>(
+  flag: string,
+  text: string,
+  allowed: readonly T[] | ((s: string) => s is T),
+): T[] {
+  const ok =
+    typeof allowed === "function" ? allowed : (s: string): s is T => allowed.includes(s as T);
+  return text.split(",").map((raw) => {
+    const s = raw.trim();
+    if (!ok(s)) {
+      const list = typeof allowed === "function" ? "" : ` (one of ${allowed.join(", ")})`;
+      throw new UsageError(`--${flag} ${JSON.stringify(s)} is not a valid value${list}`);
+    }
+    return s;
+  });
+}
+
+export function choice<T extends string>(
+  flag: string,
+  text: string,
+  allowed: readonly T[] | ((s: string) => s is T),
+): T {
+  const list = choiceList(flag, text, allowed);
+  if (list.length !== 1) throw new UsageError(`--${flag} takes one value here, not a list`);
+  return list[0]!;
+}
+
+/** A dtype name; `fp8` means fp8e4m3 (the inference format). */
+export function dtypeFlag(flag: string, text: string): DType {
+  return dtypeList(flag, text)[0]!;
+}
+
+export function dtypeList(flag: string, text: string): DType[] {
+  const named = text.replace(/\bfp8\b/g, "fp8e4m3");
+  const isName = (s: string): s is DType => isDType(s);
+  try {
+    return choiceList(flag, named, isName);
+  } catch {
+    throw new UsageError(
+      `--${flag} ${JSON.stringify(text)}: dtypes are ${DTYPES.join(", ")} (fp8 = fp8e4m3)`,
+    );
+  }
+}
+
+/** `--dim NAME=SIZE`, repeatable. */
+export function dimFlags(items: readonly string[] | undefined): Record<string, number> {
+  const dims: Record<string, number> = {};
+  for (const item of items ?? []) {
+    const m = /^([A-Za-z][A-Za-z0-9]*)=(.+)$/.exec(item);
+    if (!m) throw new UsageError(`--dim ${JSON.stringify(item)}: write NAME=SIZE, e.g. --dim B=64`);
+    dims[m[1]!] = positiveInt(`dim ${m[1]}`, m[2]!);
+  }
+  return dims;
+}

@@ -1,0 +1,138 @@
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { ShardcostError } from "@shardcost/core";
+import ts from "typescript";
+
+/** What a model file exports: the forward function, its inputs in notation, and dim sizes. */
+export interface ModelModule {
+  readonly path: string;
+  readonly fn: (inputs: never) => unknown;
+  readonly inputs: object;
+  readonly dims: Readonly<Record<string, number>>;
+  /** Tokens one call processes, for tokens/s (default: dims B × T, or B, or 1). */
+  readonly tokensPerStep: number | undefined;
+}
+
+const PACKAGES = ["core", "ops", "sharding", "serving"] as const;
+
+/** Where each `@shardcost/*` package's built entry point and declarations are. */
+function packageEntries(): Record<string, { js: string; dts: string }> {
+  const out: Record<string, { js: string; dts: string }> = {};
+  for (const p of PACKAGES) {
+    const js = fileURLToPath(import.meta.resolve(`@shardcost/${p}`));
+    const dts = js.endsWith(".ts") ? js : js.replace(/\.js$/, ".d.ts");
+    out[`@shardcost/${p}`] = { js, dts };
+  }
+  return out;
+}
+
+const display = (file: string) => {
+  const rel = relative(process.cwd(), file);
+  return rel.startsWith("..") ? file : rel;
+};
+
+/**
+ * Type-checks a model file with the TypeScript compiler (strict), reporting every error as
+ * `file:line:col message`, then emits it with an inline source map and imports it, so stack
+ * frames — and the per-op rows of every report — point at lines of the `.ts` file.
+ */
+export async function loadModelFile(path: string): Promise<ModelModule> {
+  const file = resolve(path);
+  if (!existsSync(file) || !statSync(file).isFile()) {
+    throw new ShardcostError("input", `model file ${path} not found`);
+  }
+  if (!/\.(m?ts|tsx)$/.test(file)) {
+    throw new ShardcostError("input", `model file ${path}: expected a TypeScript (.ts) module`);
+  }
+  const entries = packageEntries();
+  const root = dirname(file);
+  const out = mkdtempSync(join(tmpdir(), "shardcost-model-"));
+  const options: ts.CompilerOptions = {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: ["lib.es2023.d.ts"],
+    strict: true,
+    skipLibCheck: true,
+    types: [],
+    rootDir: root,
+    outDir: out,
+    inlineSourceMap: true,
+    inlineSources: true,
+    noEmitOnError: true,
+    paths: Object.fromEntries(Object.entries(entries).map(([name, e]) => [name, [e.dts]])),
+  };
+  const program = ts.createProgram({ rootNames: [file], options });
+  const errors = ts
+    .getPreEmitDiagnostics(program)
+    .filter((d) => d.category === ts.DiagnosticCategory.Error);
+  if (errors.length > 0) {
+    rmSync(out, { recursive: true, force: true });
+    const lines = errors.map((d) => {
+      const text = ts.flattenDiagnosticMessageText(d.messageText, "\n");
+      if (!d.file || d.start === undefined) return text;
+      const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
+      return `${display(d.file.fileName)}:${line + 1}:${character + 1} ${text}`;
+    });
+    throw new ShardcostError(
+      "input",
+      `model file ${path} does not type-check (${errors.length} error${errors.length > 1 ? "s" : ""}):\n${lines.join("\n")}`,
+    );
+  }
+  // Emit the user's files; imports of the library point at its built entry points.
+  const specifier = /(\bfrom\s*|\bimport\s*\(?\s*)(["'])(@shardcost\/[a-z-]+)\2/g;
+  let entry: string | undefined;
+  program.emit(undefined, (name, text) => {
+    if (!name.endsWith(".js")) return;
+    const rewritten = text.replace(specifier, (m, lead: string, q: string, spec: string) => {
+      const target = entries[spec];
+      return target ? `${lead}${q}${pathToFileURL(target.js).href}${q}` : m;
+    });
+    writeFileSync(name, rewritten);
+    const source = resolve(root, relative(out, name)).replace(/\.js$/, "");
+    if (file.replace(/\.(m?ts|tsx)$/, "") === source) entry = name;
+  });
+  if (!entry) throw new ShardcostError("input", `model file ${path} produced no JavaScript`);
+  process.setSourceMapsEnabled(true);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  return checkExports(path, mod);
+}
+
+function checkExports(path: string, mod: Record<string, unknown>): ModelModule {
+  const fail = (what: string): never => {
+    throw new ShardcostError(
+      "input",
+      `model file ${path}: ${what}. A model file exports \`default\` (the forward function), ` +
+        '`inputs` (tensors in notation, e.g. tensor("x[B, D_X]")) and `dims` (sizes, e.g. { B: 8, D: 4096 })',
+    );
+  };
+  const fn = mod.default;
+  if (typeof fn !== "function") fail("no default export function");
+  const inputs = mod.inputs;
+  if (typeof inputs !== "object" || inputs === null) fail("no `inputs` object exported");
+  const dims = mod.dims;
+  if (typeof dims !== "object" || dims === null) fail("no `dims` object exported");
+  for (const [k, v] of Object.entries(dims as object)) {
+    if (!Number.isSafeInteger(v) || (v as number) < 1) {
+      fail(`dims.${k} is ${JSON.stringify(v)}, not a positive integer`);
+    }
+  }
+  const tokens = mod.tokensPerStep;
+  if (tokens !== undefined && (!Number.isFinite(tokens) || (tokens as number) <= 0)) {
+    fail("`tokensPerStep` must be a positive number");
+  }
+  return {
+    path,
+    fn: fn as ModelModule["fn"],
+    inputs: inputs as object,
+    dims: dims as Record<string, number>,
+    tokensPerStep: tokens as number | undefined,
+  };
+}

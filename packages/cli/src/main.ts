@@ -1,0 +1,359 @@
+import { writeFileSync } from "node:fs";
+import {
+  type Eqn,
+  formatBytes,
+  formatLocation,
+  formatTime,
+  isCollective,
+  type Program,
+  printEqn,
+  ShardcostError,
+  type SourceLocation,
+  sourceOf,
+  table,
+} from "@shardcost/core";
+import { STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
+import { lower, mesh } from "@shardcost/sharding";
+import {
+  choiceList,
+  dtypeList,
+  type Flags,
+  intList,
+  parseFlags,
+  positiveInt,
+  UsageError,
+} from "./args.js";
+import { reportData, reportHtml } from "./html.js";
+import { describeModel, estimateModel, formatEstimate } from "./report.js";
+import {
+  LAYOUT_NAMES,
+  layoutFromFlags,
+  type Model,
+  meshText,
+  modelFromFlags,
+  parseMesh,
+} from "./setup.js";
+import { gridSize, progressBar, runSweep, sweepCsv } from "./sweep.js";
+import { chromeTrace } from "./timeline.js";
+
+const USAGE = `usage: shardcost <command> [model.ts | --model NAME] [flags]
+
+commands:
+  estimate   per-op table, collectives, memory verdict and totals for one step (--json: the report)
+  sweep      every combination of --batch, --mesh, --layout, --weights, --kv, --compute (CSV or JSON)
+  compare    layouts side by side across meshes (default: 1d-ws vs 2d-ws from 8 to 256 chips)
+  explain    the traced and lowered programs in notation, each collective with its cause
+  report     a self-contained HTML report with charts (--out FILE.html)
+  trace      a simulated step timeline for Perfetto / chrome://tracing (--out FILE.json)
+
+model:  a TypeScript file exporting default (the forward function), inputs and dims,
+        or --model llama3-8b | llama3-70b | llama3-405b | PATH/config.json
+flags:  --mesh CHIP:AxBxC (axes X, Y, Z; v5e:1 is one chip, h100:8 one node)
+        --phase prefill|decode  --batch N  --seq N  --weights/--kv/--compute DTYPE
+        --layout 1d-ws|2d-ws|weight-gathered|fsdp  --layers N  --flash  --dim NAME=SIZE
+        --json  --format csv|json  --out FILE  --top N
+sweep and compare take lists: --batch 1,8..256 (doubling; 8..64:+8 stepped), --mesh v5e:4x4,v5e:8x8,
+        --layout 1d-ws,2d-ws, --weights bf16,int8
+exit status: 0 ok, 1 a model error (message and source line), 2 a usage error`;
+
+interface Io {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly isTTY: boolean;
+}
+
+const defaultIo: Io = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+  isTTY: process.stderr.isTTY === true,
+};
+
+/** Runs the CLI; returns the exit status. Never throws, never prints a stack trace. */
+export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
+  try {
+    const { command, positionals, flags } = parseFlags(argv);
+    if (flags.help || command === "help" || command === undefined) {
+      io.out(`${USAGE}\n`);
+      return command === undefined && !flags.help ? 2 : 0;
+    }
+    const run = COMMANDS[command as keyof typeof COMMANDS];
+    if (!run) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    await run(flags, positionals, io);
+    return 0;
+  } catch (e) {
+    return reportError(e, io);
+  }
+}
+
+function reportError(e: unknown, io: Io): number {
+  if (e instanceof UsageError) {
+    io.err(
+      `shardcost: ${e.message}\n${USAGE.split("\n")[0]}\n(shardcost --help for commands and flags)\n`,
+    );
+    return 2;
+  }
+  if (e instanceof ShardcostError) {
+    const at = e.source ? `\n  at ${formatLocation(e.source)}` : "";
+    io.err(`shardcost: error[${e.code}]: ${e.message}${at}\n`);
+    return 1;
+  }
+  // An exception from the user's own model code: its message and the first line of theirs.
+  const err = e instanceof Error ? e : new Error(String(e));
+  const frame = userLine(err.stack ?? "");
+  io.err(`shardcost: error: ${err.name}: ${err.message}${frame ? `\n  at ${frame}` : ""}\n`);
+  return 1;
+}
+
+function userLine(stack: string): string | undefined {
+  for (const line of stack.split("\n").slice(1)) {
+    const m = /\(?((?:file:\/\/)?[^\s()]+\.(?:m?ts|tsx|js)):(\d+):(\d+)\)?\s*$/.exec(line.trim());
+    if (
+      !m ||
+      /[\\/](node_modules|packages[\\/](core|ops|sharding|serving|cli))[\\/]|node:/.test(m[1]!)
+    )
+      continue;
+    const loc: SourceLocation = {
+      file: m[1]!.replace(/^file:\/\//, ""),
+      line: Number(m[2]),
+      column: Number(m[3]),
+    };
+    return formatLocation(loc);
+  }
+  return undefined;
+}
+
+function oneMesh(flags: Flags) {
+  if (flags.mesh === undefined) return parseMesh("v5e:1");
+  if (flags.mesh.includes(","))
+    throw new UsageError("--mesh takes one mesh here (lists are for sweep and compare)");
+  return parseMesh(flags.mesh);
+}
+
+function write(flags: Flags, io: Io, text: string) {
+  if (flags.out === undefined) io.out(text);
+  else writeFileSync(flags.out, text);
+}
+
+async function estimateCommand(flags: Flags, positionals: readonly string[], io: Io) {
+  const model = await modelFromFlags(flags, positionals);
+  const m = oneMesh(flags);
+  const e = estimateModel(model, m, layoutFromFlags(flags, m, model));
+  const top = flags.top === undefined ? 15 : positiveInt("top", flags.top);
+  write(
+    flags,
+    io,
+    flags.json ? `${JSON.stringify(e.report, null, 2)}\n` : `${formatEstimate(e, top)}\n`,
+  );
+}
+
+function builtinOnly(
+  model: Model,
+  command: string,
+): asserts model is Extract<Model, { kind: "builtin" }> {
+  if (model.kind !== "builtin") {
+    throw new UsageError(
+      `${command} sweeps layouts and dtypes of built-in models: use --model (e.g. --model llama3-70b)`,
+    );
+  }
+}
+
+async function sweepCommand(flags: Flags, positionals: readonly string[], io: Io) {
+  // List-valued flags are read here; the rest through the single-model path.
+  const lists = {
+    ...flags,
+    batch: undefined,
+    mesh: undefined,
+    layout: undefined,
+    weights: undefined,
+    kv: undefined,
+    compute: undefined,
+  };
+  const model = await modelFromFlags(lists, positionals);
+  builtinOnly(model, "sweep");
+  const format =
+    flags.format === undefined
+      ? flags.json
+        ? "json"
+        : "csv"
+      : choiceList("format", flags.format, ["csv", "json"] as const)[0]!;
+  const grid = {
+    config: model.config,
+    phase: model.phase,
+    seq: model.seq,
+    flash: model.flash,
+    batches: intList("batch", flags.batch ?? "1..256"),
+    meshes: (flags.mesh ?? "v5e:2x4").split(",").map(parseMesh),
+    layouts: choiceList("layout", flags.layout ?? "1d-ws", LAYOUT_NAMES),
+    weights: dtypeList("weights", flags.weights ?? "bf16"),
+    kv: dtypeList("kv", flags.kv ?? "bf16"),
+    compute: dtypeList("compute", flags.compute ?? "bf16"),
+  };
+  const total = gridSize(grid);
+  const progress = io.isTTY
+    ? (done: number, n: number) => io.err(`\r${progressBar(done, n)}`)
+    : undefined;
+  const rows = runSweep(grid, progress);
+  if (progress) io.err("\n");
+  const text =
+    format === "json"
+      ? `${JSON.stringify({ model: model.name, phase: model.phase, seq: model.seq, rows }, null, 2)}\n`
+      : sweepCsv(rows);
+  write(flags, io, text);
+  if (flags.out !== undefined) {
+    const fits = rows.filter((r) => r.fits).length;
+    io.err(
+      `${total} configurations, ${fits} fit, ${rows.filter((r) => r.pareto).length} on the Pareto frontier → ${flags.out}\n`,
+    );
+  }
+}
+
+async function compareCommand(flags: Flags, positionals: readonly string[], io: Io) {
+  const lists = { ...flags, mesh: undefined, layout: undefined };
+  const model = await modelFromFlags(lists, positionals);
+  builtinOnly(model, "compare");
+  const layouts = choiceList("layout", flags.layout ?? "1d-ws,2d-ws", LAYOUT_NAMES);
+  const meshes =
+    flags.mesh === undefined
+      ? STUDY_SHAPES.map((s) => mesh("v5e", s))
+      : flags.mesh.split(",").map(parseMesh);
+  const engine = new StepEstimator();
+  const query = {
+    phase: model.phase,
+    batch: model.batch,
+    seq: model.seq,
+    weights: model.weights,
+    kv: model.kv,
+    compute: model.compute,
+    flash: model.flash,
+  };
+  const results = meshes.map((m) => ({
+    mesh: meshText(m),
+    chips: m.chips,
+    layouts: layouts.map((layout) => {
+      try {
+        const c = engine.step(model.config, query, layout, m);
+        return {
+          layout,
+          stepS: c.totals.serialS,
+          iciS: c.totals.iciS,
+          memoryBytes: c.memory.totalBytes,
+          fits: c.memory.fits,
+          error: null,
+        };
+      } catch (e) {
+        if (!(e instanceof ShardcostError)) throw e;
+        return { layout, stepS: null, iciS: null, memoryBytes: null, fits: null, error: e.message };
+      }
+    }),
+  }));
+  if (flags.json) {
+    write(flags, io, `${JSON.stringify({ model: describeModel(model), results }, null, 2)}\n`);
+    return;
+  }
+  const header = [
+    "mesh",
+    "chips",
+    ...layouts.flatMap((l) => [`${l} step`, "ICI", "mem/chip"]),
+    "fastest",
+  ];
+  const rows = results.map((r) => {
+    const ok = r.layouts.filter((l) => l.stepS !== null && l.fits);
+    const best = ok.sort((a, b) => a.stepS! - b.stepS!)[0];
+    return [
+      r.mesh,
+      String(r.chips),
+      ...r.layouts.flatMap((l) =>
+        l.stepS === null
+          ? ["n/a", "", ""]
+          : [
+              formatTime(l.stepS),
+              formatTime(l.iciS!),
+              `${formatBytes(l.memoryBytes!)}${l.fits ? "" : " (over)"}`,
+            ],
+      ),
+      best?.layout ?? "none fits",
+    ];
+  });
+  const notes = results.flatMap((r) =>
+    r.layouts.filter((l) => l.error).map((l) => `${r.mesh} ${l.layout}: ${l.error}`),
+  );
+  write(
+    flags,
+    io,
+    `${describeModel(model)}\nper chip, serial step (kernels and collectives one after another)\n\n${table(
+      header,
+      rows,
+      header.map((_, i) => (i < 2 || i === header.length - 1 ? "left" : "right")),
+    )}\n${notes.length ? `\n${notes.join("\n")}\n` : ""}`,
+  );
+}
+
+async function explainCommand(flags: Flags, positionals: readonly string[], io: Io) {
+  const model = await modelFromFlags(flags, positionals);
+  const m = oneMesh(flags);
+  const e = estimateModel(model, m, layoutFromFlags(flags, m, model));
+  const traced = e.traced.retrace ? e.traced.retrace() : e.traced;
+  const lowered = lower(traced, m);
+  const where = (eqn: Eqn, program: Program) =>
+    formatLocation((eqn.source ?? sourceOf(program, eqn))?.location);
+  const lines = [
+    describeModel(model),
+    `on ${meshText(m)}${e.layout ? ` · layout ${e.layout}` : ""}`,
+    "",
+    `Traced program (${traced.eqns.length} equations, global shapes with their shardings):`,
+    ...programLines(traced, (eqn) => where(eqn, traced)),
+    "",
+    `Lowered per-chip program (${lowered.eqns.length} equations; ${lowered.eqns.filter((q) => isCollective(q.primitive)).length} collectives):`,
+  ];
+  for (const eqn of lowered.eqns) {
+    const src = eqn.origin ? where(eqn.origin, traced) : where(eqn, lowered);
+    lines.push(`  ${printEqn(eqn)}${src ? `  @ ${src}` : ""}`);
+    if (isCollective(eqn.primitive) && eqn.origin) {
+      lines.push(`      caused by: ${printEqn(eqn.origin)}`);
+    }
+  }
+  write(flags, io, `${lines.join("\n")}\n`);
+}
+
+function programLines(p: Program, where: (eqn: Eqn) => string): string[] {
+  const lines = [`  inputs: ${p.inputs.map((i) => `${i.path}=${i.var.name}`).join(" ")}`];
+  for (const eqn of p.eqns) {
+    const src = where(eqn);
+    lines.push(`  ${printEqn(eqn)}${src ? `  @ ${src}` : ""}`);
+  }
+  lines.push(`  outputs: ${p.outputs.map((o) => `${o.path}=${o.var.name}`).join(" ")}`);
+  return lines;
+}
+
+async function reportCommand(flags: Flags, positionals: readonly string[], io: Io) {
+  if (flags.out === undefined) throw new UsageError("report needs --out FILE.html");
+  const model = await modelFromFlags(flags, positionals);
+  const m = oneMesh(flags);
+  const e = estimateModel(model, m, layoutFromFlags(flags, m, model));
+  const data = reportData(e, intList("batch", "1..512"));
+  writeFileSync(flags.out, reportHtml(data));
+  io.err(
+    `wrote ${flags.out} (${data.batches.length} batch sizes, ${e.report.ops.length} op rows)\n`,
+  );
+}
+
+async function traceCommand(flags: Flags, positionals: readonly string[], io: Io) {
+  if (flags.out === undefined) throw new UsageError("trace needs --out FILE.json");
+  const model = await modelFromFlags(flags, positionals);
+  const m = oneMesh(flags);
+  const e = estimateModel(model, m, layoutFromFlags(flags, m, model));
+  const t = chromeTrace(e);
+  writeFileSync(flags.out, `${JSON.stringify(t)}\n`);
+  io.err(
+    `wrote ${flags.out}: ${t.traceEvents.length - 3} events over ${formatTime(e.report.time.serialS)}; open it in ui.perfetto.dev\n`,
+  );
+}
+
+const COMMANDS = {
+  estimate: estimateCommand,
+  sweep: sweepCommand,
+  compare: compareCommand,
+  explain: explainCommand,
+  report: reportCommand,
+  trace: traceCommand,
+} as const;

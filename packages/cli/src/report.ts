@@ -1,0 +1,255 @@
+import {
+  type Bound,
+  type Estimate,
+  formatBytes,
+  formatLocation,
+  formatMemory,
+  formatOpTable,
+  formatTime,
+  formatTotals,
+  type OpEstimate,
+  type Program,
+  table,
+} from "@shardcost/core";
+import type { LayoutName } from "@shardcost/serving";
+import { estimateSpmd, lower, type Mesh, printMesh } from "@shardcost/sharding";
+import { chipKey, type Model, meshText, tokensPerStep, traceModel } from "./setup.js";
+
+export interface CollectiveRow {
+  readonly kind: string;
+  readonly axes: string;
+  readonly bytesPerChip: number;
+  readonly timeS: number;
+  readonly count: number;
+}
+
+export interface OpRow {
+  readonly op: string;
+  readonly fused: readonly string[];
+  /** The result's local (per-chip) type. */
+  readonly result: string;
+  /** `file:line:col` of the call that traced it. */
+  readonly source: string;
+  readonly count: number;
+  readonly flops: number;
+  readonly hbmBytes: number;
+  readonly iciBytes: number;
+  readonly timeS: number;
+  readonly bound: Bound;
+}
+
+/** The stable JSON report of `shardcost estimate --json` (documented in the README). */
+export interface JsonReport {
+  readonly model: string;
+  readonly phase: string | null;
+  readonly mesh: {
+    readonly chip: string;
+    readonly axes: Record<string, number>;
+    readonly chips: number;
+  };
+  readonly layout: string | null;
+  readonly dims: Record<string, number>;
+  readonly perChip: {
+    readonly flops: number;
+    readonly hbmBytes: number;
+    readonly iciBytes: number;
+  };
+  readonly memory: {
+    readonly paramBytes: number;
+    readonly kvCacheBytes: number;
+    readonly activationBytes: number;
+    readonly totalBytes: number;
+    readonly capacityBytes: number;
+    readonly fits: boolean;
+  };
+  readonly time: {
+    readonly computeS: number;
+    readonly hbmS: number;
+    readonly iciS: number;
+    readonly serialS: number;
+    readonly overlappedS: number;
+    readonly bound: Bound;
+  };
+  readonly throughput: { readonly tokensPerS: number; readonly tokensPerSPerChip: number };
+  readonly collectives: readonly CollectiveRow[];
+  readonly ops: readonly OpRow[];
+}
+
+/** A step estimated for the CLI: the lowered program, its estimate and the report. */
+export interface Estimated {
+  readonly model: Model;
+  readonly mesh: Mesh;
+  readonly layout: LayoutName | undefined;
+  readonly traced: Program;
+  readonly lowered: Program;
+  readonly estimate: Estimate;
+  readonly report: JsonReport;
+}
+
+const COLLECTIVE = /^(AllGather|ReduceScatter|AllReduce|AllToAll)(?:_([A-Z]+))?/;
+
+/** The same op on the same local type from the same line, merged (one row per layer line). */
+export function opRows(ops: readonly OpEstimate[]): OpRow[] {
+  const rows = new Map<string, OpRow>();
+  for (const o of ops) {
+    const source = formatLocation(o.source?.location);
+    const key = `${o.label}|${o.fused.join(",")}|${o.resultType}|${source}`;
+    const r = rows.get(key);
+    rows.set(
+      key,
+      r
+        ? {
+            ...r,
+            count: r.count + 1,
+            flops: r.flops + o.flops,
+            hbmBytes: r.hbmBytes + o.hbmBytes,
+            iciBytes: r.iciBytes + o.iciBytes,
+            timeS: r.timeS + o.timeS,
+          }
+        : {
+            op: o.label,
+            fused: o.fused,
+            result: o.resultType,
+            source,
+            count: 1,
+            flops: o.flops,
+            hbmBytes: o.hbmBytes,
+            iciBytes: o.iciBytes,
+            timeS: o.timeS,
+            bound: o.bound,
+          },
+    );
+  }
+  return [...rows.values()];
+}
+
+/** Collectives by kind and axes: how many, the bytes each chip sends, their time. */
+export function collectiveRows(ops: readonly OpEstimate[]): CollectiveRow[] {
+  const rows = new Map<string, CollectiveRow>();
+  for (const o of ops) {
+    if (o.iciBytes === 0 && o.iciS === 0) continue;
+    const m = COLLECTIVE.exec(o.label);
+    if (!m) continue;
+    const kind = m[1]!;
+    const axes = m[2] ?? Object.keys(o.iciByAxis).join("");
+    const key = `${kind}|${axes}`;
+    const r = rows.get(key);
+    rows.set(
+      key,
+      r
+        ? {
+            ...r,
+            bytesPerChip: r.bytesPerChip + o.iciBytes,
+            timeS: r.timeS + o.iciS,
+            count: r.count + 1,
+          }
+        : { kind, axes, bytesPerChip: o.iciBytes, timeS: o.iciS, count: 1 },
+    );
+  }
+  return [...rows.values()].sort((a, b) => b.timeS - a.timeS || a.kind.localeCompare(b.kind));
+}
+
+export function estimateModel(
+  model: Model,
+  m: Mesh,
+  layout: LayoutName | undefined,
+  batch?: number,
+): Estimated {
+  const traced = traceModel(model, m, layout, batch);
+  const lowered = lower(traced, m);
+  const est = estimateSpmd(lowered, m);
+  const t = est.totals;
+  const mem = est.memory;
+  const tokens = tokensPerStep(batch === undefined ? model : withBatch(model, batch));
+  const tokensPerS = t.serialS > 0 ? tokens / t.serialS : 0;
+  const report: JsonReport = {
+    model: model.name,
+    phase: model.kind === "builtin" ? model.phase : null,
+    mesh: {
+      chip: chipKey(m.chip),
+      axes: Object.fromEntries(m.axes.map((a) => [a.name, a.size])),
+      chips: m.chips,
+    },
+    layout: layout ?? null,
+    dims: { ...traced.dims },
+    perChip: { flops: t.flops, hbmBytes: t.hbmBytes, iciBytes: t.iciBytes },
+    memory: {
+      paramBytes: mem.paramBytes,
+      kvCacheBytes: mem.cacheBytes,
+      activationBytes: mem.activationBytes,
+      totalBytes: mem.totalBytes,
+      capacityBytes: mem.capacityBytes,
+      fits: mem.fits,
+    },
+    time: {
+      computeS: t.computeS,
+      hbmS: t.hbmS,
+      iciS: t.iciS,
+      serialS: t.serialS,
+      overlappedS: t.overlappedS,
+      bound: t.bound,
+    },
+    throughput: { tokensPerS, tokensPerSPerChip: tokensPerS / m.chips },
+    collectives: collectiveRows(est.ops),
+    ops: opRows(est.ops),
+  };
+  return { model, mesh: m, layout, traced, lowered, estimate: est, report };
+}
+
+export function withBatch(model: Model, batch: number): Model {
+  return model.kind === "builtin"
+    ? { ...model, batch }
+    : { ...model, dims: { ...model.dims, B: batch } };
+}
+
+export function describeModel(model: Model): string {
+  if (model.kind === "file") {
+    const dims = Object.entries(model.dims)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ");
+    return `${model.name} · ${dims}`;
+  }
+  const what = model.phase === "decode" ? `KV cache ${model.seq}` : `prompt ${model.seq}`;
+  return (
+    `${model.name} ${model.phase} · batch ${model.batch} · ${what} · weights ${model.weights} · ` +
+    `KV ${model.kv} · compute ${model.compute}${model.flash ? " · flash attention" : ""}`
+  );
+}
+
+/** The terminal report of `shardcost estimate`. */
+export function formatEstimate(e: Estimated, top = 15): string {
+  const r = e.report;
+  const lines = [
+    describeModel(e.model),
+    `on ${printMesh(e.mesh)}${e.layout ? ` · layout ${e.layout}` : ""}`,
+    "",
+    `Per chip, kernels of one step (the same op on the same line merged, top ${top} by time):`,
+    formatOpTable(e.estimate, { aggregate: true, top }),
+  ];
+  if (r.collectives.length > 0) {
+    lines.push(
+      "",
+      "Collectives per chip:",
+      table(
+        ["kind", "axes", "count", "sent per chip", "time"],
+        r.collectives.map((c) => [
+          c.kind,
+          c.axes,
+          String(c.count),
+          formatBytes(c.bytesPerChip),
+          formatTime(c.timeS),
+        ]),
+        ["left", "left", "right", "right", "right"],
+      ),
+    );
+  }
+  lines.push("", "Memory per chip:", formatMemory(e.estimate), "", formatTotals(e.estimate));
+  const tp = r.throughput;
+  lines.push(
+    `${fmt(tp.tokensPerS)} tokens/s, ${fmt(tp.tokensPerSPerChip)} tokens/s/chip ` +
+      `(${formatTime(r.time.serialS)} a step)`,
+  );
+  return lines.join("\n");
+}
+
+const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toPrecision(3));

@@ -1,0 +1,169 @@
+import { existsSync } from "node:fs";
+import { CHIPS, type Chip, type DType, type Program, ShardcostError, trace } from "@shardcost/core";
+import {
+  LLAMA3_PRESETS,
+  type LlamaConfig,
+  llamaStep,
+  type Phase,
+  readHfConfig,
+} from "@shardcost/ops";
+import { isLayoutName, LAYOUTS, type LayoutName, resolveLayout } from "@shardcost/serving";
+import { type Mesh, mesh, parseMeshShape } from "@shardcost/sharding";
+import { choice, dimFlags, dtypeFlag, type Flags, positiveInt, UsageError } from "./args.js";
+import { loadModelFile, type ModelModule } from "./load-ts.js";
+
+export const PRESET_NAMES = Object.keys(LLAMA3_PRESETS);
+export const LAYOUT_NAMES = Object.keys(LAYOUTS) as LayoutName[];
+
+/** `CHIP:AxBxC` → a mesh with axes X, Y, Z; `v5e:1` is one chip, `h100:8` one node. */
+export function parseMesh(text: string): Mesh {
+  const m = /^([A-Za-z0-9]+):(\d+(?:x\d+){0,2})$/.exec(text.trim());
+  if (!m) {
+    throw new UsageError(
+      `--mesh ${JSON.stringify(text)}: write CHIP:AxBxC, e.g. v5e:4x4, v5e:2x2x2, v5e:1 or h100:8`,
+    );
+  }
+  return mesh(m[1]!, parseMeshShape(m[2]!));
+}
+
+/** The catalog name of a chip (`v5e`), as flags spell it. */
+export function chipKey(c: Chip): string {
+  return Object.entries(CHIPS).find(([, x]) => x === c)?.[0] ?? c.name;
+}
+
+export function meshText(m: Mesh): string {
+  return `${chipKey(m.chip)}:${m.axes.map((a) => a.size).join("x")}`;
+}
+
+/** A built-in LLaMA (preset or config.json) with the step the flags ask for. */
+export interface BuiltinModel {
+  readonly kind: "builtin";
+  readonly name: string;
+  readonly config: LlamaConfig;
+  readonly phase: Phase;
+  readonly batch: number;
+  readonly seq: number;
+  readonly weights: DType;
+  readonly kv: DType;
+  readonly compute: DType;
+  readonly flash: boolean;
+}
+
+export interface FileModel {
+  readonly kind: "file";
+  readonly name: string;
+  readonly module: ModelModule;
+  readonly dims: Readonly<Record<string, number>>;
+}
+
+export type Model = BuiltinModel | FileModel;
+
+const BUILTIN_ONLY = [
+  "phase",
+  "batch",
+  "seq",
+  "weights",
+  "kv",
+  "compute",
+  "layout",
+  "layers",
+  "flash",
+] as const;
+
+/** The model named by `--model` or the positional model file, with the flags applied. */
+export async function modelFromFlags(flags: Flags, positionals: readonly string[]): Promise<Model> {
+  const file = positionals[0];
+  if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
+  if (file !== undefined && flags.model !== undefined) {
+    throw new UsageError("give a model file or --model, not both");
+  }
+  if (file !== undefined) {
+    for (const f of BUILTIN_ONLY) {
+      if (flags[f] !== undefined) {
+        throw new UsageError(
+          `--${f} applies to built-in models (--model); a model file sets its own shapes — use --dim NAME=SIZE`,
+        );
+      }
+    }
+    const module = await loadModelFile(file);
+    const dims = { ...module.dims, ...dimFlags(flags.dim) };
+    return { kind: "file", name: file, module, dims };
+  }
+  if (flags.model === undefined) {
+    throw new UsageError(
+      "which model? give a model file (model.ts) or --model llama3-8b|llama3-70b|llama3-405b|PATH/config.json",
+    );
+  }
+  if (flags.dim !== undefined) {
+    throw new UsageError("--dim applies to model files; built-in models take --batch and --seq");
+  }
+  let config = configFromName(flags.model);
+  if (flags.layers !== undefined)
+    config = { ...config, layers: positiveInt("layers", flags.layers) };
+  const phase =
+    flags.phase === undefined
+      ? "decode"
+      : choice("phase", flags.phase, ["prefill", "decode"] as const);
+  return {
+    kind: "builtin",
+    name: config.name,
+    config,
+    phase,
+    batch: flags.batch === undefined ? 1 : positiveInt("batch", flags.batch),
+    seq: flags.seq === undefined ? 2048 : positiveInt("seq", flags.seq),
+    weights: flags.weights === undefined ? "bf16" : dtypeFlag("weights", flags.weights),
+    kv: flags.kv === undefined ? "bf16" : dtypeFlag("kv", flags.kv),
+    compute: flags.compute === undefined ? "bf16" : dtypeFlag("compute", flags.compute),
+    flash: flags.flash ?? false,
+  };
+}
+
+export function configFromName(name: string): LlamaConfig {
+  const preset = LLAMA3_PRESETS[name.toLowerCase()];
+  if (preset) return preset;
+  if (name.endsWith(".json") || existsSync(name)) {
+    if (!existsSync(name)) throw new ShardcostError("input", `config file ${name} not found`);
+    return readHfConfig(name);
+  }
+  throw new UsageError(
+    `--model ${JSON.stringify(name)}: one of ${PRESET_NAMES.join(", ")} or a path to a Hugging Face config.json`,
+  );
+}
+
+export function layoutFromFlags(flags: Flags, m: Mesh, model: Model): LayoutName | undefined {
+  if (model.kind === "file") return undefined;
+  if (flags.layout !== undefined) return choice("layout", flags.layout, isLayoutName);
+  return m.chips > 1 ? "1d-ws" : undefined;
+}
+
+/** Tokens one step processes: decode one per sequence, prefill every prompt token. */
+export function tokensPerStep(model: Model): number {
+  if (model.kind === "builtin")
+    return model.phase === "decode" ? model.batch : model.batch * model.seq;
+  if (model.module.tokensPerStep !== undefined) return model.module.tokensPerStep;
+  return (model.dims.B ?? 1) * (model.dims.T ?? 1);
+}
+
+/** The traced (not yet lowered) program of `model` under `layout` on `m`. */
+export function traceModel(
+  model: Model,
+  m: Mesh,
+  layout: LayoutName | undefined,
+  batch?: number,
+): Program {
+  if (model.kind === "file") {
+    const dims = batch === undefined ? model.dims : { ...model.dims, B: batch };
+    return trace(model.module.fn as never, model.module.inputs, dims, { sourceLocations: "lazy" });
+  }
+  const b = batch ?? model.batch;
+  const spec = llamaStep(model.config, model.phase, {
+    batch: b,
+    seq: model.seq,
+    weights: model.weights,
+    kv: model.kv,
+    compute: model.compute,
+    flash: model.flash,
+    ...(layout ? { layout: resolveLayout(layout, model.config, m, b) } : {}),
+  });
+  return trace(spec.fn, spec.inputs, spec.dims, { sourceLocations: "lazy" });
+}

@@ -1,0 +1,178 @@
+import { type DType, ShardcostError } from "@shardcost/core";
+import type { LlamaConfig, Phase } from "@shardcost/ops";
+import { type LayoutName, StepEstimator } from "@shardcost/serving";
+import type { Mesh } from "@shardcost/sharding";
+import { meshText } from "./setup.js";
+
+/** The grid a sweep walks: every combination of these. */
+export interface SweepGrid {
+  readonly config: LlamaConfig;
+  readonly phase: Phase;
+  readonly seq: number;
+  readonly flash: boolean;
+  readonly batches: readonly number[];
+  readonly meshes: readonly Mesh[];
+  readonly layouts: readonly LayoutName[];
+  readonly weights: readonly DType[];
+  readonly kv: readonly DType[];
+  readonly compute: readonly DType[];
+}
+
+export interface SweepRow {
+  readonly mesh: string;
+  readonly chips: number;
+  readonly layout: LayoutName;
+  readonly batch: number;
+  readonly weights: DType;
+  readonly kv: DType;
+  readonly compute: DType;
+  /** Why the layout cannot apply (then every figure is null). */
+  readonly error: string | null;
+  readonly fits: boolean | null;
+  readonly memoryBytes: number | null;
+  readonly stepS: number | null;
+  readonly overlappedS: number | null;
+  readonly tokensPerS: number | null;
+  readonly tokensPerSPerChip: number | null;
+  readonly bound: string | null;
+  /** On the latency–throughput Pareto frontier (of the rows that fit). */
+  readonly pareto: boolean;
+}
+
+export function gridSize(g: SweepGrid): number {
+  return (
+    g.batches.length *
+    g.meshes.length *
+    g.layouts.length *
+    g.weights.length *
+    g.kv.length *
+    g.compute.length
+  );
+}
+
+/**
+ * Every configuration of the grid, costed by the sweep engine (each structure traced once,
+ * layers extrapolated, batch sizes re-costed), in a stable order, with the Pareto frontier of
+ * step latency against tokens/s/chip marked among the rows that fit.
+ */
+export function runSweep(
+  g: SweepGrid,
+  onProgress?: (done: number, total: number) => void,
+): SweepRow[] {
+  const engine = new StepEstimator();
+  const total = gridSize(g);
+  const rows: SweepRow[] = [];
+  const tokensPerStep = (b: number) => (g.phase === "decode" ? b : b * g.seq);
+  for (const m of g.meshes) {
+    for (const layout of g.layouts) {
+      for (const weights of g.weights) {
+        for (const kv of g.kv) {
+          for (const compute of g.compute) {
+            for (const batch of g.batches) {
+              const base = {
+                mesh: meshText(m),
+                chips: m.chips,
+                layout,
+                batch,
+                weights,
+                kv,
+                compute,
+              };
+              try {
+                const c = engine.step(
+                  g.config,
+                  { phase: g.phase, batch, seq: g.seq, weights, kv, compute, flash: g.flash },
+                  layout,
+                  m,
+                );
+                const tps = tokensPerStep(batch) / c.totals.serialS;
+                rows.push({
+                  ...base,
+                  error: null,
+                  fits: c.memory.fits,
+                  memoryBytes: c.memory.totalBytes,
+                  stepS: c.totals.serialS,
+                  overlappedS: c.totals.overlappedS,
+                  tokensPerS: tps,
+                  tokensPerSPerChip: tps / m.chips,
+                  bound: c.totals.bound,
+                  pareto: false,
+                });
+              } catch (e) {
+                if (!(e instanceof ShardcostError)) throw e;
+                rows.push({
+                  ...base,
+                  error: e.message,
+                  fits: null,
+                  memoryBytes: null,
+                  stepS: null,
+                  overlappedS: null,
+                  tokensPerS: null,
+                  tokensPerSPerChip: null,
+                  bound: null,
+                  pareto: false,
+                });
+              }
+              if (onProgress && rows.length % 64 === 0) onProgress(rows.length, total);
+            }
+          }
+        }
+      }
+    }
+  }
+  onProgress?.(rows.length, total);
+  return markPareto(rows);
+}
+
+/** Rows that fit and that no other fitting row beats on both latency and tokens/s/chip. */
+export function markPareto(rows: readonly SweepRow[]): SweepRow[] {
+  const fitting = rows
+    .map((r, i) => ({ r, i }))
+    .filter(({ r }) => r.fits === true)
+    .sort((a, b) => a.r.stepS! - b.r.stepS! || b.r.tokensPerSPerChip! - a.r.tokensPerSPerChip!);
+  const onFrontier = new Set<number>();
+  let best = -Infinity;
+  for (const { r, i } of fitting) {
+    // Sorted by latency: a row is on the frontier if it beats every faster row's throughput.
+    if (r.tokensPerSPerChip! > best) {
+      onFrontier.add(i);
+      best = r.tokensPerSPerChip!;
+    }
+  }
+  return rows.map((r, i) => (onFrontier.has(i) ? { ...r, pareto: true } : r));
+}
+
+const COLUMNS: readonly (keyof SweepRow)[] = [
+  "mesh",
+  "chips",
+  "layout",
+  "batch",
+  "weights",
+  "kv",
+  "compute",
+  "fits",
+  "memoryBytes",
+  "stepS",
+  "overlappedS",
+  "tokensPerS",
+  "tokensPerSPerChip",
+  "bound",
+  "pareto",
+  "error",
+];
+
+const csvCell = (v: unknown) => {
+  if (v === null || v === undefined) return "";
+  const s = String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+
+export function sweepCsv(rows: readonly SweepRow[]): string {
+  return `${[COLUMNS.join(","), ...rows.map((r) => COLUMNS.map((c) => csvCell(r[c])).join(","))].join("\n")}\n`;
+}
+
+/** A one-line progress bar for a terminal: `[#####.....] 512/1000`. */
+export function progressBar(done: number, total: number, width = 30): string {
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`;
+}

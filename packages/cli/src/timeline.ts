@@ -1,0 +1,55 @@
+import { formatLocation } from "@shardcost/core";
+import type { Estimated } from "./report.js";
+
+interface TraceEvent {
+  readonly name: string;
+  readonly ph: "X" | "M";
+  readonly pid: number;
+  readonly tid: number;
+  readonly ts?: number;
+  readonly dur?: number;
+  readonly cat?: string;
+  readonly args?: Record<string, unknown>;
+}
+
+/**
+ * A simulated step as a Chrome/Perfetto trace (chrome://tracing, ui.perfetto.dev): kernels on
+ * a compute track and collectives on an ICI track, one after another as the serial step runs
+ * them. Every chip of an SPMD program runs the same kernels, so one process stands for the
+ * group of all chips. Times in µs.
+ */
+export function chromeTrace(e: Estimated): { traceEvents: TraceEvent[]; displayTimeUnit: "ns" } {
+  const chips = e.mesh.chips;
+  const group =
+    chips === 1 ? "chip 0" : `chips 0–${chips - 1} (${e.mesh.chip.name}, SPMD: identical)`;
+  const events: TraceEvent[] = [
+    { name: "process_name", ph: "M", pid: 0, tid: 0, args: { name: group } },
+    { name: "thread_name", ph: "M", pid: 0, tid: 0, args: { name: "compute (HBM + MXU)" } },
+    { name: "thread_name", ph: "M", pid: 0, tid: 1, args: { name: "ICI" } },
+  ];
+  let t = 0;
+  for (const o of e.estimate.ops) {
+    const dur = o.timeS * 1e6;
+    const ici = o.iciS > 0 || o.iciBytes > 0;
+    events.push({
+      name: o.label,
+      ph: "X",
+      pid: 0,
+      tid: ici ? 1 : 0,
+      ts: +t.toFixed(4),
+      dur: +dur.toFixed(4),
+      cat: ici ? "collective" : "kernel",
+      args: {
+        result: o.result,
+        source: formatLocation(o.source?.location),
+        fused: o.fused.join(", "),
+        flops: o.flops,
+        hbmBytes: o.hbmBytes,
+        iciBytes: o.iciBytes,
+        bound: o.bound,
+      },
+    });
+    t += dur;
+  }
+  return { traceEvents: events, displayTimeUnit: "ns" };
+}
