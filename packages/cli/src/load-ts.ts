@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ShardcostError } from "@shardcost/core";
-import ts from "typescript";
 
 /** What a model file exports: the forward function, its inputs in notation, and dim sizes. */
 export interface ModelModule {
@@ -46,10 +45,12 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
   if (!/\.(m?ts|tsx)$/.test(file)) {
     throw new ShardcostError("input", `model file ${path}: expected a TypeScript (.ts) module`);
   }
+  // The compiler is large: loaded only when a model file is.
+  const ts = (await import("typescript")).default;
   const entries = packageEntries();
   const root = dirname(file);
   const out = mkdtempSync(join(tmpdir(), "shardcost-model-"));
-  const options: ts.CompilerOptions = {
+  const options: import("typescript").CompilerOptions = {
     target: ts.ScriptTarget.ES2022,
     module: ts.ModuleKind.ESNext,
     moduleResolution: ts.ModuleResolutionKind.Bundler,

@@ -13,7 +13,7 @@ import {
 } from "@shardcost/core";
 import type { LayoutName } from "@shardcost/serving";
 import { estimateSpmd, lower, type Mesh, printMesh } from "@shardcost/sharding";
-import { chipKey, type Model, meshText, tokensPerStep, traceModel } from "./setup.js";
+import { chipKey, type Model, tokensPerStep, traceModel } from "./setup.js";
 
 export interface CollectiveRow {
   readonly kind: string;

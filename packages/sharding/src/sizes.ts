@@ -22,13 +22,16 @@ export function groupSize(mesh: Mesh, axes: readonly string[]): number {
 
 /** Dim sizes as one device holds them: global size over the product of the dim's axes. */
 export function localSizes(program: Pick<Program, "dims">, mesh: Mesh): SizeContext {
-  const sizes = new Map(mesh.axes.map((a) => [a.name, a.size]));
+  const axisSizes: Record<string, number> = {};
+  for (const a of mesh.axes) axisSizes[a.name] = a.size;
+  const dims = program.dims;
   return {
     size(d: DimSharding): number {
-      let n = program.dims[d.dim]!;
       const axes = d.axes;
-      for (let i = 0; i < axes.length; i++) n /= sizes.get(axes[i]!)!;
-      return n;
+      if (axes.length === 0) return dims[d.dim]!;
+      let k = 1;
+      for (let i = 0; i < axes.length; i++) k *= axisSizes[axes[i]!]!;
+      return dims[d.dim]! / k;
     },
   };
 }
