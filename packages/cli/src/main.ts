@@ -93,7 +93,8 @@ function reportError(e: unknown, io: Io): number {
     return 2;
   }
   if (e instanceof ShardcostError) {
-    const at = e.source ? `\n  at ${formatLocation(e.source)}` : "";
+    const where = e.source ? formatLocation(e.source) : "";
+    const at = where && !e.message.includes(where) ? `\n  at ${where}` : "";
     io.err(`shardcost: error[${e.code}]: ${e.message}${at}\n`);
     return 1;
   }

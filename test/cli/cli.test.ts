@@ -1,0 +1,285 @@
+// End to end: the `shardcost` bin run as a subprocess, every command and every error class.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { LLAMA3_8B } from "@shardcost/ops";
+import { shardedStep } from "@shardcost/serving";
+import { mesh } from "@shardcost/sharding";
+import { describe, expect, it } from "vitest";
+import { expectNoStackTrace, ROOT, scratch, shardcost } from "./run.js";
+
+const MODEL_FILE = "examples/models/mlp-2d.ts";
+const modelLines = readFileSync(join(ROOT, MODEL_FILE), "utf8").split("\n");
+const lineOf = (needle: string) => modelLines.findIndex((l) => l.includes(needle)) + 1;
+
+const BUILTIN_8B = ["--model", "llama3-8b", "--batch", "16", "--seq", "2048", "--weights", "int8"];
+
+describe("shardcost estimate", () => {
+  it("prints the per-op table, collectives, memory verdict and totals of a built-in model", () => {
+    const r = shardcost(["estimate", ...BUILTIN_8B, "--mesh", "v5e:2x2", "--layout", "1d-ws"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("llama3-8b decode · batch 16 · KV cache 2048 · weights int8");
+    expect(r.stdout).toContain("TPU v5e X=2 Y=2 (4 chips) · layout 1d-ws");
+    expect(r.stdout).toMatch(/einsum\[BD,DF->BF\].*packages\/ops\/src\/models\/llama\.ts:\d+/);
+    expect(r.stdout).toMatch(/Collectives per chip:\nkind/);
+    expect(r.stdout).toMatch(/total .* of 16\.0 GB HBM — fits/);
+    expect(r.stdout).toMatch(/tokens\/s\/chip/);
+  });
+
+  it("--json is the documented report, equal to the library's numbers and byte-identical run to run", () => {
+    const args = ["estimate", ...BUILTIN_8B, "--mesh", "v5e:2x2", "--layout", "2d-ws", "--json"];
+    const first = shardcost(args);
+    expect(first.status).toBe(0);
+    expect(shardcost(args).stdout).toBe(first.stdout);
+    const report = JSON.parse(first.stdout);
+    expect(Object.keys(report)).toEqual([
+      "model",
+      "phase",
+      "mesh",
+      "layout",
+      "dims",
+      "perChip",
+      "memory",
+      "time",
+      "throughput",
+      "collectives",
+      "ops",
+    ]);
+    expect(report.mesh).toEqual({ chip: "v5e", axes: { X: 2, Y: 2 }, chips: 4 });
+    expect(Object.keys(report.memory)).toEqual([
+      "paramBytes",
+      "kvCacheBytes",
+      "activationBytes",
+      "totalBytes",
+      "capacityBytes",
+      "fits",
+    ]);
+    expect(["compute", "hbm", "ici"]).toContain(report.time.bound);
+    const m = mesh("v5e", { X: 2, Y: 2 });
+    const lib = shardedStep(LLAMA3_8B, { batch: 16, seq: 2048, weights: "int8" }, "2d-ws", m);
+    expect(report.time.serialS).toBe(lib.estimate.totals.serialS);
+    expect(report.perChip.iciBytes).toBe(lib.estimate.totals.iciBytes);
+    expect(report.memory.totalBytes).toBe(lib.estimate.memory.totalBytes);
+    expect(report.throughput.tokensPerSPerChip).toBeCloseTo(16 / lib.time.serialS / 4, 9);
+    // Collectives and op rows add up to the totals.
+    const sum = (xs: { timeS: number }[]) => xs.reduce((a, x) => a + x.timeS, 0);
+    expect(sum(report.ops)).toBeCloseTo(report.time.serialS, 12);
+    expect(sum(report.collectives)).toBeCloseTo(report.time.iciS, 12);
+    for (const c of report.collectives) {
+      expect(["AllGather", "ReduceScatter", "AllReduce", "AllToAll"]).toContain(c.kind);
+      expect(c.axes).toMatch(/^[XY]+$/);
+    }
+  });
+
+  it("estimates a user's model file, with rows pointing at its lines", () => {
+    const r = shardcost(["estimate", MODEL_FILE, "--mesh", "v5e:2x4x4", "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    const gate = lineOf('einsum("BD,DF->BF", x, t.gate)');
+    const down = lineOf('einsum("BF,FD->BD"');
+    expect(report.ops.map((o: { source: string }) => o.source)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(new RegExp(`mlp-2d\\.ts:${gate}$`)),
+        expect.stringMatching(new RegExp(`mlp-2d\\.ts:${down}$`)),
+      ]),
+    );
+    // 2D weight-stationary: gather over YZ, reduce over X, reduce-scatter over YZ.
+    const kinds = report.collectives.map((c: { kind: string; axes: string }) => `${c.kind}_${c.axes}`);
+    expect(kinds.sort()).toEqual(["AllGather_YZ", "AllReduce_X", "ReduceScatter_YZ"]);
+    // --dim changes a size.
+    const big = JSON.parse(shardcost(["estimate", MODEL_FILE, "--mesh", "v5e:2x4x4", "--dim", "B=512", "--json"]).stdout);
+    expect(big.dims.B).toBe(512);
+    expect(big.perChip.flops).toBeCloseTo(2 * report.perChip.flops, 0);
+  });
+
+  it("a model too big for its mesh is a verdict, not an error", () => {
+    const r = shardcost(["estimate", "--model", "llama3-70b", "--batch", "32", "--seq", "8192", "--weights", "int8"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/DOES NOT FIT: .* over \(\d+\.\d× the HBM of one TPU v5e\)/);
+  });
+});
+
+describe("errors: model errors exit 1 with the message and line, usage errors exit 2", () => {
+  const model = (body: string) =>
+    `import { tensor, type Tracer } from "@shardcost/core";\nimport { einsum } from "@shardcost/ops";\n${body}`;
+
+  it("a type error in the model file is reported as file:line:col before anything runs", () => {
+    const dir = scratch({
+      "bad.ts": model(
+        'export const dims = { B: 8, D: 16 };\nexport const inputs = { x: tensor("x[B, D]") };\nexport default function f(t: { x: Tracer }) {\n  const n: number = "eight";\n  return { y: t.x };\n}\n',
+      ),
+    });
+    const r = shardcost(["estimate", join(dir, "bad.ts")]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/bad\.ts:6:9 Type 'string' is not assignable to type 'number'/);
+    expectNoStackTrace(r.stderr);
+  });
+
+  it("bad notation names the tensor and the model file's line", () => {
+    const dir = scratch({
+      "notation.ts": model(
+        'export const dims = { B: 8, D: 16 };\nexport const inputs = { x: tensor("x[B, D_X]") };\nexport default function f(t: { x: Tracer }) {\n  return { y: einsum("BD,DE->BE", t.x, t.x) };\n}\n',
+      ),
+    });
+    const r = shardcost(["estimate", join(dir, "notation.ts"), "--mesh", "v5e:2x2"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^shardcost: error\[einsum\]: /);
+    expect(r.stderr).toMatch(/operands: x:bf16\[B, D_X\], x:bf16\[B, D_X\]\n {2}at .*notation\.ts:6\n$/);
+    expectNoStackTrace(r.stderr);
+  });
+
+  it("a dim its axes do not divide names the dim, the axes and how to fix it", () => {
+    const r = shardcost(["estimate", MODEL_FILE, "--mesh", "v5e:2x4x4", "--dim", "D=8190"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/error\[sharding\]: .*D=8190 is not divisible/);
+    expectNoStackTrace(r.stderr);
+  });
+
+  it("an exception thrown by the user's code shows their line, not a stack trace", () => {
+    const dir = scratch({
+      "throws.ts": model(
+        'export const dims = { B: 8, D: 16 };\nexport const inputs = { x: tensor("x[B, D]") };\nexport default function f(t: { x: Tracer }) {\n  throw new Error("not yet written");\n}\n',
+      ),
+    });
+    const r = shardcost(["estimate", join(dir, "throws.ts")]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/Error: not yet written\n {2}at .*throws\.ts:6\n$/);
+  });
+
+  it.each([
+    [["estimate", "--model", "llama3-8b", "--mesh", "tpu9:4x4"], /error\[hardware\]: unknown chip "tpu9"/],
+    [["estimate", "missing.ts"], /error\[input\]: model file missing\.ts not found/],
+    [["estimate", "--model", "nothere/config.json"], /error\[input\]: config file nothere\/config\.json not found/],
+    [["estimate", "--model", "llama3-8b", "--mesh", "v5e:4x4", "--layout", "2d-ws", "--batch", "3"], /error\[sharding\]: layout 2d-ws cannot apply/],
+  ])("model error %j", (args, message) => {
+    const r = shardcost(args);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expectNoStackTrace(r.stderr);
+  });
+
+  it("a broken config.json names the file and the field", () => {
+    const dir = scratch({ "config.json": '{ "hidden_size": 4096 }' });
+    const r = shardcost(["estimate", "--model", join(dir, "config.json")]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/config\.json: missing field "intermediate_size"/);
+    const garbled = scratch({ "config.json": "{ hidden_size: " });
+    const g = shardcost(["estimate", "--model", join(garbled, "config.json")]);
+    expect(g.status).toBe(1);
+    expect(g.stderr).toMatch(/config\.json/);
+    expectNoStackTrace(g.stderr);
+  });
+
+  it.each([
+    [["estimate", "--model", "llama3-8b", "--bogus"], /Unknown option '--bogus'/],
+    [["estimate", "--model", "llama3-8b", "--batch", "many"], /--batch "many": expected a positive integer/],
+    [["estimate", "--model", "llama3-8b", "--batch=-4"], /--batch "-4": expected a positive integer/],
+    [["estimate", "--model", "llama3-8b", "--batch", "0"], /--batch "0": expected a positive integer/],
+    [["estimate", "--model", "llama3-8b", "--mesh", "v5e:4y4"], /--mesh "v5e:4y4": write CHIP:AxBxC/],
+    [["estimate", "--model", "llama3-8b", "--weights", "int7"], /--weights "int7": dtypes are/],
+    [["estimate", "--model", "llama-9"], /--model "llama-9": one of llama3-8b/],
+    [["frobnicate"], /unknown command "frobnicate"/],
+    [["sweep", "--model", "llama3-8b", "--batch", "64..8"], /a range is LO\.\.HI/],
+    [["estimate", MODEL_FILE, "--batch", "8"], /--batch applies to built-in models/],
+    [["report", "--model", "llama3-8b"], /report needs --out FILE\.html/],
+  ])("usage error %j", (args, message) => {
+    const r = shardcost(args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toContain("usage: shardcost <command>");
+    expectNoStackTrace(r.stderr);
+  });
+});
+
+describe("shardcost sweep, compare, explain, trace", () => {
+  it("sweep: one CSV row per configuration, the Pareto frontier marked", () => {
+    const r = shardcost([
+      "sweep",
+      "--model",
+      "llama3-8b",
+      "--seq",
+      "4096",
+      "--batch",
+      "8..128",
+      "--mesh",
+      "v5e:2x2,v5e:2x4",
+      "--layout",
+      "1d-ws,fsdp",
+      "--weights",
+      "bf16,int8",
+    ]);
+    expect(r.status).toBe(0);
+    const [header, ...lines] = r.stdout.trim().split("\n");
+    expect(header!.split(",")).toContain("pareto");
+    expect(lines).toHaveLength(5 * 2 * 2 * 2);
+    const cols = header!.split(",");
+    const rows = lines.map((l) => Object.fromEntries(l.split(",").slice(0, cols.length - 1).map((v, i) => [cols[i], v])));
+    const frontier = rows.filter((x) => x.pareto === "true");
+    expect(frontier.length).toBeGreaterThan(0);
+    // No fitting row beats a frontier row on both latency and throughput.
+    for (const f of frontier) {
+      expect(f.fits).toBe("true");
+      const dominated = rows.some(
+        (x) =>
+          x.fits === "true" &&
+          Number(x.stepS) < Number(f.stepS) &&
+          Number(x.tokensPerSPerChip) > Number(f.tokensPerSPerChip),
+      );
+      expect(dominated).toBe(false);
+    }
+    const json = JSON.parse(
+      shardcost(["sweep", "--model", "llama3-8b", "--batch", "8,16", "--format", "json"]).stdout,
+    );
+    expect(json.rows).toHaveLength(2);
+  });
+
+  it("compare: layouts side by side per mesh, with the fastest that fits", () => {
+    const r = shardcost([
+      "compare",
+      "--model",
+      "llama3-70b",
+      "--batch",
+      "64",
+      "--weights",
+      "int8",
+      "--mesh",
+      "v5e:2x4,v5e:4x4,v5e:4x8",
+    ]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/mesh\s+chips\s+1d-ws step\s+ICI\s+mem\/chip\s+2d-ws step/);
+    for (const m of ["v5e:2x4", "v5e:4x4", "v5e:4x8"]) expect(r.stdout).toContain(m);
+    expect(r.stdout).toMatch(/v5e:4x8 .*(1d-ws|2d-ws)$/m);
+  });
+
+  it("explain: both programs in notation, each collective with the equation that caused it", () => {
+    const r = shardcost(["explain", MODEL_FILE, "--mesh", "v5e:2x4x4"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("Traced program");
+    // Traced: global shapes, the weights' declared shardings.
+    expect(r.stdout).toMatch(/= astype\[bf16\] Wgate:int8\[D_X, F_YZ\]/);
+    // Lowered: local shapes, partial sums, and each collective with its cause.
+    expect(r.stdout).toMatch(/= einsum\[BD,DF->BF\] a:bf16\[B, D_X\] b:bf16\[D_X, F_YZ\]/);
+    expect(r.stdout).toMatch(/c:bf16\[B, F_YZ\]\{U_X\} = einsum/);
+    expect(r.stdout).toMatch(
+      /= AllReduce_X c:bf16\[B, F_YZ\]\{U_X\} .*\n {6}caused by: d:bf16\[B, F\] = silu c:bf16\[B, F\]/,
+    );
+    expect(r.stdout).toMatch(/= AllGather_YZ\[D\] x:bf16\[B, D_XYZ\]/);
+    expect(r.stdout).toContain(`@ examples/models/mlp-2d.ts:${lineOf('einsum("BD,DF->BF", x, t.gate)')}`);
+  });
+
+  it("trace: a Chrome/Perfetto trace with a compute and an ICI track, summing to the step", () => {
+    const dir = scratch();
+    const out = join(dir, "step.json");
+    const r = shardcost(["trace", MODEL_FILE, "--mesh", "v5e:2x4x4", "--out", out]);
+    expect(r.status).toBe(0);
+    const t = JSON.parse(readFileSync(out, "utf8"));
+    const spans = t.traceEvents.filter((e: { ph: string }) => e.ph === "X");
+    expect(new Set(spans.map((e: { tid: number }) => e.tid))).toEqual(new Set([0, 1]));
+    const report = JSON.parse(shardcost(["estimate", MODEL_FILE, "--mesh", "v5e:2x4x4", "--json"]).stdout);
+    const total = spans.reduce((a: number, e: { dur: number }) => a + e.dur, 0);
+    expect(total).toBeCloseTo(report.time.serialS * 1e6, 2);
+    // Spans follow one another.
+    for (let i = 1; i < spans.length; i++) expect(spans[i].ts).toBeGreaterThanOrEqual(spans[i - 1].ts);
+  });
+});
