@@ -85,16 +85,30 @@ describe("shardcost estimate", () => {
       ]),
     );
     // 2D weight-stationary: gather over YZ, reduce over X, reduce-scatter over YZ.
-    const kinds = report.collectives.map((c: { kind: string; axes: string }) => `${c.kind}_${c.axes}`);
+    const kinds = report.collectives.map(
+      (c: { kind: string; axes: string }) => `${c.kind}_${c.axes}`,
+    );
     expect(kinds.sort()).toEqual(["AllGather_YZ", "AllReduce_X", "ReduceScatter_YZ"]);
     // --dim changes a size.
-    const big = JSON.parse(shardcost(["estimate", MODEL_FILE, "--mesh", "v5e:2x4x4", "--dim", "B=512", "--json"]).stdout);
+    const big = JSON.parse(
+      shardcost(["estimate", MODEL_FILE, "--mesh", "v5e:2x4x4", "--dim", "B=512", "--json"]).stdout,
+    );
     expect(big.dims.B).toBe(512);
     expect(big.perChip.flops).toBeCloseTo(2 * report.perChip.flops, 0);
   });
 
   it("a model too big for its mesh is a verdict, not an error", () => {
-    const r = shardcost(["estimate", "--model", "llama3-70b", "--batch", "32", "--seq", "8192", "--weights", "int8"]);
+    const r = shardcost([
+      "estimate",
+      "--model",
+      "llama3-70b",
+      "--batch",
+      "32",
+      "--seq",
+      "8192",
+      "--weights",
+      "int8",
+    ]);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/DOES NOT FIT: .* over \(\d+\.\d× the HBM of one TPU v5e\)/);
   });
@@ -125,7 +139,9 @@ describe("errors: model errors exit 1 with the message and line, usage errors ex
     const r = shardcost(["estimate", join(dir, "notation.ts"), "--mesh", "v5e:2x2"]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^shardcost: error\[einsum\]: /);
-    expect(r.stderr).toMatch(/operands: x:bf16\[B, D_X\], x:bf16\[B, D_X\]\n {2}at .*notation\.ts:6\n$/);
+    expect(r.stderr).toMatch(
+      /operands: x:bf16\[B, D_X\], x:bf16\[B, D_X\]\n {2}at .*notation\.ts:6\n$/,
+    );
     expectNoStackTrace(r.stderr);
   });
 
@@ -148,10 +164,29 @@ describe("errors: model errors exit 1 with the message and line, usage errors ex
   });
 
   it.each([
-    [["estimate", "--model", "llama3-8b", "--mesh", "tpu9:4x4"], /error\[hardware\]: unknown chip "tpu9"/],
+    [
+      ["estimate", "--model", "llama3-8b", "--mesh", "tpu9:4x4"],
+      /error\[hardware\]: unknown chip "tpu9"/,
+    ],
     [["estimate", "missing.ts"], /error\[input\]: model file missing\.ts not found/],
-    [["estimate", "--model", "nothere/config.json"], /error\[input\]: config file nothere\/config\.json not found/],
-    [["estimate", "--model", "llama3-8b", "--mesh", "v5e:4x4", "--layout", "2d-ws", "--batch", "3"], /error\[sharding\]: layout 2d-ws cannot apply/],
+    [
+      ["estimate", "--model", "nothere/config.json"],
+      /error\[input\]: config file nothere\/config\.json not found/,
+    ],
+    [
+      [
+        "estimate",
+        "--model",
+        "llama3-8b",
+        "--mesh",
+        "v5e:4x4",
+        "--layout",
+        "2d-ws",
+        "--batch",
+        "3",
+      ],
+      /error\[sharding\]: layout 2d-ws cannot apply/,
+    ],
   ])("model error %j", (args, message) => {
     const r = shardcost(args);
     expect(r.status).toBe(1);
@@ -173,10 +208,22 @@ describe("errors: model errors exit 1 with the message and line, usage errors ex
 
   it.each([
     [["estimate", "--model", "llama3-8b", "--bogus"], /Unknown option '--bogus'/],
-    [["estimate", "--model", "llama3-8b", "--batch", "many"], /--batch "many": expected a positive integer/],
-    [["estimate", "--model", "llama3-8b", "--batch=-4"], /--batch "-4": expected a positive integer/],
-    [["estimate", "--model", "llama3-8b", "--batch", "0"], /--batch "0": expected a positive integer/],
-    [["estimate", "--model", "llama3-8b", "--mesh", "v5e:4y4"], /--mesh "v5e:4y4": write CHIP:AxBxC/],
+    [
+      ["estimate", "--model", "llama3-8b", "--batch", "many"],
+      /--batch "many": expected a positive integer/,
+    ],
+    [
+      ["estimate", "--model", "llama3-8b", "--batch=-4"],
+      /--batch "-4": expected a positive integer/,
+    ],
+    [
+      ["estimate", "--model", "llama3-8b", "--batch", "0"],
+      /--batch "0": expected a positive integer/,
+    ],
+    [
+      ["estimate", "--model", "llama3-8b", "--mesh", "v5e:4y4"],
+      /--mesh "v5e:4y4": write CHIP:AxBxC/,
+    ],
     [["estimate", "--model", "llama3-8b", "--weights", "int7"], /--weights "int7": dtypes are/],
     [["estimate", "--model", "llama-9"], /--model "llama-9": one of llama3-8b/],
     [["frobnicate"], /unknown command "frobnicate"/],
@@ -214,7 +261,14 @@ describe("shardcost sweep, compare, explain, trace", () => {
     expect(header!.split(",")).toContain("pareto");
     expect(lines).toHaveLength(5 * 2 * 2 * 2);
     const cols = header!.split(",");
-    const rows = lines.map((l) => Object.fromEntries(l.split(",").slice(0, cols.length - 1).map((v, i) => [cols[i], v])));
+    const rows = lines.map((l) =>
+      Object.fromEntries(
+        l
+          .split(",")
+          .slice(0, cols.length - 1)
+          .map((v, i) => [cols[i], v]),
+      ),
+    );
     const frontier = rows.filter((x) => x.pareto === "true");
     expect(frontier.length).toBeGreaterThan(0);
     // No fitting row beats a frontier row on both latency and throughput.
@@ -265,7 +319,9 @@ describe("shardcost sweep, compare, explain, trace", () => {
       /= AllReduce_X c:bf16\[B, F_YZ\]\{U_X\} .*\n {6}caused by: d:bf16\[B, F\] = silu c:bf16\[B, F\]/,
     );
     expect(r.stdout).toMatch(/= AllGather_YZ\[D\] x:bf16\[B, D_XYZ\]/);
-    expect(r.stdout).toContain(`@ examples/models/mlp-2d.ts:${lineOf('einsum("BD,DF->BF", x, t.gate)')}`);
+    expect(r.stdout).toContain(
+      `@ examples/models/mlp-2d.ts:${lineOf('einsum("BD,DF->BF", x, t.gate)')}`,
+    );
   });
 
   it("trace: a Chrome/Perfetto trace with a compute and an ICI track, summing to the step", () => {
@@ -276,10 +332,13 @@ describe("shardcost sweep, compare, explain, trace", () => {
     const t = JSON.parse(readFileSync(out, "utf8"));
     const spans = t.traceEvents.filter((e: { ph: string }) => e.ph === "X");
     expect(new Set(spans.map((e: { tid: number }) => e.tid))).toEqual(new Set([0, 1]));
-    const report = JSON.parse(shardcost(["estimate", MODEL_FILE, "--mesh", "v5e:2x4x4", "--json"]).stdout);
+    const report = JSON.parse(
+      shardcost(["estimate", MODEL_FILE, "--mesh", "v5e:2x4x4", "--json"]).stdout,
+    );
     const total = spans.reduce((a: number, e: { dur: number }) => a + e.dur, 0);
     expect(total).toBeCloseTo(report.time.serialS * 1e6, 2);
     // Spans follow one another.
-    for (let i = 1; i < spans.length; i++) expect(spans[i].ts).toBeGreaterThanOrEqual(spans[i - 1].ts);
+    for (let i = 1; i < spans.length; i++)
+      expect(spans[i].ts).toBeGreaterThanOrEqual(spans[i - 1].ts);
   });
 });

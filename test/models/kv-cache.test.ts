@@ -3,7 +3,7 @@
  * steps that read and update the cache — gives the logits of the uncached model run over the
  * whole sequence. Numeric, through `interpret`, in f32 (1e-5 relative).
  */
-import { interpret, type NDArray, type Program, trace } from "@shardcost/core";
+import { estimate, interpret, type NDArray, type Program, trace } from "@shardcost/core";
 import { type LlamaConfig, llamaDecode, llamaPrefill } from "@shardcost/ops";
 import { describe, expect, it } from "vitest";
 import { maxRelativeError, randomArray } from "../support/arrays.js";
@@ -114,4 +114,22 @@ describe("S24: KV-cached decoding equals the uncached model", () => {
     // And the test can fail: the logits move with the last token.
     expect(maxRelativeError(got, lastRow(uncached.logits!, total - 1))).toBeGreaterThan(1e-3);
   });
+});
+
+describe("KV traffic of a decode step", () => {
+  // First principles: a decode step reads each layer's whole K and V cache once (QKᵀ reads K,
+  // the weighted sum reads V), through the in-place update that wrote this step's entry.
+  it.each(["bf16", "int8"] as const)(
+    "reads the whole %s cache once, counted as cache bytes",
+    (kv) => {
+      const spec = llamaDecode(
+        { name: "8b-4l", layers: 4, D: 4096, F: 14336, N: 32, K: 8, H: 128, V: 128256 },
+        { batch: 8, seq: 4096, kv },
+      );
+      const est = estimate(trace(spec.fn, spec.inputs, spec.dims), "v5e");
+      const cacheBytes = 4 * 2 * 8 * 4096 * 8 * 128 * (kv === "bf16" ? 2 : 1);
+      expect(est.memory.cacheBytes).toBe(cacheBytes);
+      expect(est.totals.cacheBytes).toBe(cacheBytes);
+    },
+  );
 });

@@ -100,8 +100,11 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
       );
       const label = s.labels?.[i];
       if (label) {
+        // Near the right edge, the label goes to the point's left.
+        const right = px(x) > W - m.r - 50;
+        const lx = right ? px(x) - 5 : px(x) + 5;
         parts.push(
-          `<text x="${(px(x) + 5).toFixed(1)}" y="${(py(y) - 5).toFixed(1)}" class="pointlabel">${esc(label)}</text>`,
+          `<text x="${lx.toFixed(1)}" y="${(py(y) - 5).toFixed(1)}" text-anchor="${right ? "end" : "start"}" class="pointlabel">${esc(label)}</text>`,
         );
       }
     });

@@ -323,6 +323,13 @@ export function estimate(
   for (const input of program.inputs) {
     role[input.var.id] = input.role === "param" ? 1 : input.role === "cache" ? 2 : 0;
   }
+  // A cache updated in place (dynamic_update_slice) is still the cache: reads of it are KV reads.
+  for (const eqn of program.eqns) {
+    const operand = eqn.inputs[0];
+    if (eqn.primitive === Primitive.DynamicUpdateSlice && operand?.kind === "var") {
+      role[eqn.outputs[0]!.id] = role[operand.id]!;
+    }
+  }
   for (const group of fusion.groups) {
     const readVars: number[] = [];
     const c = groupCost(program, graph, fusion, group, costs, scratch, readVars);
