@@ -11,9 +11,12 @@
  *     with the 2d-ws layout on a v5e 16x16 pod (as mesh X=8 Y=2 Z=16) and estimated per chip
  *   traceLowerEstimate405bDecode2dws16x16Periodic — the same step through the sweep engine: two-
  *     and three-layer models traced, lowered and costed, the 126 layers extrapolated (exact)
+ *   sweep70bDecode10k — `shardcost sweep`'s engine over 10,000 LLaMA-3-70B decode configurations
+ *     (batch × mesh × layout × weight and KV dtypes), from a cold start each run
  *   spmdPropertyCasesPerS — random sharded programs checked by assertSpmdEquivalent per second
  *     (lower, simulate every device, interpret, compare), as the property tests run them
  */
+import { runSweep } from "@shardcost/cli";
 import { estimate, trace } from "@shardcost/core";
 import { LLAMA3_70B, LLAMA3_405B, llamaDecode } from "@shardcost/ops";
 import { resolveLayout, StepEstimator } from "@shardcost/serving";
@@ -117,6 +120,40 @@ function pod() {
   };
 }
 
+function sweep10k() {
+  // batch 25 × mesh 5 × layout 4 × weights 4 × KV 5 = 10,000 LLaMA-3-70B decode configurations.
+  const grid = {
+    config: LLAMA3_70B,
+    phase: "decode",
+    seq: 8192,
+    flash: false,
+    batches: Array.from({ length: 25 }, (_, i) => 8 * (i + 1)),
+    meshes: [
+      { X: 2, Y: 4 },
+      { X: 4, Y: 4 },
+      { X: 4, Y: 8 },
+      { X: 8, Y: 8 },
+      { X: 16, Y: 16 },
+    ].map((shape) => mesh("v5e", shape)),
+    layouts: ["1d-ws", "2d-ws", "weight-gathered", "fsdp"],
+    weights: ["bf16", "int8", "int4", "fp8e4m3"],
+    kv: ["bf16", "int8", "int4", "fp8e4m3", "f16"],
+    compute: ["bf16"],
+  } as const;
+  let rows = 0;
+  let fits = 0;
+  const figure = measure(
+    () => {
+      const out = runSweep(grid);
+      rows = out.length;
+      fits = out.filter((r) => r.fits).length;
+    },
+    3,
+    0,
+  );
+  return { sweep70bDecode10k: { ...figure, targetMs: 10_000, configurations: rows, fit: fits } };
+}
+
 function propertyThroughput() {
   const samples = fc.sample(
     meshArb().chain((m) => chainArb(m).map((recipe) => ({ m, recipe }))),
@@ -135,6 +172,7 @@ const figures = {
   ...singleChip(),
   ...fourByFour(),
   ...pod(),
+  ...sweep10k(),
   ...propertyThroughput(),
 };
 console.log(JSON.stringify(figures, null, 2));
