@@ -1,4 +1,7 @@
 /** The README's first example, as written there: it must trace, print and estimate. */
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { estimate, formatOpTable, param, printProgram, tensor, trace } from "@shardcost/core";
 import { einsum, mul, shard, silu } from "@shardcost/ops";
 import { estimateSpmd, lower, mesh } from "@shardcost/sharding";
@@ -47,5 +50,16 @@ describe("README", () => {
       { B: 64, D: 8192, F: 28672 },
     );
     expect(() => lower(unconstrained, m)).toThrow(/partial sum over YZ: AllReduce_YZ/);
+  });
+});
+
+describe("README: the model file", () => {
+  const root = join(import.meta.dirname, "..");
+  it("quotes examples/models/mlp-2d.ts as it is (the CLI tests run that file)", () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const quoted = /`examples\/models\/mlp-2d\.ts`:\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    const file = readFileSync(join(root, "examples/models/mlp-2d.ts"), "utf8");
+    const code = file.replace(/^(\/\/.*\n)+\n?/, "");
+    expect(quoted).toBe(code);
   });
 });

@@ -2,8 +2,7 @@
 // (ESTI's Win[D_X, F_YZ]). Run it with
 //   npx shardcost estimate examples/models/mlp-2d.ts --mesh v5e:2x4x4
 
-import type { Tracer } from "@shardcost/core";
-import { tensor } from "@shardcost/core";
+import { type Tracer, tensor } from "@shardcost/core";
 import { einsum, mul, shard, silu } from "@shardcost/ops";
 
 export const dims = { B: 256, D: 8192, F: 28672 };

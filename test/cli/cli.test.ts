@@ -342,3 +342,20 @@ describe("shardcost sweep, compare, explain, trace", () => {
       expect(spans[i].ts).toBeGreaterThanOrEqual(spans[i - 1].ts);
   });
 });
+
+describe("the README's JSON sample", () => {
+  it("is what `estimate --json` prints for the model file (first collective, second op row)", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const sample = JSON.parse(
+      /### The JSON report[\s\S]*?```json\n([\s\S]*?)```/.exec(readme)![1]!,
+    );
+    const report = JSON.parse(
+      shardcost(["estimate", MODEL_FILE, "--mesh", "v5e:2x4x4", "--json"]).stdout,
+    );
+    expect(sample).toEqual({
+      ...report,
+      collectives: report.collectives.slice(0, 1),
+      ops: report.ops.slice(1, 2),
+    });
+  });
+});
