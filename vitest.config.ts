@@ -6,5 +6,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts", "packages/*/test/**/*.test.ts"],
     pool: "threads",
+    // The CLI tests run the bin as a subprocess (and Chromium): seconds each on a busy machine.
+    testTimeout: 60_000,
   },
 });

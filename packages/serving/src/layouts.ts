@@ -26,7 +26,9 @@ export const LAYOUTS: { readonly [N in LayoutName]: LayoutPreset } = {
     source: "ESTI §3.2.2, 2D weight-stationary: Win[D_X, F_YZ], Wout[F_YZ, D_X]",
     description:
       "MLP weights split on D over X and on F over the other axes (X chosen per mesh near " +
-      "√(chips·D/2F)); the residual stream sharded on D over all axes; attention as in 1d-ws",
+      "√(chips·D/2F)); attention weights on D over X and on heads over the other axes that " +
+      "divide the KV heads, the KV cache's batch over the rest (when the batch divides, else " +
+      "attention as in 1d-ws); the residual stream sharded on D over all axes",
   },
   "weight-gathered": {
     name: "weight-gathered",
@@ -128,8 +130,27 @@ export function resolveLayout(
       divides("V", c.V, all);
       divides("B", batch, kvBatch);
       const xs = join(x);
+      // Attention in 2D too: D over X, heads over the leading other axes that divide the KV
+      // heads, the KV cache's batch over the rest (X included).
+      const hq: string[] = [];
+      for (const a of yz) {
+        if (c.K % product(m, [...hq, a]) !== 0) break;
+        hq.push(a);
+      }
+      const cacheBatch = all.filter((a) => !hq.includes(a));
+      // A batch those axes do not divide keeps 1d-ws attention (heads, then batch).
+      const twoD = batch % product(m, cacheBatch) === 0 && c.N % product(m, hq) === 0;
+      const attention2d = twoD
+        ? {
+            wq: `[${on("D", x)}, ${on("N", hq)}, H]`,
+            wk: `[${on("D", x)}, ${on("K", hq)}, H]`,
+            wv: `[${on("D", x)}, ${on("K", hq)}, H]`,
+            wo: `[${on("N", hq)}, H, ${on("D", x)}]`,
+            kvCache: `[${on("B", cacheBatch)}, S, ${on("K", hq)}, H]`,
+          }
+        : { ...attention, kvCache: `[${on("B", kvBatch)}, S, ${on("K", heads)}, H]` };
       return {
-        ...attention,
+        ...attention2d,
         ...mlpWeights(
           c,
           `[${on("D", x)}, ${on("F", yz)}]`,
@@ -137,12 +158,17 @@ export function resolveLayout(
           yz,
           divides,
         ),
-        kvCache: `[${on("B", kvBatch)}, S, ${on("K", heads)}, H]`,
         embed: `[${on("V", all)}, D]`,
         unembed: `[D, ${on("V", all)}]`,
         activations: {
           residual: { D: join(all) },
-          attnIn: {},
+          ...(twoD
+            ? {
+                attnIn: { D: xs },
+                // The projections' partial sums over X, reduce-scattered onto the cache's batch.
+                qkv: { B: join(cacheBatch), N: join(hq), K: join(hq) },
+              }
+            : { attnIn: {} }),
           mlpIn: { D: xs },
           mlpHidden: { F: join(yz) },
           mlpOut: { D: join(all) },

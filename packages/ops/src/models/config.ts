@@ -167,15 +167,16 @@ export type LlamaRole =
 export type LlamaLayout = Readonly<Partial<Record<LlamaRole, string>>> & {
   /**
    * Sharding constraints on activations, as mesh axes per dim name (`{ D: "X" }`), at: the
-   * residual stream after each sublayer, the MLP's normed input, its hidden activations and
-   * its output. Dims not named are replicated.
+   * residual stream after each sublayer, the attention's normed input, the query/key/value
+   * projections (before RoPE), the MLP's normed input, its hidden activations and its output.
+   * Dims not named are replicated.
    */
   readonly activations?: Readonly<
     Partial<Record<ActivationRole, Readonly<Record<string, string>>>>
   >;
 };
 
-export type ActivationRole = "residual" | "attnIn" | "mlpIn" | "mlpHidden" | "mlpOut";
+export type ActivationRole = "residual" | "attnIn" | "qkv" | "mlpIn" | "mlpHidden" | "mlpOut";
 
 export const ROLE_DIMS: { readonly [R in LlamaRole]: string } = {
   embed: "[V, D]",

@@ -125,9 +125,9 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
     x.layers.forEach((layer, l) => {
       const kv = x.kv[l]!;
       const a = at("attnIn", rmsnorm(h, layer.attnNorm, "D"));
-      const q = rope(mm([...tok, "N", "H"], a, layer.wq), tables);
-      const k = rope(mm([...tok, "K", "H"], a, layer.wk), tables);
-      const v = mm([...tok, "K", "H"], a, layer.wv);
+      const q = rope(at("qkv", mm([...tok, "N", "H"], a, layer.wq)), tables);
+      const k = rope(at("qkv", mm([...tok, "K", "H"], a, layer.wk)), tables);
+      const v = at("qkv", mm([...tok, "K", "H"], a, layer.wv));
       const kc = dynamicUpdateSlice(kv.k, astype(k, kvType), "S", x.pos, decode ? undefined : "T");
       const vc = dynamicUpdateSlice(kv.v, astype(v, kvType), "S", x.pos, decode ? undefined : "T");
       caches.push({ k: kc, v: vc });
