@@ -145,6 +145,24 @@ describe("errors: model errors exit 1 with the message and line, usage errors ex
     expectNoStackTrace(r.stderr);
   });
 
+  it.each([
+    ['tensor("x[B, Q]")', /error\[unknown-dim\]: .*"x\[B, Q\]": input x: dim Q has no size/],
+    ['tensor("x[B_X, D_X]")', /error\[notation\]: .*mesh axis X is used twice/],
+    ['tensor("x[B, D_W]")', /error\[sharding\]: input x bf16\[B, D_W\]: the mesh has no axis W/],
+    ['tensor("x[B, D")', /error\[notation\]: bad sharding notation "x\[B, D"/],
+  ])("a bad input declaration %s names the line that declared it", (decl, message) => {
+    const dir = scratch({
+      "inputs.ts": model(
+        `export const dims = { B: 8, D: 16, F: 32 };\nexport const inputs = { x: ${decl}, w: tensor("w[D, F]") };\nexport default function f(t: { x: Tracer; w: Tracer }) {\n  return { y: einsum("BD,DF->BF", t.x, t.w) };\n}\n`,
+      ),
+    });
+    const r = shardcost(["estimate", join(dir, "inputs.ts"), "--mesh", "v5e:2x2"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/\n {2}at .*inputs\.ts:4\n$/);
+    expectNoStackTrace(r.stderr);
+  });
+
   it("a dim its axes do not divide names the dim, the axes and how to fix it", () => {
     const r = shardcost(["estimate", MODEL_FILE, "--mesh", "v5e:2x4x4", "--dim", "D=8190"]);
     expect(r.status).toBe(1);

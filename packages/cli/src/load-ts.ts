@@ -98,9 +98,15 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
   if (!entry) throw new ShardcostError("input", `model file ${path} produced no JavaScript`);
   process.setSourceMapsEnabled(true);
   let mod: Record<string, unknown>;
+  // The library the file imports is the built one: record where its inputs are declared.
+  const core = (await import(pathToFileURL(entries["@shardcost/core"]!.js).href)) as {
+    recordDeclarationSites: (on: boolean) => void;
+  };
+  core.recordDeclarationSites(true);
   try {
     mod = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
   } finally {
+    core.recordDeclarationSites(false);
     rmSync(out, { recursive: true, force: true });
   }
   return checkExports(path, mod);

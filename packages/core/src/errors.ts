@@ -28,10 +28,12 @@ export class ShardcostError extends Error {
 /** Malformed sharding notation, a mesh axis used twice, or an unknown dim in a spec. */
 export class NotationError extends ShardcostError {
   readonly text: string;
-  constructor(text: string, reason: string, code: ErrorCode = "notation") {
-    super(code, `bad sharding notation "${text}": ${reason}`);
+  readonly reason: string;
+  constructor(text: string, reason: string, code: ErrorCode = "notation", source?: SourceLocation) {
+    super(code, `bad sharding notation "${text}": ${reason}`, source);
     this.name = "NotationError";
     this.text = text;
+    this.reason = reason;
   }
 }
 

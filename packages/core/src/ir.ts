@@ -49,6 +49,8 @@ export interface ProgramInput {
   readonly role: InputRole;
   /** Path of the leaf in the inputs object, e.g. "layers.3.wq". */
   readonly path: string;
+  /** Where the input was declared, when declaration sites are recorded. */
+  readonly site?: StackCapture;
 }
 
 export interface ProgramOutput {

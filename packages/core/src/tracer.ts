@@ -25,19 +25,46 @@ export interface TensorSpec {
   readonly sharding: Sharding;
   readonly dtype: DType;
   readonly role: InputRole;
+  /** Where it was declared, when `recordDeclarationSites(true)`. */
+  readonly site?: StackCapture;
+}
+
+let recordSites = false;
+
+/**
+ * Whether `tensor()` records where it was called, so that errors about an input (an unknown
+ * dim, an axis the mesh lacks) name the line that declared it. Off by default (a model with
+ * a thousand weights would pay a stack capture each); the CLI turns it on for model files.
+ */
+export function recordDeclarationSites(on: boolean): void {
+  recordSites = on;
 }
 
 /** Declares an input tensor in notation: `tensor("Win[D_X, F_YZ]", "int8")`. */
 export function tensor(spec: string, dtype: DType = "bf16", role: InputRole = "activation") {
   if (!isDType(dtype)) {
-    throw new ShardcostError("dtype", `unknown dtype "${String(dtype)}" for tensor ${spec}`);
+    throw new ShardcostError(
+      "dtype",
+      `unknown dtype "${String(dtype)}" for tensor ${spec}`,
+      callerLocation(),
+    );
+  }
+  let sharding: Sharding;
+  try {
+    sharding = parseSharding(spec);
+  } catch (e) {
+    if (e instanceof NotationError && e.source === undefined) {
+      throw new NotationError(e.text, e.reason, e.code, callerLocation());
+    }
+    throw e;
   }
   return {
     kind: "tensor-spec",
     text: spec,
-    sharding: parseSharding(spec),
+    sharding,
     dtype,
     role,
+    ...(recordSites ? { site: new StackCapture() } : {}),
   } as TensorSpec;
 }
 
@@ -151,6 +178,7 @@ export class ProgramBuilder {
           `input ${path}: dim ${d.dim} has no size; add it to the dims dictionary ` +
             `(known: ${Object.keys(this.dims).join(", ") || "none"})`,
           "unknown-dim",
+          spec.site?.location,
         );
       }
     }
@@ -163,7 +191,11 @@ export class ProgramBuilder {
       { dtype: spec.dtype, dims: spec.sharding.dims, partial: spec.sharding.partial },
       name,
     );
-    this.inputs.push({ var: v, role: spec.role, path });
+    this.inputs.push(
+      spec.site
+        ? { var: v, role: spec.role, path, site: spec.site }
+        : { var: v, role: spec.role, path },
+    );
     return new Tracer(this, v);
   }
 

@@ -12,6 +12,7 @@ import {
   printType,
   ShardcostError,
   type Sharding,
+  type SourceLocation,
   shapeRules,
   sourceOf,
   type Var,
@@ -29,8 +30,9 @@ export class ShardingError extends ShardcostError {
     message: string,
     where?: Eqn,
     program?: Program,
+    site?: SourceLocation,
   ) {
-    const loc = where && program ? sourceOf(program, where)?.location : undefined;
+    const loc = site ?? (where && program ? sourceOf(program, where)?.location : undefined);
     super(code, message, loc);
     this.name = "ShardingError";
   }
@@ -127,7 +129,13 @@ class Lowering {
   }
 }
 
-function check(aval: Aval, what: string, lowering: Lowering, eqn?: Eqn): void {
+function check(
+  aval: Aval,
+  what: string,
+  lowering: Lowering,
+  eqn?: Eqn,
+  site?: SourceLocation,
+): void {
   let key = aval.partial.join("");
   for (const d of aval.dims) if (d.axes.length > 0) key += `|${d.dim}_${d.axes.join("")}`;
   if (key === "") return;
@@ -144,6 +152,7 @@ function check(aval: Aval, what: string, lowering: Lowering, eqn?: Eqn): void {
       `${op}${what} ${printType(aval)}: ${problem}`,
       eqn,
       lowering.program,
+      site,
     );
   }
 }
@@ -213,7 +222,7 @@ export function lower(program: Program, mesh: Mesh): Program {
   // Each traced var's lowered counterpart, by var id.
   const env: Var[] = new Array(varCountOf(program));
   const inputs: ProgramInput[] = program.inputs.map((input) => {
-    check(input.var.aval, `input ${input.path}`, lowering);
+    check(input.var.aval, `input ${input.path}`, lowering, undefined, input.site?.location);
     env[input.var.id] = input.var;
     return input;
   });
