@@ -306,6 +306,35 @@ describe("shardcost sweep, compare, explain, trace", () => {
     expect(json.rows).toHaveLength(2);
   });
 
+  it("sweep over a model file: meshes × lists of dim sizes, each traced and costed", () => {
+    const r = shardcost([
+      "sweep",
+      MODEL_FILE,
+      "--mesh",
+      "v5e:2x4x4,v5e:4x4x4",
+      "--dim",
+      "B=64..256",
+      "--dim",
+      "D=8192,8190",
+    ]);
+    expect(r.status).toBe(0);
+    const [header, ...lines] = r.stdout.trim().split("\n");
+    expect(header).toBe(
+      "mesh,chips,B,D,fits,memoryBytes,stepS,overlappedS,tokensPerS,tokensPerSPerChip,bound,pareto,error",
+    );
+    expect(lines).toHaveLength(2 * 3 * 2);
+    // D=8190 is not divisible by X: an error row naming it, not a crash or a wrong number.
+    const bad = lines.filter((l) => l.split(",")[3] === "8190");
+    expect(bad).toHaveLength(6);
+    for (const l of bad) expect(l).toMatch(/D=8190 is not divisible/);
+    // Rows agree with estimate --json at the same sizes.
+    const one = lines.find((l) => l.startsWith("v5e:4x4x4,64,128,8192,"))!.split(",");
+    const est = JSON.parse(
+      shardcost(["estimate", MODEL_FILE, "--mesh", "v5e:4x4x4", "--dim", "B=128", "--json"]).stdout,
+    );
+    expect(Number(one[6])).toBe(est.time.serialS);
+  });
+
   it("compare: layouts side by side per mesh, with the fastest that fits", () => {
     const r = shardcost([
       "compare",

@@ -33,7 +33,7 @@ import {
   modelFromFlags,
   parseMesh,
 } from "./setup.js";
-import { gridSize, progressBar, runSweep, sweepCsv } from "./sweep.js";
+import { fileSweepCsv, gridSize, progressBar, runFileSweep, runSweep, sweepCsv } from "./sweep.js";
 import { chromeTrace } from "./timeline.js";
 
 const USAGE = `usage: shardcost <command> [model.ts | --model NAME] [flags]
@@ -168,15 +168,39 @@ async function sweepCommand(flags: Flags, positionals: readonly string[], io: Io
     weights: undefined,
     kv: undefined,
     compute: undefined,
+    dim: undefined,
   };
   const model = await modelFromFlags(lists, positionals);
-  builtinOnly(model, "sweep");
   const format =
     flags.format === undefined
       ? flags.json
         ? "json"
         : "csv"
       : choiceList("format", flags.format, ["csv", "json"] as const)[0]!;
+  const progress = io.isTTY
+    ? (done: number, n: number) => io.err(`\r${progressBar(done, n)}`)
+    : undefined;
+  if (model.kind === "file") {
+    // A model file sweeps meshes and lists of dim sizes (--dim B=8..256).
+    const dimLists: Record<string, number[]> = {};
+    for (const item of flags.dim ?? []) {
+      const m = /^([A-Za-z][A-Za-z0-9]*)=(.+)$/.exec(item);
+      if (!m)
+        throw new UsageError(`--dim ${JSON.stringify(item)}: write NAME=LIST, e.g. --dim B=8..256`);
+      dimLists[m[1]!] = intList(`dim ${m[1]}`, m[2]!);
+    }
+    const meshes = (flags.mesh ?? "v5e:1").split(",").map(parseMesh);
+    const rows = runFileSweep(model, meshes, dimLists, progress);
+    if (progress) io.err("\n");
+    write(
+      flags,
+      io,
+      format === "json"
+        ? `${JSON.stringify({ model: model.name, rows }, null, 2)}\n`
+        : fileSweepCsv(rows, Object.keys(dimLists)),
+    );
+    return;
+  }
   const grid = {
     config: model.config,
     phase: model.phase,
@@ -190,9 +214,6 @@ async function sweepCommand(flags: Flags, positionals: readonly string[], io: Io
     compute: dtypeList("compute", flags.compute ?? "bf16"),
   };
   const total = gridSize(grid);
-  const progress = io.isTTY
-    ? (done: number, n: number) => io.err(`\r${progressBar(done, n)}`)
-    : undefined;
   const rows = runSweep(grid, progress);
   if (progress) io.err("\n");
   const text =

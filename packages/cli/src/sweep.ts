@@ -2,7 +2,8 @@ import { type DType, ShardcostError } from "@shardcost/core";
 import type { LlamaConfig, Phase } from "@shardcost/ops";
 import { type LayoutName, StepEstimator } from "@shardcost/serving";
 import type { Mesh } from "@shardcost/sharding";
-import { meshText } from "./setup.js";
+import { estimateModel } from "./report.js";
+import { type FileModel, meshText } from "./setup.js";
 
 /** The grid a sweep walks: every combination of these. */
 export interface SweepGrid {
@@ -102,7 +103,7 @@ export function runSweep(
                 if (!(e instanceof ShardcostError)) throw e;
                 rows.push({
                   ...base,
-                  error: e.message,
+                  error: oneLine(e.message),
                   fits: null,
                   memoryBytes: null,
                   stepS: null,
@@ -124,8 +125,15 @@ export function runSweep(
   return markPareto(rows);
 }
 
+interface Frontier {
+  readonly fits: boolean | null;
+  readonly stepS: number | null;
+  readonly tokensPerSPerChip: number | null;
+  readonly pareto: boolean;
+}
+
 /** Rows that fit and that no other fitting row beats on both latency and tokens/s/chip. */
-export function markPareto(rows: readonly SweepRow[]): SweepRow[] {
+export function markPareto<R extends Frontier>(rows: readonly R[]): R[] {
   const fitting = rows
     .map((r, i) => ({ r, i }))
     .filter(({ r }) => r.fits === true)
@@ -140,6 +148,89 @@ export function markPareto(rows: readonly SweepRow[]): SweepRow[] {
     }
   }
   return rows.map((r, i) => (onFrontier.has(i) ? { ...r, pareto: true } : r));
+}
+
+/** A row of a model file's sweep: a mesh and a choice of dim sizes. */
+export interface FileSweepRow extends Frontier {
+  readonly mesh: string;
+  readonly chips: number;
+  readonly dims: Readonly<Record<string, number>>;
+  readonly error: string | null;
+  readonly memoryBytes: number | null;
+  readonly overlappedS: number | null;
+  readonly tokensPerS: number | null;
+  readonly bound: string | null;
+}
+
+/** Every mesh × every combination of the dim lists, each traced, lowered and costed. */
+export function runFileSweep(
+  model: FileModel,
+  meshes: readonly Mesh[],
+  dimLists: Readonly<Record<string, readonly number[]>>,
+  onProgress?: (done: number, total: number) => void,
+): FileSweepRow[] {
+  let combos: Record<string, number>[] = [{}];
+  for (const [name, values] of Object.entries(dimLists)) {
+    combos = combos.flatMap((c) => values.map((v) => ({ ...c, [name]: v })));
+  }
+  const total = meshes.length * combos.length;
+  const rows: FileSweepRow[] = [];
+  for (const m of meshes) {
+    for (const combo of combos) {
+      const dims = { ...model.dims, ...combo };
+      const base = { mesh: meshText(m), chips: m.chips, dims: combo, pareto: false };
+      try {
+        const r = estimateModel({ ...model, dims }, m, undefined).report;
+        rows.push({
+          ...base,
+          error: null,
+          fits: r.memory.fits,
+          memoryBytes: r.memory.totalBytes,
+          stepS: r.time.serialS,
+          overlappedS: r.time.overlappedS,
+          tokensPerS: r.throughput.tokensPerS,
+          tokensPerSPerChip: r.throughput.tokensPerSPerChip,
+          bound: r.time.bound,
+        });
+      } catch (e) {
+        if (!(e instanceof ShardcostError)) throw e;
+        rows.push({
+          ...base,
+          error: oneLine(e.message),
+          fits: null,
+          memoryBytes: null,
+          stepS: null,
+          overlappedS: null,
+          tokensPerS: null,
+          tokensPerSPerChip: null,
+          bound: null,
+        });
+      }
+      onProgress?.(rows.length, total);
+    }
+  }
+  return markPareto(rows);
+}
+
+export function fileSweepCsv(rows: readonly FileSweepRow[], dimNames: readonly string[]): string {
+  const figures = [
+    "fits",
+    "memoryBytes",
+    "stepS",
+    "overlappedS",
+    "tokensPerS",
+    "tokensPerSPerChip",
+    "bound",
+    "pareto",
+    "error",
+  ] as const;
+  const header = ["mesh", "chips", ...dimNames, ...figures].join(",");
+  const lines = rows.map((r) =>
+    [r.mesh, r.chips, ...dimNames.map((d) => r.dims[d]), ...figures.map((f) => r[f])]
+      .map(csvCell)
+      .join(","),
+  );
+  return `${[header, ...lines].join("\n")}\n`;
 }
 
 const COLUMNS: readonly (keyof SweepRow)[] = [
@@ -175,4 +266,9 @@ export function sweepCsv(rows: readonly SweepRow[]): string {
 export function progressBar(done: number, total: number, width = 30): string {
   const filled = total === 0 ? width : Math.round((done / total) * width);
   return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`;
+}
+
+/** An error message on one line (a CSV cell): "… \n  at file:line" becomes "… at file:line". */
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, " ");
 }
