@@ -353,6 +353,14 @@ describe("shardcost sweep, compare, explain, trace", () => {
     expect(r.stdout).toMatch(/v5e:4x8 .*(1d-ws|2d-ws)$/m);
   });
 
+  it("compare a model file across meshes; a mesh its dims do not divide says why", () => {
+    const r = shardcost(["compare", MODEL_FILE, "--mesh", "v5e:2x4x4,v5e:4x4x4,v5e:4x4x3"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^v5e:2x4x4 +32 +\d/m);
+    expect(r.stdout).toMatch(/^v5e:4x4x3 +48 +n\/a/m);
+    expect(r.stdout).toMatch(/v5e:4x4x3: input x bf16\[B, D_XYZ\]: dim D=8192 is not divisible/);
+  });
+
   it("explain: both programs in notation, each collective with the equation that caused it", () => {
     const r = shardcost(["explain", MODEL_FILE, "--mesh", "v5e:2x4x4"]);
     expect(r.status).toBe(0);

@@ -25,14 +25,7 @@ import {
 } from "./args.js";
 import { reportData, reportHtml } from "./html.js";
 import { describeModel, estimateModel, formatEstimate } from "./report.js";
-import {
-  LAYOUT_NAMES,
-  layoutFromFlags,
-  type Model,
-  meshText,
-  modelFromFlags,
-  parseMesh,
-} from "./setup.js";
+import { LAYOUT_NAMES, layoutFromFlags, meshText, modelFromFlags, parseMesh } from "./setup.js";
 import { fileSweepCsv, gridSize, progressBar, runFileSweep, runSweep, sweepCsv } from "./sweep.js";
 import { chromeTrace } from "./timeline.js";
 
@@ -147,17 +140,6 @@ async function estimateCommand(flags: Flags, positionals: readonly string[], io:
   );
 }
 
-function builtinOnly(
-  model: Model,
-  command: string,
-): asserts model is Extract<Model, { kind: "builtin" }> {
-  if (model.kind !== "builtin") {
-    throw new UsageError(
-      `${command} sweeps layouts and dtypes of built-in models: use --model (e.g. --model llama3-70b)`,
-    );
-  }
-}
-
 async function sweepCommand(flags: Flags, positionals: readonly string[], io: Io) {
   // List-valued flags are read here; the rest through the single-model path.
   const lists = {
@@ -232,12 +214,40 @@ async function sweepCommand(flags: Flags, positionals: readonly string[], io: Io
 async function compareCommand(flags: Flags, positionals: readonly string[], io: Io) {
   const lists = { ...flags, mesh: undefined, layout: undefined };
   const model = await modelFromFlags(lists, positionals);
-  builtinOnly(model, "compare");
-  const layouts = choiceList("layout", flags.layout ?? "1d-ws,2d-ws", LAYOUT_NAMES);
   const meshes =
     flags.mesh === undefined
       ? STUDY_SHAPES.map((s) => mesh("v5e", s))
       : flags.mesh.split(",").map(parseMesh);
+  if (model.kind === "file") {
+    // A model file carries its own shardings: compare it across meshes.
+    const rows = runFileSweep(model, meshes, {});
+    if (flags.json) {
+      write(flags, io, `${JSON.stringify({ model: model.name, rows }, null, 2)}\n`);
+      return;
+    }
+    const header = ["mesh", "chips", "step", "overlapped", "bound", "mem/chip", "tokens/s/chip"];
+    const cells = rows.map((r) =>
+      r.stepS === null
+        ? [r.mesh, String(r.chips), "n/a", "", "", "", ""]
+        : [
+            r.mesh,
+            String(r.chips),
+            formatTime(r.stepS),
+            formatTime(r.overlappedS!),
+            r.bound ?? "",
+            `${formatBytes(r.memoryBytes!)}${r.fits ? "" : " (over)"}`,
+            rate(r.tokensPerSPerChip!),
+          ],
+    );
+    const notes = rows.filter((r) => r.error).map((r) => `${r.mesh}: ${r.error}`);
+    write(
+      flags,
+      io,
+      `${describeModel(model)}\nper chip, one step\n\n${table(header, cells, ["left", "left", "right", "right", "left", "right", "right"])}\n${notes.length ? `\n${notes.join("\n")}\n` : ""}`,
+    );
+    return;
+  }
+  const layouts = choiceList("layout", flags.layout ?? "1d-ws,2d-ws", LAYOUT_NAMES);
   const engine = new StepEstimator();
   const query = {
     phase: model.phase,
@@ -379,3 +389,5 @@ const COMMANDS = {
   report: reportCommand,
   trace: traceCommand,
 } as const;
+
+const rate = (x: number) => (x >= 100 ? x.toFixed(0) : x.toPrecision(3));
