@@ -97,6 +97,22 @@ describe("shardcost estimate", () => {
     expect(big.perChip.flops).toBeCloseTo(2 * report.perChip.flops, 0);
   });
 
+  it.each(["./layers", "./layers.js", "./layers.ts"])(
+    "a model file may import its own modules (%s), and rows point into them",
+    (spec) => {
+      const dir = scratch({
+        "layers.ts":
+          'import type { Tracer } from "@shardcost/core";\nimport { einsum } from "@shardcost/ops";\n\nexport const up = (x: Tracer, w: Tracer) => einsum("BD,DF->BF", x, w);\n',
+        "model.ts": `import { type Tracer, tensor } from "@shardcost/core";\nimport { up } from "${spec}";\n\nexport const dims = { B: 8, D: 16, F: 32 };\nexport const inputs = { x: tensor("x[B, D]"), w: tensor("w[D, F_X]", "bf16", "param") };\nexport default (t: { x: Tracer; w: Tracer }) => ({ y: up(t.x, t.w) });\n`,
+      });
+      const r = shardcost(["estimate", join(dir, "model.ts"), "--mesh", "v5e:2", "--json"]);
+      expect(r.stderr).toBe("");
+      const report = JSON.parse(r.stdout);
+      expect(report.ops[0].source).toMatch(/layers\.ts:4$/);
+      expect(report.memory.paramBytes).toBe((16 * 32 * 2) / 2);
+    },
+  );
+
   it("a model too big for its mesh is a verdict, not an error", () => {
     const r = shardcost([
       "estimate",

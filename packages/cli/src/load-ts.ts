@@ -63,6 +63,8 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
     inlineSourceMap: true,
     inlineSources: true,
     noEmitOnError: true,
+    // `./layers.ts` and `./layers.js` imports both work; see the rewrite below for `./layers`.
+    rewriteRelativeImportExtensions: true,
     paths: Object.fromEntries(Object.entries(entries).map(([name, e]) => [name, [e.dts]])),
   };
   const program = ts.createProgram({ rootNames: [file], options });
@@ -84,13 +86,17 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
   }
   // Emit the user's files; imports of the library point at its built entry points.
   const specifier = /(\bfrom\s*|\bimport\s*\(?\s*)(["'])(@shardcost\/[a-z-]+)\2/g;
+  const relative_ = /(\bfrom\s*|\bimport\s*\(?\s*)(["'])(\.\.?\/(?:[^"'/]+\/)*[^"'./]+)\2/g;
   let entry: string | undefined;
   program.emit(undefined, (name, text) => {
     if (!name.endsWith(".js")) return;
-    const rewritten = text.replace(specifier, (m, lead: string, q: string, spec: string) => {
-      const target = entries[spec];
-      return target ? `${lead}${q}${pathToFileURL(target.js).href}${q}` : m;
-    });
+    const rewritten = text
+      .replace(specifier, (m, lead: string, q: string, spec: string) => {
+        const target = entries[spec];
+        return target ? `${lead}${q}${pathToFileURL(target.js).href}${q}` : m;
+      })
+      // A relative import without an extension (bundler style) names the emitted .js file.
+      .replace(relative_, (_m, lead: string, q: string, spec: string) => `${lead}${q}${spec}.js${q}`);
     writeFileSync(name, rewritten);
     const source = resolve(root, relative(out, name)).replace(/\.js$/, "");
     if (file.replace(/\.(m?ts|tsx)$/, "") === source) entry = name;
