@@ -96,7 +96,10 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
         return target ? `${lead}${q}${pathToFileURL(target.js).href}${q}` : m;
       })
       // A relative import without an extension (bundler style) names the emitted .js file.
-      .replace(relative_, (_m, lead: string, q: string, spec: string) => `${lead}${q}${spec}.js${q}`);
+      .replace(
+        relative_,
+        (_m, lead: string, q: string, spec: string) => `${lead}${q}${spec}.js${q}`,
+      );
     writeFileSync(name, rewritten);
     const source = resolve(root, relative(out, name)).replace(/\.js$/, "");
     if (file.replace(/\.(m?ts|tsx)$/, "") === source) entry = name;
