@@ -62,6 +62,18 @@ describe("layer-periodic estimates equal full traces", () => {
       full(LLAMA3_8B, q, "1d-ws", m),
     );
   });
+  it("a mixture of experts (8 experts, top 2; experts sharded, so AllToAlls)", () => {
+    const moe: LlamaConfig = {
+      ...LLAMA3_8B,
+      name: "8b-moe",
+      layers: 6,
+      moe: { experts: 8, topK: 2 },
+    };
+    const q: StepQuery = { phase: "decode", batch: 64, seq: 1024, weights: "int8", groups: 8 };
+    const got = new StepEstimator().step(moe, q, "1d-ws", m);
+    expectSameCosts(got, full(moe, q, "1d-ws", m));
+    expect(got.totals.iciBytes).toBeGreaterThan(0);
+  });
   it("LLaMA-3-405B decode, 126 layers, 2d-ws on a v5e 16x16 pod", () => {
     const pod = mesh("v5e", { X: 8, Y: 2, Z: 16 });
     const q: StepQuery = { phase: "decode", batch: 64, seq: 8192, weights: "int8" };
