@@ -58,14 +58,15 @@ export function tensor(spec: string, dtype: DType = "bf16", role: InputRole = "a
     }
     throw e;
   }
-  return {
+  const declared: { -readonly [K in keyof TensorSpec]: TensorSpec[K] } = {
     kind: "tensor-spec",
     text: spec,
     sharding,
     dtype,
     role,
-    ...(recordSites ? { site: new StackCapture() } : {}),
-  } as TensorSpec;
+  };
+  if (recordSites) declared.site = new StackCapture();
+  return declared as TensorSpec;
 }
 
 /** A weight: counted once in memory, resident across steps. */
