@@ -204,6 +204,10 @@ describe("errors: model errors exit 1 with the message and line, usage errors ex
     ],
     [["estimate", "missing.ts"], /error\[input\]: model file missing\.ts not found/],
     [
+      ["trace", MODEL_FILE, "--out", "/nonexistent/dir/t.json"],
+      /error\[input\]: cannot write \/nonexistent\/dir\/t\.json: no such directory/,
+    ],
+    [
       ["estimate", "--model", "nothere/config.json"],
       /error\[input\]: config file nothere\/config\.json not found/,
     ],

@@ -123,9 +123,20 @@ function oneMesh(flags: Flags) {
   return parseMesh(flags.mesh);
 }
 
+/** Writes an output file; a path that cannot be written is the user's to fix (exit 1). */
+function writeOut(path: string, text: string) {
+  try {
+    writeFileSync(path, text);
+  } catch (e) {
+    const reason =
+      (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such directory" : (e as Error).message;
+    throw new ShardcostError("input", `cannot write ${path}: ${reason}`);
+  }
+}
+
 function write(flags: Flags, io: Io, text: string) {
   if (flags.out === undefined) io.out(text);
-  else writeFileSync(flags.out, text);
+  else writeOut(flags.out, text);
 }
 
 async function estimateCommand(flags: Flags, positionals: readonly string[], io: Io) {
@@ -363,7 +374,7 @@ async function reportCommand(flags: Flags, positionals: readonly string[], io: I
   const m = oneMesh(flags);
   const e = estimateModel(model, m, layoutFromFlags(flags, m, model));
   const data = reportData(e, intList("batch", "1..512"));
-  writeFileSync(flags.out, reportHtml(data));
+  writeOut(flags.out, reportHtml(data));
   io.err(
     `wrote ${flags.out} (${data.batches.length} batch sizes, ${e.report.ops.length} op rows)\n`,
   );
@@ -375,7 +386,7 @@ async function traceCommand(flags: Flags, positionals: readonly string[], io: Io
   const m = oneMesh(flags);
   const e = estimateModel(model, m, layoutFromFlags(flags, m, model));
   const t = chromeTrace(e);
-  writeFileSync(flags.out, `${JSON.stringify(t)}\n`);
+  writeOut(flags.out, `${JSON.stringify(t)}\n`);
   io.err(
     `wrote ${flags.out}: ${t.traceEvents.length - 3} events over ${formatTime(e.report.time.serialS)}; open it in ui.perfetto.dev\n`,
   );
