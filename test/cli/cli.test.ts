@@ -204,7 +204,7 @@ describe("errors: model errors exit 1 with the message and line, usage errors ex
     ],
     [["estimate", "missing.ts"], /error\[input\]: model file missing\.ts not found/],
     [
-      ["trace", MODEL_FILE, "--out", "/nonexistent/dir/t.json"],
+      ["trace", MODEL_FILE, "--mesh", "v5e:2x4x4", "--out", "/nonexistent/dir/t.json"],
       /error\[input\]: cannot write \/nonexistent\/dir\/t\.json: no such directory/,
     ],
     [
