@@ -34,10 +34,14 @@ function niceTicks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
-const tickText = (v: number) =>
-  Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0)
-    ? v.toExponential(1)
-    : String(+v.toPrecision(4));
+function tickText(v: number): string {
+  const a = Math.abs(v);
+  if (a >= 1e9) return `${+(v / 1e9).toPrecision(3)}G`;
+  if (a >= 1e6) return `${+(v / 1e6).toPrecision(3)}M`;
+  if (a >= 1e4) return `${+(v / 1e3).toPrecision(3)}k`;
+  if (a < 1e-2 && v !== 0) return v.toExponential(1);
+  return String(+v.toPrecision(4));
+}
 
 export function lineChart(series: readonly Series[], o: ChartOptions): string {
   const W = o.width ?? 560;
@@ -94,12 +98,19 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
         `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2" class="series"/>`,
       );
     }
+    // Labels that would overprint the last one drawn are left out (the point stays).
+    let lastLabel: [number, number] | undefined;
     pts.forEach(([x, y], i) => {
       parts.push(
         `<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3.5" fill="${s.color}" class="point"/>`,
       );
       const label = s.labels?.[i];
-      if (label) {
+      const near =
+        lastLabel !== undefined &&
+        Math.abs(px(x) - lastLabel[0]) < 34 &&
+        Math.abs(py(y) - lastLabel[1]) < 12;
+      if (label && !near) {
+        lastLabel = [px(x), py(y)];
         // Near the right edge, the label goes to the point's left.
         const right = px(x) > W - m.r - 50;
         const lx = right ? px(x) - 5 : px(x) + 5;
