@@ -119,11 +119,7 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
         );
       }
     });
-    const ly = m.t + 4 + si * 16;
-    parts.push(
-      `<rect x="${W - m.r - 150}" y="${ly - 8}" width="10" height="10" fill="${s.color}"/>`,
-      `<text x="${W - m.r - 135}" y="${ly + 1}" class="legend">${esc(s.name)}</text>`,
-    );
+    parts.push(legendEntry(W - m.r - 150, m.t + 4 + si * 16, s.color, s.name));
   });
   parts.push("</svg>");
   return parts.join("\n");
@@ -177,14 +173,18 @@ export function stackedBars(
     `<text x="14" y="${(m.t + H - m.b) / 2}" text-anchor="middle" class="label" transform="rotate(-90 14 ${(m.t + H - m.b) / 2})">${esc(o.yLabel)}</text>`,
   );
   components.forEach((c, k) => {
-    const ly = m.t + 4 + k * 16;
-    parts.push(
-      `<rect x="${W - m.r + 12}" y="${ly - 8}" width="10" height="10" fill="${c.color}"/>`,
-      `<text x="${W - m.r + 27}" y="${ly + 1}" class="legend">${esc(c.name)}</text>`,
-    );
+    parts.push(legendEntry(W - m.r + 12, m.t + 4 + k * 16, c.color, c.name));
   });
   parts.push("</svg>");
   return parts.join("\n");
+}
+
+/** A colour swatch and its name. */
+function legendEntry(x: number, y: number, color: string, name: string): string {
+  return (
+    `<rect x="${x}" y="${y - 8}" width="10" height="10" fill="${color}"/>\n` +
+    `<text x="${x + 15}" y="${y + 1}" class="legend">${esc(name)}</text>`
+  );
 }
 
 export { esc };

@@ -101,18 +101,7 @@ export function runSweep(
                 });
               } catch (e) {
                 if (!(e instanceof ShardcostError)) throw e;
-                rows.push({
-                  ...base,
-                  error: oneLine(e.message),
-                  fits: null,
-                  memoryBytes: null,
-                  stepS: null,
-                  overlappedS: null,
-                  tokensPerS: null,
-                  tokensPerSPerChip: null,
-                  bound: null,
-                  pareto: false,
-                });
+                rows.push({ ...base, ...failed(e) });
               }
               if (onProgress && rows.length % 64 === 0) onProgress(rows.length, total);
             }
@@ -194,17 +183,7 @@ export function runFileSweep(
         });
       } catch (e) {
         if (!(e instanceof ShardcostError)) throw e;
-        rows.push({
-          ...base,
-          error: oneLine(e.message),
-          fits: null,
-          memoryBytes: null,
-          stepS: null,
-          overlappedS: null,
-          tokensPerS: null,
-          tokensPerSPerChip: null,
-          bound: null,
-        });
+        rows.push({ ...base, ...failed(e) });
       }
       onProgress?.(rows.length, total);
     }
@@ -213,34 +192,17 @@ export function runFileSweep(
 }
 
 export function fileSweepCsv(rows: readonly FileSweepRow[], dimNames: readonly string[]): string {
-  const figures = [
-    "fits",
-    "memoryBytes",
-    "stepS",
-    "overlappedS",
-    "tokensPerS",
-    "tokensPerSPerChip",
-    "bound",
-    "pareto",
-    "error",
-  ] as const;
-  const header = ["mesh", "chips", ...dimNames, ...figures].join(",");
+  const header = ["mesh", "chips", ...dimNames, ...FIGURES].join(",");
   const lines = rows.map((r) =>
-    [r.mesh, r.chips, ...dimNames.map((d) => r.dims[d]), ...figures.map((f) => r[f])]
+    [r.mesh, r.chips, ...dimNames.map((d) => r.dims[d]), ...FIGURES.map((f) => r[f])]
       .map(csvCell)
       .join(","),
   );
   return `${[header, ...lines].join("\n")}\n`;
 }
 
-const COLUMNS: readonly (keyof SweepRow)[] = [
-  "mesh",
-  "chips",
-  "layout",
-  "batch",
-  "weights",
-  "kv",
-  "compute",
+/** The figures of a sweep row, in CSV column order (after the configuration's columns). */
+const FIGURES = [
   "fits",
   "memoryBytes",
   "stepS",
@@ -250,6 +212,17 @@ const COLUMNS: readonly (keyof SweepRow)[] = [
   "bound",
   "pareto",
   "error",
+] as const;
+
+const COLUMNS: readonly (keyof SweepRow)[] = [
+  "mesh",
+  "chips",
+  "layout",
+  "batch",
+  "weights",
+  "kv",
+  "compute",
+  ...FIGURES,
 ];
 
 const csvCell = (v: unknown) => {
@@ -266,6 +239,21 @@ export function sweepCsv(rows: readonly SweepRow[]): string {
 export function progressBar(done: number, total: number, width = 30): string {
   const filled = total === 0 ? width : Math.round((done / total) * width);
   return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`;
+}
+
+/** A configuration that cannot be built: why, and no figures. */
+function failed(e: ShardcostError) {
+  return {
+    error: oneLine(e.message),
+    fits: null,
+    memoryBytes: null,
+    stepS: null,
+    overlappedS: null,
+    tokensPerS: null,
+    tokensPerSPerChip: null,
+    bound: null,
+    pareto: false,
+  };
 }
 
 /** An error message on one line (a CSV cell): "… \n  at file:line" becomes "… at file:line". */

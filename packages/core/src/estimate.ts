@@ -71,7 +71,8 @@ export interface MemoryEstimate {
   readonly headroomBytes: number;
 }
 
-export interface StepTotals {
+/** The additive parts of a step's totals: sums over its kernels and collectives. */
+export interface StepSums {
   readonly flops: number;
   readonly hbmBytes: number;
   /** HBM bytes read from weights and from caches. */
@@ -85,11 +86,27 @@ export interface StepTotals {
   readonly iciS: number;
   /** Σ per-op roofline times: kernels and collectives run one after another. */
   readonly timeS: number;
+  /** Σ times of the kernels alone (not the collectives). */
+  readonly kernelS: number;
+}
+
+export interface StepTotals extends Omit<StepSums, "kernelS"> {
   /** The same as `timeS`, named for comparison with `overlappedS`. */
   readonly serialS: number;
   /** Collectives fully hidden behind compute: max(Σ kernel times, Σ collective times). */
   readonly overlappedS: number;
   readonly bound: Bound;
+}
+
+/** Totals from sums: the serial and overlapped step, and what binds it. */
+export function stepTotals(s: StepSums): StepTotals {
+  const { kernelS: _, ...sums } = s;
+  return {
+    ...sums,
+    serialS: s.timeS,
+    overlappedS: Math.max(s.kernelS, s.iciS),
+    bound: s.iciS > Math.max(s.computeS, s.hbmS) ? "ici" : s.computeS >= s.hbmS ? "compute" : "hbm",
+  };
 }
 
 export interface Estimate {
@@ -398,7 +415,7 @@ export function estimate(
     timeS += o.timeS;
     if (o.iciS === 0) kernelS += o.timeS;
   }
-  const totals: StepTotals = {
+  const totals = stepTotals({
     flops,
     hbmBytes,
     paramBytes,
@@ -409,10 +426,8 @@ export function estimate(
     hbmS,
     iciS,
     timeS,
-    serialS: timeS,
-    overlappedS: Math.max(kernelS, iciS),
-    bound: iciS > Math.max(computeS, hbmS) ? "ici" : computeS >= hbmS ? "compute" : "hbm",
-  };
+    kernelS,
+  });
   return {
     chip,
     ops,

@@ -4,6 +4,7 @@ import {
   type MemoryEstimate,
   type Program,
   type StepTotals,
+  stepTotals,
   trace,
 } from "@shardcost/core";
 import { type LlamaConfig, llamaStep } from "@shardcost/ops";
@@ -39,29 +40,22 @@ function kernelTime(e: Estimate): number {
 export function extrapolateLayers(two: Estimate, three: Estimate, layers: number): StepCosts {
   if (layers < 2) throw new Error("extrapolateLayers needs at least two layers");
   const n = layers - 2;
+  const lin = (x: number, y: number) => x + n * (y - x);
   const a = two.totals;
   const b = three.totals;
-  const lin = (x: number, y: number) => x + n * (y - x);
-  const computeS = lin(a.computeS, b.computeS);
-  const hbmS = lin(a.hbmS, b.hbmS);
-  const iciS = lin(a.iciS, b.iciS);
-  const timeS = lin(a.timeS, b.timeS);
-  const kernelS = lin(kernelTime(two), kernelTime(three));
-  const totals: StepTotals = {
+  const totals = stepTotals({
     flops: lin(a.flops, b.flops),
     hbmBytes: lin(a.hbmBytes, b.hbmBytes),
     paramBytes: lin(a.paramBytes, b.paramBytes),
     cacheBytes: lin(a.cacheBytes, b.cacheBytes),
     weightFlops: lin(a.weightFlops, b.weightFlops),
     iciBytes: lin(a.iciBytes, b.iciBytes),
-    computeS,
-    hbmS,
-    iciS,
-    timeS,
-    serialS: timeS,
-    overlappedS: Math.max(kernelS, iciS),
-    bound: iciS > Math.max(computeS, hbmS) ? "ici" : computeS >= hbmS ? "compute" : "hbm",
-  };
+    computeS: lin(a.computeS, b.computeS),
+    hbmS: lin(a.hbmS, b.hbmS),
+    iciS: lin(a.iciS, b.iciS),
+    timeS: lin(a.timeS, b.timeS),
+    kernelS: lin(kernelTime(two), kernelTime(three)),
+  });
   const m1 = two.memory;
   const m2 = three.memory;
   const paramBytes = lin(m1.paramBytes, m2.paramBytes);
