@@ -113,6 +113,16 @@ describe("shardcost estimate", () => {
     },
   );
 
+  it("--dim resizes a built-in model (here a wider MLP and 4 layers)", () => {
+    const args = ["estimate", "--model", "llama3-8b", "--mesh", "v5e:2x2", "--json"];
+    const base = JSON.parse(shardcost([...args, "--dim", "L=4"]).stdout);
+    const wide = JSON.parse(shardcost([...args, "--dim", "L=4", "--dim", "F=28672"]).stdout);
+    expect(wide.dims.F).toBe(28672);
+    // Each layer's three MLP matrices grow by 3·D·ΔF weights (bf16, split over 4 chips).
+    const grown = (4 * 3 * 4096 * (28672 - 14336) * 2) / 4;
+    expect(wide.memory.paramBytes - base.memory.paramBytes).toBe(grown);
+  });
+
   it("a model too big for its mesh is a verdict, not an error", () => {
     const r = shardcost([
       "estimate",
@@ -212,6 +222,10 @@ describe("errors: model errors exit 1 with the message and line, usage errors ex
       /error\[input\]: config file nothere\/config\.json not found/,
     ],
     [
+      ["estimate", "--model", "llama3-8b", "--dim", "N=30"],
+      /error\[dim-size\]: .*N=30 query heads are not a multiple of K=8/,
+    ],
+    [
       [
         "estimate",
         "--model",
@@ -267,6 +281,10 @@ describe("errors: model errors exit 1 with the message and line, usage errors ex
     [["frobnicate"], /unknown command "frobnicate"/],
     [["sweep", "--model", "llama3-8b", "--batch", "64..8"], /a range is LO\.\.HI/],
     [["estimate", MODEL_FILE, "--batch", "8"], /--batch applies to built-in models/],
+    [
+      ["estimate", "--model", "llama3-8b", "--dim", "B=4"],
+      /--dim B: a built-in model's dims are L, D, F/,
+    ],
     [["report", "--model", "llama3-8b"], /report needs --out FILE\.html/],
   ])("usage error %j", (args, message) => {
     const r = shardcost(args);

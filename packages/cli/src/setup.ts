@@ -12,6 +12,17 @@ import { type Mesh, mesh, parseMeshShape } from "@shardcost/sharding";
 import { choice, dimFlags, dtypeFlag, type Flags, positiveInt, UsageError } from "./args.js";
 import { loadModelFile, type ModelModule } from "./load-ts.js";
 
+/** The dims of a built-in model that `--dim` may set, and the config field each sets. */
+const BUILTIN_DIMS: Readonly<Record<string, keyof LlamaConfig>> = {
+  L: "layers",
+  D: "D",
+  F: "F",
+  N: "N",
+  K: "K",
+  H: "H",
+  V: "V",
+};
+
 export const PRESET_NAMES = Object.keys(LLAMA3_PRESETS);
 export const LAYOUT_NAMES = Object.keys(LAYOUTS) as LayoutName[];
 
@@ -94,12 +105,21 @@ export async function modelFromFlags(flags: Flags, positionals: readonly string[
       "which model? give a model file (model.ts) or --model llama3-8b|llama3-70b|llama3-405b|PATH/config.json",
     );
   }
-  if (flags.dim !== undefined) {
-    throw new UsageError("--dim applies to model files; built-in models take --batch and --seq");
-  }
   let config = configFromName(flags.model);
   if (flags.layers !== undefined)
     config = { ...config, layers: positiveInt("layers", flags.layers) };
+  // --dim on a built-in model resizes it: D, F, N, K, H, V (and L, the layers).
+  const resized = dimFlags(flags.dim);
+  for (const [name, size] of Object.entries(resized)) {
+    const field = BUILTIN_DIMS[name];
+    if (!field) {
+      throw new UsageError(
+        `--dim ${name}: a built-in model's dims are ${Object.keys(BUILTIN_DIMS).join(", ")} ` +
+          "(the batch and sequence are --batch and --seq)",
+      );
+    }
+    config = { ...config, [field]: size, name: `${config.name} (${name}=${size})` };
+  }
   const phase =
     flags.phase === undefined
       ? "decode"

@@ -1,4 +1,12 @@
-import { cache, type DType, param, type TensorSpec, type Tracer, tensor } from "@shardcost/core";
+import {
+  cache,
+  type DType,
+  param,
+  ShardcostError,
+  type TensorSpec,
+  type Tracer,
+  tensor,
+} from "@shardcost/core";
 import { contractWith } from "../einsum.js";
 import { add, astype } from "../elementwise.js";
 import { attention, flashAttention, gatedMlp, rmsnorm, rope } from "../nn.js";
@@ -81,6 +89,7 @@ function layerInputs(
  * the cache from position 0.
  */
 export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOptions) {
+  checkConfig(config);
   const w = options.weights ?? "bf16";
   const kvType = options.kv ?? "bf16";
   const intMatmuls = options.compute === "int8";
@@ -175,6 +184,29 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
     ...moeDims,
   };
   return { fn, inputs, dims } satisfies ModelSpec<In>;
+}
+
+/** Shapes a LLaMA cannot have: each KV head serves whole query heads; RoPE rotates pairs. */
+function checkConfig(c: LlamaConfig): void {
+  const fail = (why: string): never => {
+    throw new ShardcostError("dim-size", `model ${c.name}: ${why}`);
+  };
+  for (const [k, v] of Object.entries({
+    L: c.layers,
+    D: c.D,
+    F: c.F,
+    N: c.N,
+    K: c.K,
+    H: c.H,
+    V: c.V,
+  })) {
+    if (!Number.isSafeInteger(v) || v < (k === "L" ? 0 : 1))
+      fail(`${k}=${v} is not a positive integer`);
+  }
+  if (c.N % c.K !== 0) {
+    fail(`N=${c.N} query heads are not a multiple of K=${c.K} KV heads (grouped-query attention)`);
+  }
+  if (c.H % 2 !== 0) fail(`head dim H=${c.H} is odd; RoPE rotates pairs of features`);
 }
 
 /** Tokens regrouped for dispatch ([Gr, Tg]), through the experts, and back. */
