@@ -121,6 +121,12 @@ export interface EstimateOptions {
   readonly sizes?: SizeContext;
   /** Interconnect cost of collectives; lowered programs (which contain them) need it. */
   readonly collectives?: CollectiveCostFn;
+  /**
+   * Keep this program's kernels (dead-code elimination, def-use facts, fusion) for the next
+   * estimate of the same program object, e.g. at other sizes. Off by default: a one-off
+   * estimate should not keep them alive.
+   */
+  readonly reuseKernels?: boolean;
 }
 
 export function globalSizes(program: Program): SizeContext {
@@ -297,8 +303,8 @@ interface Prepared {
 /** Dead-code elimination, def-use facts and kernels depend on structure only, not on sizes. */
 const preparedPrograms = new WeakMap<Program, Prepared>();
 
-function prepare(input: Program): Prepared {
-  const cached = preparedPrograms.get(input);
+function prepare(input: Program, reuse: boolean): Prepared {
+  const cached = reuse ? preparedPrograms.get(input) : undefined;
   if (cached) return cached;
   const program = eliminateDeadCode(input);
   debugPass("eliminateDeadCode", () => printProgram(program));
@@ -310,7 +316,7 @@ function prepare(input: Program): Prepared {
       .join("\n"),
   );
   const prepared = { program, graph, fusion };
-  preparedPrograms.set(input, prepared);
+  if (reuse) preparedPrograms.set(input, prepared);
   return prepared;
 }
 
@@ -325,7 +331,7 @@ export function estimate(
 ): Estimate {
   const chip = typeof chipOrName === "string" ? lookupChip(chipOrName) : chipOrName;
   // The pipeline: drop dead code → def-use facts → fuse into kernels → cost each kernel → memory.
-  const { program, graph, fusion } = prepare(input);
+  const { program, graph, fusion } = prepare(input, options.reuseKernels === true);
   const sizes = options.sizes ?? globalSizes(program);
   const costs = program.eqns.map((e) => eqnCost(e, sizes));
   const ops: OpEstimate[] = new Array(fusion.groups.length);

@@ -174,6 +174,7 @@ export class StepEstimator {
       return estimate(l.program, m.chip, {
         sizes: localSizes({ dims: sizes }, m),
         collectives: collectiveCost(m),
+        reuseKernels: true,
       });
     };
     const estimates = pair.map(costs);
