@@ -1,10 +1,16 @@
-import { formatBytes, formatFlops, formatTime } from "@shardcost/core";
+import {
+  formatBytes,
+  formatFlops,
+  formatTime,
+  ShardcostError,
+  type StepTotals,
+} from "@shardcost/core";
 import { STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
 import { type Mesh, mesh } from "@shardcost/sharding";
 import { describeModel, type Estimated, estimateModel } from "./report.js";
-import { meshText } from "./setup.js";
+import { meshText, stepQuery } from "./setup.js";
 import { esc, lineChart, stackedBars } from "./svg.js";
-import { markPareto, type SweepRow } from "./sweep.js";
+import { markPareto } from "./sweep.js";
 
 export interface BatchPoint {
   readonly batch: number;
@@ -35,74 +41,59 @@ export interface ReportData {
 export function reportData(main: Estimated, batches: readonly number[]): ReportData {
   const { model, mesh: m, layout } = main;
   const bw = m.chip.hbmBandwidth;
+  const engine = new StepEstimator();
+  // One batch size's step: through the sweep engine for a built-in model under a layout,
+  // else traced in full (a model file's shardings, or one chip).
+  const costs = (
+    batch: number,
+  ): { totals: StepTotals; fits: boolean; tokensPerSPerChip: number } => {
+    if (model.kind === "builtin" && layout) {
+      const c = engine.step(model.config, stepQuery(model, batch), layout, m);
+      const tokens = model.phase === "decode" ? batch : batch * model.seq;
+      return {
+        totals: c.totals,
+        fits: c.memory.fits,
+        tokensPerSPerChip: tokens / c.totals.serialS / m.chips,
+      };
+    }
+    const e = estimateModel(model, m, undefined, batch);
+    return {
+      totals: e.estimate.totals,
+      fits: e.estimate.memory.fits,
+      tokensPerSPerChip: e.report.throughput.tokensPerSPerChip,
+    };
+  };
   const points: BatchPoint[] = [];
+  const sweepable = model.kind === "builtin" || model.dims.B !== undefined;
+  for (const batch of sweepable ? batches : []) {
+    const c = unlessUnsplittable(() => costs(batch));
+    if (!c) continue;
+    const t = c.totals;
+    points.push({
+      batch,
+      stepS: t.serialS,
+      tokensPerSPerChip: c.tokensPerSPerChip,
+      fits: c.fits,
+      paramLoadS: t.paramBytes / bw,
+      kvLoadS: t.cacheBytes / bw,
+      flopsS: t.computeS,
+      iciS: t.iciS,
+    });
+  }
   const crossover: CrossoverPoint[] = [];
   if (model.kind === "builtin") {
-    const engine = new StepEstimator();
-    const query = (batch: number) => ({
-      phase: model.phase,
-      batch,
-      seq: model.seq,
-      weights: model.weights,
-      kv: model.kv,
-      compute: model.compute,
-      flash: model.flash,
-    });
-    const tokens = (b: number) => (model.phase === "decode" ? b : b * model.seq);
-    for (const batch of batches) {
-      try {
-        const c = layout
-          ? engine.step(model.config, query(batch), layout, m)
-          : estimateModel({ ...model, batch }, m, undefined).estimate;
-        const t = c.totals;
-        points.push({
-          batch,
-          stepS: t.serialS,
-          tokensPerSPerChip: tokens(batch) / t.serialS / m.chips,
-          fits: c.memory.fits,
-          paramLoadS: t.paramBytes / bw,
-          kvLoadS: t.cacheBytes / bw,
-          flopsS: t.computeS,
-          iciS: t.iciS,
-        });
-      } catch {
-        // A batch the layout cannot split is left out of the plots.
-      }
-    }
     for (const shape of STUDY_SHAPES) {
       const sm = mesh(m.chip, shape);
       for (const l of ["1d-ws", "2d-ws"] as const) {
-        try {
-          const c = engine.step(model.config, query(model.batch), l, sm);
-          crossover.push({
-            chips: sm.chips,
-            mesh: meshText(sm),
-            layout: l,
-            stepS: c.totals.serialS,
-            iciS: c.totals.iciS,
-          });
-        } catch {
-          // The layout cannot apply at this size.
-        }
-      }
-    }
-  } else if (model.dims.B !== undefined) {
-    for (const batch of batches) {
-      try {
-        const e = estimateModel(model, m, undefined, batch);
-        const t = e.estimate.totals;
-        points.push({
-          batch,
-          stepS: t.serialS,
-          tokensPerSPerChip: e.report.throughput.tokensPerSPerChip,
-          fits: e.estimate.memory.fits,
-          paramLoadS: t.paramBytes / bw,
-          kvLoadS: t.cacheBytes / bw,
-          flopsS: t.computeS,
-          iciS: t.iciS,
+        const c = unlessUnsplittable(() => engine.step(model.config, stepQuery(model), l, sm));
+        if (!c) continue;
+        crossover.push({
+          chips: sm.chips,
+          mesh: meshText(sm),
+          layout: l,
+          stepS: c.totals.serialS,
+          iciS: c.totals.iciS,
         });
-      } catch {
-        // A batch the model's shardings cannot split is left out.
       }
     }
   }
@@ -137,15 +128,12 @@ export function reportHtml(d: ReportData): string {
   const pts = d.batches;
   if (pts.length > 0) {
     const rows = markPareto(
-      pts.map(
-        (p) =>
-          ({
-            fits: p.fits,
-            stepS: p.stepS,
-            tokensPerSPerChip: p.tokensPerSPerChip,
-            pareto: false,
-          }) as unknown as SweepRow,
-      ),
+      pts.map((p) => ({
+        fits: p.fits,
+        stepS: p.stepS,
+        tokensPerSPerChip: p.tokensPerSPerChip,
+        pareto: false,
+      })),
     );
     const frontier = pts
       .filter((_, i) => rows[i]!.pareto)
@@ -250,6 +238,16 @@ ${opRows}
 </tbody></table>
 </body></html>
 `;
+}
+
+/** `f()`, or undefined where the model cannot be split that way (a batch or a mesh size). */
+function unlessUnsplittable<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof ShardcostError) return undefined;
+    throw e;
+  }
 }
 
 export type { Mesh };

@@ -8,9 +8,9 @@ import {
   type Program,
   printEqn,
   ShardcostError,
-  type SourceLocation,
   sourceOf,
   table,
+  userFrame,
 } from "@shardcost/core";
 import { STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
 import { lower, mesh } from "@shardcost/sharding";
@@ -25,7 +25,14 @@ import {
 } from "./args.js";
 import { reportData, reportHtml } from "./html.js";
 import { describeModel, estimateModel, formatEstimate } from "./report.js";
-import { LAYOUT_NAMES, layoutFromFlags, meshText, modelFromFlags, parseMesh } from "./setup.js";
+import {
+  LAYOUT_NAMES,
+  layoutFromFlags,
+  meshText,
+  modelFromFlags,
+  parseMesh,
+  stepQuery,
+} from "./setup.js";
 import { fileSweepCsv, gridSize, progressBar, runFileSweep, runSweep, sweepCsv } from "./sweep.js";
 import { chromeTrace } from "./timeline.js";
 
@@ -93,27 +100,10 @@ function reportError(e: unknown, io: Io): number {
   }
   // An exception from the user's own model code: its message and the first line of theirs.
   const err = e instanceof Error ? e : new Error(String(e));
-  const frame = userLine(err.stack ?? "");
+  const loc = userFrame(err.stack ?? "");
+  const frame = loc ? formatLocation(loc) : "";
   io.err(`shardcost: error: ${err.name}: ${err.message}${frame ? `\n  at ${frame}` : ""}\n`);
   return 1;
-}
-
-function userLine(stack: string): string | undefined {
-  for (const line of stack.split("\n").slice(1)) {
-    const m = /\(?((?:file:\/\/)?[^\s()]+\.(?:m?ts|tsx|js)):(\d+):(\d+)\)?\s*$/.exec(line.trim());
-    if (
-      !m ||
-      /[\\/](node_modules|packages[\\/](core|ops|sharding|serving|cli))[\\/]|node:/.test(m[1]!)
-    )
-      continue;
-    const loc: SourceLocation = {
-      file: m[1]!.replace(/^file:\/\//, ""),
-      line: Number(m[2]),
-      column: Number(m[3]),
-    };
-    return formatLocation(loc);
-  }
-  return undefined;
 }
 
 function oneMesh(flags: Flags) {
@@ -260,15 +250,7 @@ async function compareCommand(flags: Flags, positionals: readonly string[], io: 
   }
   const layouts = choiceList("layout", flags.layout ?? "1d-ws,2d-ws", LAYOUT_NAMES);
   const engine = new StepEstimator();
-  const query = {
-    phase: model.phase,
-    batch: model.batch,
-    seq: model.seq,
-    weights: model.weights,
-    kv: model.kv,
-    compute: model.compute,
-    flash: model.flash,
-  };
+  const query = stepQuery(model);
   const results = meshes.map((m) => ({
     mesh: meshText(m),
     chips: m.chips,

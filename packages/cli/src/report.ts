@@ -7,6 +7,7 @@ import {
   formatOpTable,
   formatTime,
   formatTotals,
+  groupOps,
   type OpEstimate,
   type Program,
   table,
@@ -88,39 +89,20 @@ export interface Estimated {
 
 const COLLECTIVE = /^(AllGather|ReduceScatter|AllReduce|AllToAll)(?:_([A-Z]+))?/;
 
-/** The same op on the same local type from the same line, merged (one row per layer line). */
+/** Per-op rows of the JSON report: core's kernel groups (one per op, type and line). */
 export function opRows(ops: readonly OpEstimate[]): OpRow[] {
-  const rows = new Map<string, OpRow>();
-  for (const o of ops) {
-    const source = formatLocation(o.source?.location);
-    const key = `${o.label}|${o.fused.join(",")}|${o.resultType}|${source}`;
-    const r = rows.get(key);
-    rows.set(
-      key,
-      r
-        ? {
-            ...r,
-            count: r.count + 1,
-            flops: r.flops + o.flops,
-            hbmBytes: r.hbmBytes + o.hbmBytes,
-            iciBytes: r.iciBytes + o.iciBytes,
-            timeS: r.timeS + o.timeS,
-          }
-        : {
-            op: o.label,
-            fused: o.fused,
-            result: o.resultType,
-            source,
-            count: 1,
-            flops: o.flops,
-            hbmBytes: o.hbmBytes,
-            iciBytes: o.iciBytes,
-            timeS: o.timeS,
-            bound: o.bound,
-          },
-    );
-  }
-  return [...rows.values()];
+  return groupOps(ops).map((g) => ({
+    op: g.first.label,
+    fused: g.first.fused,
+    result: g.first.resultType,
+    source: formatLocation(g.first.source?.location),
+    count: g.count,
+    flops: g.flops,
+    hbmBytes: g.hbmBytes,
+    iciBytes: g.iciBytes,
+    timeS: g.timeS,
+    bound: g.first.bound,
+  }));
 }
 
 /** Collectives by kind and axes: how many, the bytes each chip sends, their time. */

@@ -7,7 +7,13 @@ import {
   type Phase,
   readHfConfig,
 } from "@shardcost/ops";
-import { isLayoutName, LAYOUTS, type LayoutName, resolveLayout } from "@shardcost/serving";
+import {
+  isLayoutName,
+  LAYOUTS,
+  type LayoutName,
+  resolveLayout,
+  type StepQuery,
+} from "@shardcost/serving";
 import { type Mesh, mesh, parseMeshShape } from "@shardcost/sharding";
 import { choice, dimFlags, dtypeFlag, type Flags, positiveInt, UsageError } from "./args.js";
 import { loadModelFile, type ModelModule } from "./load-ts.js";
@@ -164,6 +170,19 @@ export function tokensPerStep(model: Model): number {
   return (model.dims.B ?? 1) * (model.dims.T ?? 1);
 }
 
+/** The step a built-in model's flags ask for, at `batch` if given. */
+export function stepQuery(model: BuiltinModel, batch = model.batch): StepQuery {
+  return {
+    phase: model.phase,
+    batch,
+    seq: model.seq,
+    weights: model.weights,
+    kv: model.kv,
+    compute: model.compute,
+    flash: model.flash,
+  };
+}
+
 /** The traced (not yet lowered) program of `model` under `layout` on `m`. */
 export function traceModel(
   model: Model,
@@ -175,15 +194,10 @@ export function traceModel(
     const dims = batch === undefined ? model.dims : { ...model.dims, B: batch };
     return trace(model.module.fn as never, model.module.inputs, dims, { sourceLocations: "lazy" });
   }
-  const b = batch ?? model.batch;
+  const query = stepQuery(model, batch);
   const spec = llamaStep(model.config, model.phase, {
-    batch: b,
-    seq: model.seq,
-    weights: model.weights,
-    kv: model.kv,
-    compute: model.compute,
-    flash: model.flash,
-    ...(layout ? { layout: resolveLayout(layout, model.config, m, b) } : {}),
+    ...query,
+    ...(layout ? { layout: resolveLayout(layout, model.config, m, query.batch) } : {}),
   });
   return trace(spec.fn, spec.inputs, spec.dims, { sourceLocations: "lazy" });
 }

@@ -64,51 +64,32 @@ export function runSweep(
   const total = gridSize(g);
   const rows: SweepRow[] = [];
   const tokensPerStep = (b: number) => (g.phase === "decode" ? b : b * g.seq);
-  for (const m of g.meshes) {
-    for (const layout of g.layouts) {
-      for (const weights of g.weights) {
-        for (const kv of g.kv) {
-          for (const compute of g.compute) {
-            for (const batch of g.batches) {
-              const base = {
-                mesh: meshText(m),
-                chips: m.chips,
-                layout,
-                batch,
-                weights,
-                kv,
-                compute,
-              };
-              try {
-                const c = engine.step(
-                  g.config,
-                  { phase: g.phase, batch, seq: g.seq, weights, kv, compute, flash: g.flash },
-                  layout,
-                  m,
-                );
-                const tps = tokensPerStep(batch) / c.totals.serialS;
-                rows.push({
-                  ...base,
-                  error: null,
-                  fits: c.memory.fits,
-                  memoryBytes: c.memory.totalBytes,
-                  stepS: c.totals.serialS,
-                  overlappedS: c.totals.overlappedS,
-                  tokensPerS: tps,
-                  tokensPerSPerChip: tps / m.chips,
-                  bound: c.totals.bound,
-                  pareto: false,
-                });
-              } catch (e) {
-                if (!(e instanceof ShardcostError)) throw e;
-                rows.push({ ...base, ...failed(e) });
-              }
-              if (onProgress && rows.length % 64 === 0) onProgress(rows.length, total);
-            }
-          }
-        }
-      }
+  // Configurations in a stable order: mesh, layout, weights, KV, compute, then batch (so one
+  // structure's batches are costed together, from the engine's cache).
+  const configs = product(g.meshes, g.layouts, g.weights, g.kv, g.compute, g.batches);
+  for (const [m, layout, weights, kv, compute, batch] of configs) {
+    const base = { mesh: meshText(m), chips: m.chips, layout, batch, weights, kv, compute };
+    try {
+      const query = { phase: g.phase, batch, seq: g.seq, weights, kv, compute, flash: g.flash };
+      const c = engine.step(g.config, query, layout, m);
+      const tps = tokensPerStep(batch) / c.totals.serialS;
+      rows.push({
+        ...base,
+        error: null,
+        fits: c.memory.fits,
+        memoryBytes: c.memory.totalBytes,
+        stepS: c.totals.serialS,
+        overlappedS: c.totals.overlappedS,
+        tokensPerS: tps,
+        tokensPerSPerChip: tps / m.chips,
+        bound: c.totals.bound,
+        pareto: false,
+      });
+    } catch (e) {
+      if (!(e instanceof ShardcostError)) throw e;
+      rows.push({ ...base, ...failed(e) });
     }
+    if (onProgress && rows.length % 64 === 0) onProgress(rows.length, total);
   }
   onProgress?.(rows.length, total);
   return markPareto(rows);
@@ -239,6 +220,20 @@ export function sweepCsv(rows: readonly SweepRow[]): string {
 export function progressBar(done: number, total: number, width = 30): string {
   const filled = total === 0 ? width : Math.round((done / total) * width);
   return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`;
+}
+
+/** Every combination of one item from each list, the last list varying fastest. */
+function* product<T extends readonly (readonly unknown[])[]>(
+  ...lists: T
+): Generator<{ [K in keyof T]: T[K][number] }> {
+  const at = lists.map(() => 0);
+  if (lists.some((l) => l.length === 0)) return;
+  for (;;) {
+    yield lists.map((l, i) => l[at[i]!]) as { [K in keyof T]: T[K][number] };
+    let k = lists.length - 1;
+    while (k >= 0 && ++at[k]! === lists[k]!.length) at[k--] = 0;
+    if (k < 0) return;
+  }
 }
 
 /** A configuration that cannot be built: why, and no figures. */

@@ -12,7 +12,9 @@ export interface ReportOptions {
   readonly aggregate?: boolean;
 }
 
-interface Row {
+/** Kernels merged by op, fused ops, result type and source line, with their sums. */
+export interface OpGroup {
+  /** The first kernel of the group (its label, types, source and bound stand for all). */
   readonly first: OpEstimate;
   readonly count: number;
   readonly flops: number;
@@ -21,7 +23,7 @@ interface Row {
   readonly timeS: number;
 }
 
-function rowOf(o: OpEstimate): Row {
+function groupOf(o: OpEstimate): OpGroup {
   return {
     first: o,
     count: 1,
@@ -32,9 +34,12 @@ function rowOf(o: OpEstimate): Row {
   };
 }
 
-function rowsOf(ops: readonly OpEstimate[], aggregate: boolean): Row[] {
-  if (!aggregate) return ops.map(rowOf);
-  const byKey = new Map<string, Row>();
+/**
+ * The kernels that are the same op on the same types from the same source line (the same
+ * layer repeated L times), merged into one group each, in order of first appearance.
+ */
+export function groupOps(ops: readonly OpEstimate[]): OpGroup[] {
+  const byKey = new Map<string, OpGroup>();
   for (const o of ops) {
     const key = `${o.label}|${o.fused.join(",")}|${o.resultType}|${formatLocation(o.source?.location)}`;
     const r = byKey.get(key);
@@ -49,13 +54,13 @@ function rowsOf(ops: readonly OpEstimate[], aggregate: boolean): Row[] {
             iciBytes: r.iciBytes + o.iciBytes,
             timeS: r.timeS + o.timeS,
           }
-        : rowOf(o),
+        : groupOf(o),
     );
   }
   return [...byKey.values()];
 }
 
-function cells(r: Row, aggregate: boolean): string[] {
+function cells(r: OpGroup, aggregate: boolean): string[] {
   const o = r.first;
   const fused = o.fused.length > 0 ? ` +${o.fused.length}` : "";
   return [
@@ -74,13 +79,13 @@ function cells(r: Row, aggregate: boolean): string[] {
 /** The per-op table with totals, as printed by `npm start` and the CLI. */
 export function formatOpTable(est: Estimate, options: ReportOptions = {}): string {
   const aggregate = options.aggregate ?? false;
-  const all = rowsOf(est.ops, aggregate);
+  const all = aggregate ? groupOps(est.ops) : est.ops.map(groupOf);
   const byTime = [...all].sort((a, b) => b.timeS - a.timeS || a.first.group - b.first.group);
   const shown = new Set(options.top === undefined ? all : byTime.slice(0, options.top));
   const rows = all.filter((r) => shown.has(r)).map((r) => cells(r, aggregate));
   const rest = all.filter((r) => !shown.has(r));
   if (rest.length > 0) {
-    const s = (f: (r: Row) => number) => rest.reduce((a, r) => a + f(r), 0);
+    const s = (f: (r: OpGroup) => number) => rest.reduce((a, r) => a + f(r), 0);
     rows.push([
       "",
       `… ${s((r) => r.count)} more kernels`,

@@ -8,7 +8,7 @@ export interface SourceLocation {
 // Frames from these files are the library's own; the first frame outside them is the user's.
 // Built-in model definitions (packages/ops/*/models) are model code, like a user's own file.
 const LIBRARY_FRAME =
-  /[\\/](packages[\\/](core|ops|sharding|cli)[\\/](src|dist)[\\/](?!models[\\/])|node_modules[\\/])|^at (node:|.*\(node:)/;
+  /[\\/](packages[\\/](core|ops|sharding|serving|cli)[\\/](src|dist)[\\/](?!models[\\/])|node_modules[\\/])|^at (node:|.*\(node:)/;
 const FRAME = /\(?((?:file:\/\/)?[^\s()]+):(\d+):(\d+)\)?\s*$/;
 
 /**

@@ -1,4 +1,5 @@
 import {
+  type DType,
   type Estimate,
   estimate,
   type MemoryEstimate,
@@ -80,14 +81,13 @@ export interface StepQuery {
   readonly batch: number;
   readonly seq: number;
   readonly cacheLength?: number;
-  readonly weights?: LlamaStepDType;
-  readonly kv?: LlamaStepDType;
-  readonly compute?: LlamaStepDType;
+  readonly weights?: DType;
+  readonly kv?: DType;
+  readonly compute?: DType;
   readonly flash?: boolean;
   readonly groups?: number;
   readonly capacity?: number;
 }
-type LlamaStepDType = NonNullable<Parameters<typeof llamaStep>[2]["weights"]>;
 
 interface Lowered {
   readonly program: Program;
