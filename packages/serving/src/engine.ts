@@ -1,5 +1,4 @@
 import {
-  type DType,
   type Estimate,
   estimate,
   type MemoryEstimate,
@@ -8,7 +7,7 @@ import {
   stepTotals,
   trace,
 } from "@shardcost/core";
-import { type LlamaConfig, llamaStep } from "@shardcost/ops";
+import { type LlamaConfig, llamaStep, type Phase, type StepOptions } from "@shardcost/ops";
 import { collectiveCost, groupSize, localSizes, lower, type Mesh } from "@shardcost/sharding";
 import { type LayoutName, resolveLayout } from "./layouts.js";
 
@@ -75,18 +74,9 @@ export function extrapolateLayers(two: Estimate, three: Estimate, layers: number
   return { totals, memory };
 }
 
-/** What a step is asked for: everything but the layout and mesh. */
-export interface StepQuery {
-  readonly phase: "prefill" | "decode";
-  readonly batch: number;
-  readonly seq: number;
-  readonly cacheLength?: number;
-  readonly weights?: DType;
-  readonly kv?: DType;
-  readonly compute?: DType;
-  readonly flash?: boolean;
-  readonly groups?: number;
-  readonly capacity?: number;
+/** What a step is asked for: the model's step options but the layout (and mesh), a phase. */
+export interface StepQuery extends Omit<StepOptions, "layout" | "mask"> {
+  readonly phase: Phase;
 }
 
 interface Lowered {
