@@ -90,8 +90,8 @@ function pod() {
     seq: 8192,
     weights: "int8",
     kv: "int8",
-    flash: true,
-    layout: resolveLayout("2d-ws", LLAMA3_405B, m, 256),
+    attention: "flash",
+    layout: resolveLayout("2d-ws", LLAMA3_405B, m, { batch: 256, seq: 8192 }),
   });
   const run = () => estimateSpmd(lower(trace(model.fn, model.inputs, model.dims), m), m);
   const once = run();
@@ -103,7 +103,7 @@ function pod() {
     seq: 8192,
     weights: "int8",
     kv: "int8",
-    flash: true,
+    attention: "flash",
   } as const;
   const periodic = () => new StepEstimator().step(LLAMA3_405B, query, "2d-ws", m);
   return {
@@ -126,7 +126,7 @@ function sweep10k() {
     config: LLAMA3_70B,
     phase: "decode",
     seq: 8192,
-    flash: false,
+    attention: "naive",
     batches: Array.from({ length: 25 }, (_, i) => 8 * (i + 1)),
     meshes: [
       { X: 2, Y: 4 },

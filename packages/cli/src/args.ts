@@ -24,7 +24,7 @@ export const OPTIONS = {
   layout: { type: "string" },
   layers: { type: "string" },
   dim: { type: "string", multiple: true },
-  flash: { type: "boolean" },
+  attention: { type: "string" },
   json: { type: "boolean" },
   format: { type: "string" },
   out: { type: "string" },

@@ -50,7 +50,7 @@ model:  a TypeScript file exporting default (the forward function), inputs and d
         or --model llama3-8b | llama3-70b | llama3-405b | PATH/config.json
 flags:  --mesh CHIP:AxBxC (axes X, Y, Z; v5e:1 is one chip, h100:8 one node)
         --phase prefill|decode  --batch N  --seq N  --weights/--kv/--compute DTYPE
-        --layout 1d-ws|2d-ws|weight-gathered|fsdp  --layers N  --flash  --dim NAME=SIZE
+        --layout 1d-ws|2d-ws|weight-gathered|fsdp  --layers N  --attention flash|naive  --dim NAME=SIZE
         --json  --format csv|json  --out FILE  --top N
 sweep and compare take lists: --batch 1,8..256 (doubling; 8..64:+8 stepped), --mesh v5e:4x4,v5e:8x8,
         --layout 1d-ws,2d-ws, --weights bf16,int8
@@ -188,7 +188,7 @@ async function sweepCommand(flags: Flags, positionals: readonly string[], io: Io
     config: model.config,
     phase: model.phase,
     seq: model.seq,
-    flash: model.flash,
+    attention: model.attention,
     batches: intList("batch", flags.batch ?? "1..256"),
     meshes: (flags.mesh ?? "v5e:2x4").split(",").map(parseMesh),
     layouts: choiceList("layout", flags.layout ?? "1d-ws", LAYOUT_NAMES),

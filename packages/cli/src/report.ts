@@ -194,7 +194,7 @@ export function describeModel(model: Model): string {
   const what = model.phase === "decode" ? `KV cache ${model.seq}` : `prompt ${model.seq}`;
   return (
     `${model.name} ${model.phase} · batch ${model.batch} · ${what} · weights ${model.weights} · ` +
-    `KV ${model.kv} · compute ${model.compute}${model.flash ? " · flash attention" : ""}`
+    `KV ${model.kv} · compute ${model.compute} · ${model.attention} attention`
   );
 }
 

@@ -63,7 +63,7 @@ export interface BuiltinModel {
   readonly weights: DType;
   readonly kv: DType;
   readonly compute: DType;
-  readonly flash: boolean;
+  readonly attention: "flash" | "naive";
 }
 
 export interface FileModel {
@@ -84,7 +84,7 @@ const BUILTIN_ONLY = [
   "compute",
   "layout",
   "layers",
-  "flash",
+  "attention",
 ] as const;
 
 /** The model named by `--model` or the positional model file, with the flags applied. */
@@ -140,7 +140,10 @@ export async function modelFromFlags(flags: Flags, positionals: readonly string[
     weights: flags.weights === undefined ? "bf16" : dtypeFlag("weights", flags.weights),
     kv: flags.kv === undefined ? "bf16" : dtypeFlag("kv", flags.kv),
     compute: flags.compute === undefined ? "bf16" : dtypeFlag("compute", flags.compute),
-    flash: flags.flash ?? false,
+    attention:
+      flags.attention === undefined
+        ? "flash"
+        : choice("attention", flags.attention, ["flash", "naive"] as const),
   };
 }
 
@@ -179,7 +182,7 @@ export function stepQuery(model: BuiltinModel, batch = model.batch): StepQuery {
     weights: model.weights,
     kv: model.kv,
     compute: model.compute,
-    flash: model.flash,
+    attention: model.attention,
   };
 }
 
@@ -197,7 +200,7 @@ export function traceModel(
   const query = stepQuery(model, batch);
   const spec = llamaStep(model.config, model.phase, {
     ...query,
-    ...(layout ? { layout: resolveLayout(layout, model.config, m, query.batch) } : {}),
+    ...(layout ? { layout: resolveLayout(layout, model.config, m, query) } : {}),
   });
   return trace(spec.fn, spec.inputs, spec.dims, { sourceLocations: "lazy" });
 }

@@ -10,7 +10,7 @@ export interface SweepGrid {
   readonly config: LlamaConfig;
   readonly phase: Phase;
   readonly seq: number;
-  readonly flash: boolean;
+  readonly attention: "flash" | "naive";
   readonly batches: readonly number[];
   readonly meshes: readonly Mesh[];
   readonly layouts: readonly LayoutName[];
@@ -70,7 +70,15 @@ export function runSweep(
   for (const [m, layout, weights, kv, compute, batch] of configs) {
     const base = { mesh: meshText(m), chips: m.chips, layout, batch, weights, kv, compute };
     try {
-      const query = { phase: g.phase, batch, seq: g.seq, weights, kv, compute, flash: g.flash };
+      const query = {
+        phase: g.phase,
+        batch,
+        seq: g.seq,
+        weights,
+        kv,
+        compute,
+        attention: g.attention,
+      };
       const c = engine.step(g.config, query, layout, m);
       const tps = tokensPerStep(batch) / c.totals.serialS;
       rows.push({

@@ -1,3 +1,4 @@
+export * from "./constrain.js";
 export * from "./einsum.js";
 export * from "./elementwise.js";
 export * from "./models/config.js";

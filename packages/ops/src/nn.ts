@@ -154,6 +154,8 @@ export interface GatedMlpOptions {
   readonly hidden?: string;
   /** The weight matmuls (default `contractTo`; a model may run them in another dtype). */
   readonly matmul?: (out: readonly string[], a: Tracer, b: Tracer) => Tracer;
+  /** Applied to each of the gate and up projections (e.g. a `shard()`). */
+  readonly onProjected?: (h: Tracer) => Tracer;
   /** Applied to the hidden activations before the down projection (e.g. a `shard()`). */
   readonly onHidden?: (h: Tracer) => Tracer;
 }
@@ -164,8 +166,13 @@ export const gatedMlp = composite(function gatedMlp(
   w: GatedMlpWeights,
   options: GatedMlpOptions = {},
 ): Tracer {
-  const { model = "D", hidden = "F", matmul = contractTo, onHidden = (h: Tracer) => h } = options;
+  const same = (h: Tracer) => h;
+  const { model = "D", hidden = "F", matmul = contractTo } = options;
+  const { onProjected = same, onHidden = same } = options;
   const outDims = x.dims.map((d) => (d === model ? hidden : d));
-  const h = mul(silu(matmul(outDims, x, w.gate)), matmul(outDims, x, w.up));
+  const h = mul(
+    silu(onProjected(matmul(outDims, x, w.gate))),
+    onProjected(matmul(outDims, x, w.up)),
+  );
   return matmul(x.dims, onHidden(h), w.down);
 });

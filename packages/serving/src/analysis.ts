@@ -23,7 +23,7 @@ import {
   silu,
 } from "@shardcost/ops";
 import { estimateSpmd, lower, type Mesh, mesh as meshOf } from "@shardcost/sharding";
-import { type LayoutName, resolveLayout } from "./layouts.js";
+import { type LayoutName, resolveLayout } from "./layouts/index.js";
 
 export interface StepTime {
   /** Streaming the weights, the KV caches, and the FLOPs, each alone, per chip. */
@@ -150,7 +150,7 @@ export function shardedStep(
   layout: LayoutName,
   m: Mesh,
 ): StepReport {
-  const program = traceStep(config, options, resolveLayout(layout, config, m, options.batch));
+  const program = traceStep(config, options, resolveLayout(layout, config, m, options));
   const est = estimateSpmd(lower(program, m), m);
   return report(options, m.chips, m.chip, est, program, 1, est.memory);
 }

@@ -9,7 +9,7 @@ import {
 } from "@shardcost/core";
 import { type LlamaConfig, llamaStep, type Phase, type StepOptions } from "@shardcost/ops";
 import { collectiveCost, groupSize, localSizes, lower, type Mesh } from "@shardcost/sharding";
-import { type LayoutName, resolveLayout } from "./layouts.js";
+import { type LayoutName, resolveLayout } from "./layouts/index.js";
 
 /**
  * A step's totals and memory per chip, as a sweep needs them (no per-op rows): the part of a
@@ -126,7 +126,7 @@ export class StepEstimator {
     m: Mesh,
     reuse: boolean,
   ): StepCosts {
-    const resolved = resolveLayout(layout, config, m, query.batch);
+    const resolved = resolveLayout(layout, config, m, query);
     const shapeFree = config.moe === undefined;
     const key = JSON.stringify([
       config,
@@ -134,9 +134,9 @@ export class StepEstimator {
       query.weights,
       query.kv,
       query.compute,
-      query.flash,
+      query.attention,
       shapeFree ? null : [query.batch, query.seq, query.cacheLength, query.groups, query.capacity],
-      resolved,
+      { ...resolved, choices: undefined },
       m.chip.name,
       m.axes,
     ]);

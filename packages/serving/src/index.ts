@@ -1,3 +1,3 @@
 export * from "./analysis.js";
 export * from "./engine.js";
-export * from "./layouts.js";
+export * from "./layouts/index.js";

@@ -160,23 +160,54 @@ export type LlamaRole =
   | "finalNorm"
   | "unembed";
 
+/** Mesh axes per dim name, in order (`{ N: ["X", "Y"] }` is `N_XY`); dims not named are whole. */
+export type DimAxes = Readonly<Record<string, readonly string[]>>;
+
 /**
- * Sharding of each role in notation without the name, e.g. `{ wq: "[D, N_X, H]" }`. Roles not
- * given are replicated. The dims must be the role's own, in its order (see `ROLE_DIMS`).
+ * A role's sharding: notation without the name (`"[D, N_X, H]"`, the dims in the role's order,
+ * see `ROLE_DIMS`), or mesh axes per dim (`{ N: ["X"] }`), as the named layouts give it.
  */
-export type LlamaLayout = Readonly<Partial<Record<LlamaRole, string>>> & {
-  /**
-   * Sharding constraints on activations, as mesh axes per dim name (`{ D: "X" }`), at: the
-   * residual stream after each sublayer, the attention's normed input, the query/key/value
-   * projections (before RoPE), the MLP's normed input, its hidden activations and its output.
-   * Dims not named are replicated.
-   */
-  readonly activations?: Readonly<
-    Partial<Record<ActivationRole, Readonly<Record<string, string>>>>
-  >;
+export type RoleSharding = string | DimAxes;
+
+/** Roles that are weights (every role but the KV cache). */
+export type WeightRole = Exclude<LlamaRole, "kvCache">;
+
+/**
+ * Where each tensor of a LLaMA lives, by role. Roles not given are replicated.
+ * - the roles themselves (`wq`, `kvCache`, …): how weights and caches are **stored**;
+ * - `use`: how a weight must be sharded right before its matmul, when that differs from its
+ *   storage (weight-gathered and FSDP layouts gather weights before use); the constraint sits
+ *   before any dtype cast, so a gathered int8 weight moves one byte per parameter;
+ * - `activations`: sharding constraints on activations at the named points of a layer.
+ */
+export type LlamaLayout = Readonly<Partial<Record<LlamaRole, RoleSharding>>> & {
+  readonly use?: Readonly<Partial<Record<WeightRole, DimAxes>>>;
+  readonly activations?: Readonly<Partial<Record<ActivationRole, DimAxes>>>;
 };
 
-export type ActivationRole = "residual" | "attnIn" | "qkv" | "mlpIn" | "mlpHidden" | "mlpOut";
+/**
+ * Points in a layer where a layout may constrain activations:
+ * - `residual`: the residual stream after the embedding and after each sublayer;
+ * - `attnNormIn`, `mlpNormIn`: the residual as it enters each RMSNorm;
+ * - `attnIn`, `mlpIn`: the normed inputs of attention and of the MLP;
+ * - `q`, `kv`: the query and key/value projections (before RoPE), as the attention core wants
+ *   them;
+ * - `attnOut`: the attention output (heads merged) as it enters the output projection;
+ * - `mlpGateUp`: the gate and up projections; `mlpHidden`: their product, before the down
+ *   projection; `mlpOut`: the MLP's output.
+ */
+export type ActivationRole =
+  | "residual"
+  | "attnNormIn"
+  | "attnIn"
+  | "q"
+  | "kv"
+  | "attnOut"
+  | "mlpNormIn"
+  | "mlpIn"
+  | "mlpGateUp"
+  | "mlpHidden"
+  | "mlpOut";
 
 export const ROLE_DIMS: { readonly [R in LlamaRole]: string } = {
   embed: "[V, D]",
@@ -201,8 +232,9 @@ export const ROLE_DIMS: { readonly [R in LlamaRole]: string } = {
 /** `Name[dims]` for a role: the layout's sharding of it, or its replicated dims. */
 export function specFor(layout: LlamaLayout | undefined) {
   return (role: LlamaRole, name: string): string => {
-    const given = layout?.[role] as string | undefined;
+    const given = layout?.[role];
     if (given === undefined) return `${name}${ROLE_DIMS[role]}`;
+    if (typeof given !== "string") return `${name}${withAxes(ROLE_DIMS[role], given)}`;
     const dims = given
       .replace(/_[A-Z]+/g, "")
       .replace(/\{.*\}/, "")
@@ -215,4 +247,16 @@ export function specFor(layout: LlamaLayout | undefined) {
     }
     return `${name}${given}`;
   };
+}
+
+/** `[D, N, H]` with `{ N: ["X"] }` → `[D, N_X, H]`. */
+export function withAxes(dims: string, axes: DimAxes): string {
+  const names = dims.replace(/[[\]\s]/g, "").split(",");
+  for (const d of Object.keys(axes)) {
+    if (!names.includes(d)) {
+      throw new ShardcostError("notation", `a layout shards dim ${d}, which ${dims} does not have`);
+    }
+  }
+  const dim = (d: string) => (axes[d]?.length ? `${d}_${axes[d]!.join("")}` : d);
+  return `[${names.map(dim).join(", ")}]`;
 }

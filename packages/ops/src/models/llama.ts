@@ -7,6 +7,7 @@ import {
   type Tracer,
   tensor,
 } from "@shardcost/core";
+import { constraintsFrom } from "../constrain.js";
 import { contractWith } from "../einsum.js";
 import { add, astype } from "../elementwise.js";
 import { attention, flashAttention, gatedMlp, rmsnorm, rope } from "../nn.js";
@@ -17,6 +18,7 @@ import {
   type LlamaLayout,
   type LlamaRole,
   specFor,
+  type WeightRole,
 } from "./config.js";
 import { moeMlp } from "./moe.js";
 
@@ -36,7 +38,8 @@ export interface StepOptions {
    * runs the weight matmuls in int8 (activations quantized as they enter, at int8 OP/s).
    */
   readonly compute?: DType;
-  readonly flash?: boolean;
+  /** Attention as one fused kernel (default), or written out with its score matrix in HBM. */
+  readonly attention?: "flash" | "naive";
   readonly layout?: LlamaLayout;
   /** Decode: mask cache positions past `pos` (needed for numerics on a partly filled cache). */
   readonly mask?: boolean;
@@ -101,7 +104,8 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
   const decode = phase === "decode";
   const tok = decode ? ["B"] : ["B", "T"];
   const tokText = tok.join(", ");
-  const masked = decode ? options.mask === true : !options.flash;
+  const flash = options.attention !== "naive";
+  const masked = decode ? options.mask === true : !flash;
   const moe = config.moe;
   const inputs = {
     tokens: tensor(`tokens[${tokText}]`, "int32"),
@@ -121,11 +125,10 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
   };
   type In = typeof inputs;
   // `shard()` at an activation role, when the layout constrains it.
-  const at = (role: ActivationRole, t: Tracer): Tracer => {
-    const axes = options.layout?.activations?.[role];
-    if (!axes) return t;
-    return shard(t, `[${t.dims.map((d) => (axes[d] ? `${d}_${axes[d]}` : d)).join(", ")}]`);
-  };
+  const at = constraintsFrom<ActivationRole>(options.layout?.activations);
+  // A weight as its matmul uses it: gathered from storage first when the layout says so
+  // (before any cast, so the collective moves the stored dtype).
+  const use = constraintsFrom<WeightRole>(options.layout?.use);
   const fn = (x: Traced<In>) => {
     const tables = { sin: x.ropeSin, cos: x.ropeCos };
     const mask = "mask" in x ? (x.mask as Tracer) : undefined;
@@ -133,28 +136,37 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
     const caches: { k: Tracer; v: Tracer }[] = [];
     x.layers.forEach((layer, l) => {
       const kv = x.kv[l]!;
-      const a = at("attnIn", rmsnorm(h, layer.attnNorm, "D"));
-      const q = rope(at("qkv", mm([...tok, "N", "H"], a, layer.wq)), tables);
-      const k = rope(at("qkv", mm([...tok, "K", "H"], a, layer.wk)), tables);
-      const v = at("qkv", mm([...tok, "K", "H"], a, layer.wv));
+      const a = at("attnIn", rmsnorm(at("attnNormIn", h), layer.attnNorm, "D"));
+      const q = rope(at("q", mm([...tok, "N", "H"], a, use("wq", layer.wq))), tables);
+      const k = rope(at("kv", mm([...tok, "K", "H"], a, use("wk", layer.wk))), tables);
+      const v = at("kv", mm([...tok, "K", "H"], a, use("wv", layer.wv)));
       const kc = dynamicUpdateSlice(kv.k, astype(k, kvType), "S", x.pos, decode ? undefined : "T");
       const vc = dynamicUpdateSlice(kv.v, astype(v, kvType), "S", x.pos, decode ? undefined : "T");
       caches.push({ k: kc, v: vc });
       const qg = split(q, "N", { K, G: N / K });
       const dims = { key: "S", head: "H", ...(decode ? {} : { query: "T" }) };
-      const o = options.flash
+      const o = flash
         ? flashAttention(qg, astype(kc, act), astype(vc, act), dims)
         : attention(qg, astype(kc, act), astype(vc, act), { ...dims, ...(mask ? { mask } : {}) });
-      h = at("residual", add(h, mm([...tok, "D"], merge(o, ["K", "G"], "N"), layer.wo)));
-      const m = at("mlpIn", rmsnorm(h, layer.mlpNorm, "D"));
+      const attnOut = at("attnOut", merge(o, ["K", "G"], "N"));
+      h = at("residual", add(h, mm([...tok, "D"], attnOut, use("wo", layer.wo))));
+      const m = at("mlpIn", rmsnorm(at("mlpNormIn", h), layer.mlpNorm, "D"));
       const { gate, up, down } = layer;
       const mlp =
         gate && up && down
-          ? gatedMlp(m, { gate, up, down }, { matmul: mm, onHidden: (t) => at("mlpHidden", t) })
+          ? gatedMlp(
+              m,
+              { gate: use("gate", gate), up: use("up", up), down: use("down", down) },
+              {
+                matmul: mm,
+                onProjected: (t) => at("mlpGateUp", t),
+                onHidden: (t) => at("mlpHidden", t),
+              },
+            )
           : moeLayer(m, layer, x, tok);
       h = at("residual", add(h, at("mlpOut", mlp)));
     });
-    const unembed = "unembed" in x ? (x.unembed as Tracer) : x.embed;
+    const unembed = "unembed" in x ? use("unembed", x.unembed as Tracer) : x.embed;
     const logits = mm([...tok, "V"], rmsnorm(h, x.finalNorm, "D"), unembed);
     return { logits, caches };
   };

@@ -1,0 +1,124 @@
+import type { ActivationRole, LlamaConfig } from "@shardcost/ops";
+import {
+  type Axis,
+  axisText,
+  fit,
+  names,
+  prefixDividing,
+  product,
+  type StepShape,
+  without,
+} from "./axes.js";
+import { type Axes, mlpRoles, noteSpec, type Placement } from "./placement.js";
+
+/**
+ * The split of a weight-stationary layout: `x` are the axes that split the model dim D of
+ * every weight (ESTI's X of `Win[D_X, F_YZ]`), `yz` the axes that split the model-parallel dims
+ * (F, heads, vocab). 1d-ws is the case with no `x`.
+ */
+export interface WsSplit {
+  readonly x: readonly Axis[];
+  readonly yz: readonly Axis[];
+}
+
+/**
+ * Weight-stationary placement (ESTI §3.2.1–3.2.2; shared reference `layouts.md` §3.1–3.3), for
+ * tokens already split `batch` × `seq` per device group:
+ * - every weight fully sharded: its model-parallel dim over the `yz` axes that divide it, D over
+ *   `x` and over whatever `yz` axes are left (A_R), H for Wk/Wv over the query-group axes;
+ * - query heads N over A_N = fit(N, yz); KV heads K over the prefix A_K of A_N dividing K; the
+ *   rest of A_N (A_Q) carries query groups, so q moves off it before the core (AllToAll);
+ * - the KV cache: KV heads, then batch over C = x, A_R, A_Q (the order q reaches them), and
+ *   what the batch leaves is replicated;
+ * - activations: the residual replicated (1D) or D over every axis (2D, or 1D with A_R), the
+ *   norms after the gather, q and k/v at the cache's sharding, the attention output back on
+ *   the heads, the MLP hidden reduce-scattered over x (2D).
+ */
+export function weightStationary(
+  c: LlamaConfig,
+  split: WsSplit,
+  step: Required<Pick<StepShape, "phase" | "batch" | "seq">>,
+): Placement {
+  const { x, yz } = split;
+  const all = [...x, ...yz];
+  const prefill = step.phase === "prefill";
+  const choices: string[] = [];
+
+  const aF = fit(c.F, yz);
+  const dMlp = fit(c.D, [...x, ...without(yz, aF)]);
+  const aE = c.moe ? fit(c.moe.experts, yz) : [];
+
+  const aN = fit(c.N, yz);
+  const aK = prefixDividing(c.K, aN);
+  const aQ = without(aN, aK);
+  const aR = without(yz, aN);
+  const dAttn = fit(c.D, [...x, ...aR]);
+  const hKv = fit(c.H, aQ);
+  const dKv = fit(c.D, [...x, ...aR, ...without(aQ, hKv)]);
+  const aV = fit(c.V, all);
+  const dV = fit(c.D, without(all, aV));
+
+  // The KV cache: heads, then batch over the axes q reaches them in; the rest replicated.
+  const cAxes = [...x, ...aR, ...aQ];
+  const aB = fit(step.batch, cAxes);
+  const aT = prefill ? fit(step.seq, without(cAxes, aB)) : [];
+  const rep = without(cAxes, [...aB, ...aT]);
+
+  const weights = {
+    embed: { V: aV, D: dV },
+    wq: { D: dAttn, N: aN },
+    wk: { D: dKv, K: aK, H: hKv },
+    wv: { D: dKv, K: aK, H: hKv },
+    wo: { N: aN, D: dAttn },
+    ...mlpRoles(c, { gateUp: { D: dMlp, F: aF }, down: { F: aF, D: dMlp } }, { E: aE }),
+    unembed: { D: dV, V: aV },
+  };
+  const kvCache = { B: aB, K: aK };
+
+  const residualD = x.length === 0 && aR.length === 0 ? [] : fit(c.D, [...x, ...aR, ...aN]);
+  const residual: Axes = prefill && x.length === 0 ? { T: fit(step.seq, all) } : { D: residualD };
+  // Each block's input is gathered to the D sharding of its weights (norm statistics reduced
+  // over what stays split): attention over x and A_R, the MLP over x and the axes F leaves.
+  const attnIn: Axes = { D: dAttn };
+  const mlpIn: Axes = { D: dMlp };
+  const activations: Partial<Record<ActivationRole, Axes>> = {
+    residual,
+    ...(prefill ? {} : { attnNormIn: attnIn, mlpNormIn: mlpIn }),
+    attnIn,
+    q: { B: aB, T: aT, N: aK },
+    kv: { B: aB, K: aK },
+    attnOut: { B: without(aB, aN), T: without(aT, aN), N: aN },
+    mlpIn,
+    ...(x.length > 0 && !c.moe
+      ? { mlpGateUp: { F: fit(c.F, [...aF, ...x]) }, mlpHidden: { F: aF } }
+      : {}),
+  };
+
+  const say = (what: string) => choices.push(what);
+  if (x.length > 0) say(`D over ${axisText(x)} and F over ${axisText(aF)} (2D weight-stationary)`);
+  else say(`F over ${axisText(aF)}`);
+  say(
+    `query heads over ${axisText(aN)}, KV heads over ${axisText(aK)}` +
+      (aQ.length > 0
+        ? `; ${axisText(aQ)} carry query groups, moved onto the batch for the core`
+        : ""),
+  );
+  if (aR.length > 0) say(`heads leave ${axisText(aR)}: attention weights split D there`);
+  say(
+    `${noteSpec("Wq", ["D", "N", "H"], weights.wq)}, ${noteSpec("Wk", ["D", "K", "H"], weights.wk)}`,
+  );
+  say(
+    `KV cache ${noteSpec("", ["B", "S", "K", "H"], kvCache)}: batch over ${axisText(aB)}` +
+      (aT.length > 0 ? `, queries split by position over ${axisText(aT)}` : "") +
+      (rep.length > 0
+        ? `; replicated over ${axisText(rep)} (batch ${step.batch} is not divisible by ${product(rep)})`
+        : ""),
+  );
+  for (const [axes, what] of [
+    [without(yz, aF), "F"],
+    [without(all, aV), "V"],
+  ] as const) {
+    if (axes.length > 0) say(`${what} does not divide over ${names(axes).join("")}: D takes them`);
+  }
+  return { weights, kvCache, activations, choices };
+}
