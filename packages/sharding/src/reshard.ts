@@ -31,8 +31,8 @@ const commonPrefix = (a: readonly string[], b: readonly string[]) => {
  * The collectives that turn `cur` into `want` (the sharding chapter's moves):
  * 1. partial sums not wanted: ReduceScatter onto a dim that wants those axes next, else
  *    AllReduce;
- * 2. axes a dim holds but should not: AllToAll when a single axis moves to the dim that wants
- *    it next, else AllGather;
+ * 2. axes a dim holds but should not: one AllToAll when they move, in order, to a dim that
+ *    wants them next, else AllGather;
  * 3. axes a dim should gain: each device keeps its block (free).
  * Returns null if `want` asks for partial sums `cur` does not have.
  */
@@ -62,15 +62,14 @@ export function planReshard(cur: Aval, want: Target): ReshardStep[] | null {
     const p = commonPrefix(have, wantOf(d.dim));
     if (have.length === p) continue;
     const extra = have.slice(p);
-    const moveTo =
-      extra.length === 1
-        ? cur.dims.find((e) => {
-            if (e.dim === d.dim) return false;
-            const eHave = axes.get(e.dim)!;
-            const eWant = wantOf(e.dim);
-            return commonPrefix(eHave, eWant) === eHave.length && eWant[eHave.length] === extra[0];
-          })
-        : undefined;
+    // One AllToAll moves all of `extra` when another dim wants exactly those axes next.
+    const moveTo = cur.dims.find((e) => {
+      if (e.dim === d.dim) return false;
+      const eHave = axes.get(e.dim)!;
+      const eWant = wantOf(e.dim);
+      if (commonPrefix(eHave, eWant) !== eHave.length) return false;
+      return extra.every((a, i) => eWant[eHave.length + i] === a);
+    });
     if (moveTo) {
       steps.push({
         primitive: Primitive.AllToAll,

@@ -30,8 +30,8 @@ export interface WsSplit {
  *   rest of A_N (A_Q) carries query groups, so q moves off it before the core (AllToAll);
  * - the KV cache: KV heads, then batch over C = x, A_R, A_Q (the order q reaches them), and
  *   what the batch leaves is replicated;
- * - activations: the residual replicated (1D) or D over every axis (2D, or 1D with A_R), the
- *   norms after the gather, q and k/v at the cache's sharding, the attention output back on
+ * - activations: the residual sharded on D over every axis, each block's input gathered to its
+ *   weights' D sharding before the norm, q and k/v at the cache's sharding, the attention output back on
  *   the heads, the MLP hidden reduce-scattered over x (2D).
  */
 export function weightStationary(
@@ -75,7 +75,10 @@ export function weightStationary(
   };
   const kvCache = { B: aB, K: aK };
 
-  const residualD = x.length === 0 && aR.length === 0 ? [] : fit(c.D, [...x, ...aR, ...aN]);
+  // The residual between blocks: D over every axis (a block's partial sums are
+  // reduce-scattered onto it and gathered before the next norm: the bytes of one AllReduce, and
+  // the residual adds touch 1/n of it); prefill in 1D splits it by position instead.
+  const residualD = fit(c.D, [...x, ...aR, ...aN, ...without(yz, [...aR, ...aN])]);
   const residual: Axes = prefill && x.length === 0 ? { T: fit(step.seq, all) } : { D: residualD };
   // Each block's input is gathered to the D sharding of its weights (norm statistics reduced
   // over what stays split): attention over x and A_R, the MLP over x and the axes F leaves.
