@@ -27,7 +27,7 @@ const near = (got: number, want: number, tol: number) =>
   );
 
 const v5e = CHIPS.v5e;
-const int8 = { weights: "int8", kv: "int8", flash: true } as const;
+const int8 = { weights: "int8", kv: "int8", attention: "flash" } as const;
 
 describe("serving LLaMA 3-70B on TPU v5e (seed 000)", () => {
   it("S1: KV bytes per token with an int8 cache = 2·K·H·L = 163,840", () => {
@@ -97,7 +97,7 @@ describe("serving LLaMA 3-70B on TPU v5e (seed 000)", () => {
       { dtype: "int4", chips: 8, qps: 1.8 },
     ] as const;
     for (const c of cases) {
-      const opts = { weights: c.dtype, kv: c.dtype, flash: true, seq: 8192 } as const;
+      const opts = { weights: c.dtype, kv: c.dtype, attention: "flash", seq: 8192 } as const;
       const batch = maxBatch(LLAMA3_70B, opts, "v5e", c.chips);
       const step = idealStep(LLAMA3_70B, { ...opts, batch }, "v5e", c.chips);
       near(qpsPerChip(step, 512, "roofline"), c.qps, 0.1);
@@ -146,7 +146,7 @@ describe("serving LLaMA 3-70B on TPU v5e (seed 000)", () => {
   it("S12: prefill of 8192 tokens on 16 chips at 40% MFU ≈ 0.91 s", () => {
     const step = idealStep(
       LLAMA3_70B,
-      { phase: "prefill", batch: 1, seq: 8192, weights: "int8", flash: true },
+      { phase: "prefill", batch: 1, seq: 8192, weights: "int8", attention: "flash" },
       "v5e",
       16,
     );
@@ -160,7 +160,7 @@ describe("serving LLaMA 3-70B on TPU v5e (seed 000)", () => {
   it("S14: disaggregated serving, prefill 8192, decode 512: ≈3 prefill servers per decode server", () => {
     const prefill = idealStep(
       LLAMA3_70B,
-      { phase: "prefill", batch: 1, seq: 8192, weights: "int8", flash: true },
+      { phase: "prefill", batch: 1, seq: 8192, weights: "int8", attention: "flash" },
       "v5e",
       16,
     );
@@ -254,7 +254,13 @@ describe("inference notes (seed 003)", () => {
 describe("LLaMA 3-8B serving on a GPU (seed 002)", () => {
   const GiB = 2 ** 30;
   it("S22: fp16 on an 80 GB GPU at 4k context: ≈15 GiB params, 131,072 B a token, 0.5 GiB a request, max batch 130", () => {
-    const opts = { weights: "f16", kv: "f16", compute: "f16", flash: true, seq: 4096 } as const;
+    const opts = {
+      weights: "f16",
+      kv: "f16",
+      compute: "f16",
+      attention: "flash",
+      seq: 4096,
+    } as const;
     const one = idealStep(LLAMA3_8B, { ...opts, batch: 1 }, "h100", 1);
     near(one.memory.paramBytes / GiB, 15, 0.01);
     expect(kvBytesPerToken(LLAMA3_8B, "f16")).toBe(131_072);

@@ -60,8 +60,10 @@ describe("the whole LLaMA-3-70B decode step under the named layouts", () => {
     const tiny = { name: "tiny", layers: 1, D: 16, F: 32, N: 4, K: 2, H: 4, V: 16 };
     const m = mesh("v5e", { X: 2, Y: 2, Z: 2 });
     const layout = resolveLayout("2d-ws", tiny, m, 8);
-    expect(layout.wq).toBe("[D_X, N_Y, H]");
-    expect(layout.kvCache).toBe("[B_XZ, S, K_Y, H]");
+    // X splits D (√(8·16/64) ≈ 1.4 → one axis of 2); heads over YZ, KV heads over Y; the
+    // cache's batch over X, then over Z (the query-group axis).
+    expect(layout.wq).toEqual({ D: ["X"], N: ["Y", "Z"] });
+    expect(layout.kvCache).toEqual({ B: ["X", "Z"], K: ["Y"] });
     for (const phase of ["decode", "prefill"] as const) {
       const spec = llamaStep(tiny, phase, {
         batch: 8,

@@ -60,10 +60,13 @@ function lastRow(logits: NDArray, rows: number): Float64Array {
   return logits.data.slice((rows - 1) * V, rows * V);
 }
 
+// The causal and cache-position masks are inputs of the written-out attention.
+const naive = { attention: "naive" } as const;
+
 describe("S24: KV-cached decoding equals the uncached model", () => {
   it("prefill + 2 cached decode steps give the full-sequence logits (1e-5 relative)", () => {
     // Uncached: the whole sequence at once, causally masked.
-    const full = llamaPrefill(TINY, { batch: 1, seq: total, ...f32 });
+    const full = llamaPrefill(TINY, { batch: 1, seq: total, ...f32, ...naive });
     const fullProgram = trace(full.fn, full.inputs, full.dims);
     const W = weights(fullProgram);
     const positions = tokens.map((_, i) => i);
@@ -78,7 +81,13 @@ describe("S24: KV-cached decoding equals the uncached model", () => {
     const want = lastRow(uncached.logits!, total);
 
     // Cached: prefill the prompt into a cache of the full length, then decode one at a time.
-    const pre = llamaPrefill(TINY, { batch: 1, seq: prompt, cacheLength: total, ...f32 });
+    const pre = llamaPrefill(TINY, {
+      batch: 1,
+      seq: prompt,
+      cacheLength: total,
+      ...f32,
+      ...naive,
+    });
     const preProgram = trace(pre.fn, pre.inputs, pre.dims);
     const promptPositions = positions.slice(0, prompt);
     let state = interpret(preProgram, {
@@ -89,7 +98,7 @@ describe("S24: KV-cached decoding equals the uncached model", () => {
       ...ropeTables(promptPositions),
       mask: causal(promptPositions, total),
     });
-    const step = llamaDecode(TINY, { batch: 1, seq: total, mask: true, ...f32 });
+    const step = llamaDecode(TINY, { batch: 1, seq: total, mask: true, ...f32, ...naive });
     const stepProgram = trace(step.fn, step.inputs, step.dims);
     let logits: NDArray | undefined;
     for (let p = prompt; p < total; p++) {

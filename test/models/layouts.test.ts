@@ -61,27 +61,39 @@ describe("layouts", () => {
     const m = mesh("v5e", { X: 8 });
     const step = shardedStep(
       LLAMA3_70B,
-      { batch: 32, seq: 8192, weights: "int8", kv: "int8", flash: true },
+      { batch: 32, seq: 8192, weights: "int8", kv: "int8", attention: "flash" },
       "1d-ws",
       m,
     );
     expect(step.memory.fits).toBe(true);
     expect(Math.abs(step.memory.totalBytes * m.chips - 113.5e9) / 113.5e9).toBeLessThan(0.02);
     expect(step.time.bound).toBe("hbm");
-    expect(Math.abs(step.time.overlappedS - 17.5e-3) / 17.5e-3).toBeLessThan(0.05);
+    // The book's step reads the weights and the KV caches once (17.5 ms at 8.1e11 B/s; 5%);
+    // activation traffic (norms, residual adds, projections' outputs) adds under 8% more.
+    const { paramBytes, cacheBytes } = step.estimate.totals;
+    const readS = (paramBytes + cacheBytes) / 8.1e11;
+    expect(Math.abs(readS - 17.5e-3) / 17.5e-3).toBeLessThan(0.05);
+    expect(step.time.overlappedS).toBeGreaterThan(readS * (8.1 / 8.2));
+    expect(step.time.overlappedS / readS).toBeLessThan(1.08);
   });
 
-  it("a layout that cannot apply to a mesh says why", () => {
-    const one = mesh("v5e", { X: 16 });
-    expect(() => resolveLayout("2d-ws", LLAMA3_70B, one, 32)).toThrow(
-      "layout 2d-ws cannot apply to llama3-70b on X=16: it needs at least two mesh axes (X for D, the rest for F)",
-    );
-    expect(() =>
-      resolveLayout("1d-ws", { ...LLAMA3_70B, F: 28670 }, mesh("v5e", { X: 4 }), 32),
-    ).toThrow(/F=28670 is not divisible by the 4 devices of axes X/);
-    expect(() => resolveLayout("fsdp", LLAMA3_70B, mesh("v5e", { X: 4, Y: 4 }), 30)).toThrow(
-      /B=30 is not divisible by the 16 devices of axes XY/,
-    );
+  it("a layout throws only when a weight has no dim any axis divides, and says which", () => {
+    const three = mesh("v5e", { X: 3 });
+    for (const name of ["1d-ws", "2d-ws", "weight-gathered", "fsdp"] as const) {
+      expect(() => resolveLayout(name, LLAMA3_70B, three, 32)).toThrow(
+        `layout ${name} cannot apply to llama3-70b on X=3: weight wq has no dim that any mesh ` +
+          "axis divides (D=8192, N=64, H=128)",
+      );
+    }
+    // One axis: 2d-ws is 1d-ws, and says so. F that no axis divides: D takes the axes.
+    const one = resolveLayout("2d-ws", LLAMA3_70B, mesh("v5e", { X: 16 }), 32);
+    expect(one.choices[0]).toBe("one mesh axis: 2D is 1D here");
+    const odd = resolveLayout("1d-ws", { ...LLAMA3_70B, F: 28670 }, mesh("v5e", { X: 4 }), 32);
+    expect(odd.gate).toEqual({ D: ["X"] });
+    // A batch no axis divides: the cache is replicated over the axes the batch leaves.
+    const b30 = resolveLayout("1d-ws", LLAMA3_70B, mesh("v5e", { X: 4, Y: 4 }), 30);
+    expect(b30.kvCache).toEqual({ K: ["X"] });
+    expect(b30.choices.join("\n")).toMatch(/replicated over Y \(batch 30 is not divisible by 4\)/);
   });
 
   it("heads not divisible by the model-parallel axes are a typed error naming the tensor", () => {
@@ -140,7 +152,7 @@ describe("LLaMA-like models under layouts are SPMD-equivalent (tiny dims)", () =
         weights: "f32",
         kv: "f32",
         compute: "f32",
-        flash,
+        attention: flash ? "flash" : "naive",
         layout,
       });
       const program = trace(model.fn, model.inputs, model.dims);
@@ -187,7 +199,7 @@ describe("weight-stationary layouts keep the weights in place", () => {
       seq: 2048,
       weights: "int8",
       kv: "int8",
-      flash: true,
+      attention: "flash",
       layout,
     });
     const lowered = lower(trace(model.fn, model.inputs, model.dims), m);

@@ -32,7 +32,7 @@ describe("mixture of experts", () => {
         expertGate: "[E_X, D, F]",
         expertUp: "[E_X, D, F]",
         expertDown: "[E_X, F, D]",
-        activations: { residual: { B: "X" }, mlpIn: { B: "X" } },
+        activations: { residual: { B: ["X"] }, mlpIn: { B: ["X"] } },
       },
     });
     const program = trace(model.fn, model.inputs, model.dims);
