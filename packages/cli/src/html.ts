@@ -220,7 +220,7 @@ export function reportHtml(d: ReportData): string {
 <html lang="en"><head><meta charset="utf-8"><title>shardcost — ${esc(r.model)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>${CSS}</style></head>
 <body>
-<h1>${esc(r.model)} on ${esc(meshText(d.main.mesh))}${r.layout ? ` · ${esc(r.layout)}` : ""}</h1>
+<h1>${esc(r.model)} on ${esc(meshText(d.main.mesh))}${r.layout ? ` · ${esc(r.layout.name)}` : ""}</h1>
 <p class="sub">${esc(describeModel(d.main.model))} · per chip, one step</p>
 <div class="cards">
 ${card("step (serial)", formatTime(r.time.serialS))}

@@ -324,6 +324,9 @@ async function explainCommand(flags: Flags, positionals: readonly string[], io: 
   const lines = [
     describeModel(model),
     `on ${meshText(m)}${e.layout ? ` · layout ${e.layout}` : ""}`,
+    ...(e.report.layout
+      ? ["", "Layout, as resolved here:", ...e.report.layout.resolved.map((c) => `  ${c}`)]
+      : []),
     "",
     `Traced program (${traced.eqns.length} equations, global shapes with their shardings):`,
     ...programLines(traced, (eqn) => where(eqn, traced)),

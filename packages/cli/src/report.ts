@@ -12,9 +12,9 @@ import {
   type Program,
   table,
 } from "@shardcost/core";
-import type { LayoutName } from "@shardcost/serving";
+import { type LayoutName, resolveLayout } from "@shardcost/serving";
 import { estimateSpmd, lower, type Mesh, printMesh } from "@shardcost/sharding";
-import { chipKey, type Model, tokensPerStep, traceModel } from "./setup.js";
+import { chipKey, type Model, stepQuery, tokensPerStep, traceModel } from "./setup.js";
 
 export interface CollectiveRow {
   readonly kind: string;
@@ -48,7 +48,8 @@ export interface JsonReport {
     readonly axes: Record<string, number>;
     readonly chips: number;
   };
-  readonly layout: string | null;
+  /** The named layout and the choices it made for this model, mesh and batch. */
+  readonly layout: { readonly name: string; readonly resolved: readonly string[] } | null;
   readonly dims: Record<string, number>;
   readonly perChip: {
     readonly flops: number;
@@ -152,7 +153,7 @@ export function estimateModel(
       axes: Object.fromEntries(m.axes.map((a) => [a.name, a.size])),
       chips: m.chips,
     },
-    layout: layout ?? null,
+    layout: layout ? { name: layout, resolved: layoutChoices(model, m, layout, batch) } : null,
     dims: { ...traced.dims },
     perChip: { flops: t.flops, hbmBytes: t.hbmBytes, iciBytes: t.iciBytes },
     memory: {
@@ -176,6 +177,17 @@ export function estimateModel(
     ops: opRows(est.ops),
   };
   return { model, mesh: m, layout, traced, lowered, estimate: est, report };
+}
+
+/** What a named layout chose for a built-in model on `m` (a model file has no named layout). */
+export function layoutChoices(
+  model: Model,
+  m: Mesh,
+  layout: LayoutName,
+  batch?: number,
+): readonly string[] {
+  if (model.kind === "file") return [];
+  return resolveLayout(layout, model.config, m, stepQuery(model, batch)).choices;
 }
 
 export function withBatch(model: Model, batch: number): Model {

@@ -23,9 +23,11 @@ import { localSizes } from "./sizes.js";
  *   links of every axis work together, so their bandwidths add. NVLink: W per GPU through the
  *   switch; across nodes the node's scale-out bandwidth shared by its GPUs; a collective over
  *   several GPU axes runs at its slowest axis;
- * - AllToAll on a bidirectional ring costs a quarter of the AllGather of the same bytes;
+ * - AllToAll on a bidirectional ring costs a quarter of the AllGather of the same bytes, half
+ *   on an axis without wraparound;
  * - latency: a hop costs ≥ 1 µs; a ring of n needs n/2 hops with wraparound, n−1 without;
- *   over several axes the hops add. Small collectives are latency-bound:
+ *   over several axes the hops add; an AllReduce (ReduceScatter + AllGather) takes twice the
+ *   hops. Small collectives are latency-bound:
  *   time = max(bytes / bandwidth, hops · hop latency).
  */
 export function collectiveCost(mesh: Mesh): CollectiveCostFn {
@@ -43,9 +45,14 @@ export function collectiveCost(mesh: Mesh): CollectiveCostFn {
     const widths = axes.map(effectiveBandwidth);
     const ici = axes.every((a) => a.link === "ici");
     const bandwidth = ici ? widths.reduce((x, y) => x + y, 0) : Math.min(...widths);
-    const quarter = eqn.primitive === Primitive.AllToAll && ici ? 4 : 1;
-    const hops = axes.reduce((h, a) => h + (a.wraps ? Math.floor(a.size / 2) : a.size - 1), 0);
-    const timeS = Math.max(bytes / (bandwidth * quarter), hops * mesh.chip.hopLatency);
+    // An AllToAll sends each block straight to its owner: a quarter of an AllGather's time on
+    // a bidirectional ring, half on a line (no wraparound).
+    const allToAll = eqn.primitive === Primitive.AllToAll && ici;
+    const speedup = allToAll ? (axes.every((a) => a.wraps) ? 4 : 2) : 1;
+    const ring = axes.reduce((h, a) => h + (a.wraps ? Math.floor(a.size / 2) : a.size - 1), 0);
+    // An AllReduce is a ReduceScatter then an AllGather: twice the hops.
+    const hops = eqn.primitive === Primitive.AllReduce ? 2 * ring : ring;
+    const timeS = Math.max(bytes / (bandwidth * speedup), hops * mesh.chip.hopLatency);
     const byAxis = Object.fromEntries(
       axes.map((a, i) => [a.name, ici ? (bytes * widths[i]!) / bandwidth : bytes / axes.length]),
     );

@@ -11,7 +11,7 @@ import { constraintsFrom } from "../constrain.js";
 import { contractWith } from "../einsum.js";
 import { add, astype } from "../elementwise.js";
 import { attention, flashAttention, gatedMlp, rmsnorm, rope } from "../nn.js";
-import { dynamicUpdateSlice, gather, merge, shard, split } from "../structural.js";
+import { dynamicUpdateSlice, gather, merge, split } from "../structural.js";
 import {
   type ActivationRole,
   type LlamaConfig,

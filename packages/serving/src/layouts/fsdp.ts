@@ -1,8 +1,6 @@
-import { type LlamaConfig, ROLE_DIMS, type WeightRole } from "@shardcost/ops";
+import type { LlamaConfig, WeightRole } from "@shardcost/ops";
 import { type Axis, axisText, fit, product, type StepShape, without } from "./axes.js";
-import type { Axes, Placement } from "./placement.js";
-
-const dimsOf = (role: WeightRole) => ROLE_DIMS[role].replace(/[[\]\s]/g, "").split(",");
+import { type Axes, type Placement, roleDims, roleSizes, weightRoles } from "./placement.js";
 
 /**
  * Fully sharded data parallelism (ZeRO-3; the book: "FSDP is impossible" for generation):
@@ -14,19 +12,17 @@ export function fsdp(
   c: LlamaConfig,
   axes: readonly Axis[],
   step: Required<Pick<StepShape, "phase" | "batch" | "seq">>,
-  roles: readonly WeightRole[],
-  sizes: Readonly<Record<string, number>>,
 ): Placement {
+  const sizes = roleSizes(c);
   const weights: Partial<Record<WeightRole, Axes>> = {};
   const use: Partial<Record<WeightRole, Axes>> = {};
-  for (const role of roles) {
-    const dims = dimsOf(role);
+  for (const role of weightRoles(c)) {
+    const dims = roleDims(role);
     const whole = dims.find((d) => sizes[d]! % product(axes) === 0);
     const dim = whole ?? dims.find((d) => fit(sizes[d]!, axes).length > 0);
     weights[role] = dim === undefined ? {} : { [dim]: whole ? axes : fit(sizes[dim]!, axes) };
     // The lookup stays vocab-parallel; every other weight is gathered before use.
-    if (role !== "embed" && role !== "attnNorm" && role !== "mlpNorm" && role !== "finalNorm")
-      use[role] = {};
+    if (role !== "embed") use[role] = {};
   }
   const gB = fit(step.batch, axes);
   const gT = step.phase === "prefill" ? fit(step.seq, without(axes, gB)) : [];

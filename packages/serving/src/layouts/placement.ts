@@ -1,4 +1,10 @@
-import type { ActivationRole, DimAxes, LlamaConfig, WeightRole } from "@shardcost/ops";
+import {
+  type ActivationRole,
+  type DimAxes,
+  type LlamaConfig,
+  ROLE_DIMS,
+  type WeightRole,
+} from "@shardcost/ops";
 import { type Axis, dimAxes, on, type ResolvedLayout } from "./axes.js";
 
 /** Axes per dim, as a layout is worked out (converted to names at the end). */
@@ -51,3 +57,19 @@ export function toLayout(name: string, p: Placement): ResolvedLayout {
 export function noteSpec(name: string, dims: readonly string[], axes: Axes | undefined): string {
   return `${name}[${dims.map((d) => on(d, axes?.[d] ?? [])).join(", ")}]`;
 }
+
+/** The weight roles a model has (norms are replicated by design and not listed). */
+export function weightRoles(c: LlamaConfig): WeightRole[] {
+  const mlp: WeightRole[] = c.moe
+    ? ["router", "expertGate", "expertUp", "expertDown"]
+    : ["gate", "up", "down"];
+  return ["embed", "wq", "wk", "wv", "wo", ...mlp, ...(c.tied ? [] : ["unembed" as const])];
+}
+
+export function roleSizes(c: LlamaConfig): Record<string, number> {
+  return { D: c.D, F: c.F, N: c.N, K: c.K, H: c.H, V: c.V, E: c.moe?.experts ?? 1 };
+}
+
+/** A role's dims in order: `wq` → D, N, H. */
+export const roleDims = (role: WeightRole): string[] =>
+  ROLE_DIMS[role].replace(/[[\]\s]/g, "").split(",");

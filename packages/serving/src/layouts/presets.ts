@@ -1,5 +1,5 @@
 import { ShardcostError } from "@shardcost/core";
-import type { LlamaConfig, WeightRole } from "@shardcost/ops";
+import type { LlamaConfig } from "@shardcost/ops";
 import type { Mesh } from "@shardcost/sharding";
 import { oneDWs } from "./1d-ws.js";
 import { twoDWs } from "./2d-ws.js";
@@ -12,7 +12,7 @@ import {
   type StepShape,
 } from "./axes.js";
 import { fsdp } from "./fsdp.js";
-import { type Placement, toLayout } from "./placement.js";
+import { type Placement, roleDims, roleSizes, toLayout, weightRoles } from "./placement.js";
 import { weightGathered } from "./weight-gathered.js";
 
 export type BaseLayoutName = "1d-ws" | "2d-ws" | "weight-gathered" | "fsdp";
@@ -69,18 +69,6 @@ export function isLayoutName(s: string): s is LayoutName {
   return /^weight-gathered:[XYZ]{1,3}$/.test(s);
 }
 
-/** The weight roles a model has (norms are replicated by design and not listed). */
-function weightRoles(c: LlamaConfig): WeightRole[] {
-  const mlp: WeightRole[] = c.moe
-    ? ["router", "expertGate", "expertUp", "expertDown"]
-    : ["gate", "up", "down"];
-  return ["embed", "wq", "wk", "wv", "wo", ...mlp, ...(c.tied ? [] : ["unembed" as const])];
-}
-
-function roleSizes(c: LlamaConfig): Record<string, number> {
-  return { D: c.D, F: c.F, N: c.N, K: c.K, H: c.H, V: c.V, E: c.moe?.experts ?? 1 };
-}
-
 /**
  * A named layout resolved for a model, mesh, phase and batch (shared reference `layouts.md`).
  * Every batch ≥ 1 on every mesh gets a layout: where the batch does not divide, the KV cache is
@@ -105,7 +93,7 @@ export function resolveLayout(
       if (!a || Object.values(a).every((x) => x.length === 0)) {
         const dims = Object.fromEntries(
           Object.keys(sizes)
-            .filter((d) => weightDims(role).includes(d))
+            .filter((d) => roleDims(role).includes(d))
             .map((d) => [d, sizes[d]!]),
         );
         noDimDivides(name, c, axes, role, dims);
@@ -114,26 +102,6 @@ export function resolveLayout(
   }
   return toLayout(name, placement);
 }
-
-const weightDims = (role: WeightRole): string[] =>
-  ({
-    embed: ["V", "D"],
-    wq: ["D", "N", "H"],
-    wk: ["D", "K", "H"],
-    wv: ["D", "K", "H"],
-    wo: ["N", "H", "D"],
-    gate: ["D", "F"],
-    up: ["D", "F"],
-    down: ["F", "D"],
-    router: ["D", "E"],
-    expertGate: ["E", "D", "F"],
-    expertUp: ["E", "D", "F"],
-    expertDown: ["E", "F", "D"],
-    unembed: ["D", "V"],
-    attnNorm: ["D"],
-    mlpNorm: ["D"],
-    finalNorm: ["D"],
-  })[role];
 
 function place(
   name: LayoutName,
@@ -166,7 +134,7 @@ function place(
     case "weight-gathered":
       return weightGathered(c, axes, step);
     case "fsdp":
-      return fsdp(c, axes, step, weightRoles(c), roleSizes(c));
+      return fsdp(c, axes, step);
     default:
       return base satisfies never;
   }
