@@ -103,7 +103,7 @@ describe("§6.3 ICI bytes of a weight-stationary decode do not grow with the KV 
 
 describe("§6.4 every batch gets a layout", () => {
   const batches = [1, 2, 3, 5, 7, 30, 32, 33];
-  const shapes = [
+  const shapes: Record<string, number>[] = [
     { X: 4, Y: 4 },
     { X: 2, Y: 4, Z: 4 },
     { X: 16, Y: 16 },
