@@ -243,7 +243,10 @@ export const numericRules: { readonly [P in Primitive]: NumericRule<P> } = {
     const scoreShape = scoreDims.map((d) => sizeAlong(d === key ? k : q, d));
     const s = contract([q, k], { dims: scoreDims, shape: scoreShape });
     const width = sizeAlong(k, key);
-    for (let row = 0; row < s.data.length; row += width) {
+    const rows = s.data.length / Math.max(width, 1);
+    const lse = eqn.params.stats ? ndarray(out[1]!.dims, out[1]!.shape) : undefined;
+    for (let r = 0; r < rows; r++) {
+      const row = r * width;
       let m = -Infinity;
       for (let j = 0; j < width; j++) m = Math.max(m, s.data[row + j]! * scale);
       let total = 0;
@@ -253,8 +256,11 @@ export const numericRules: { readonly [P in Primitive]: NumericRule<P> } = {
         total += e;
       }
       for (let j = 0; j < width; j++) s.data[row + j]! /= total;
+      // Score rows run over q's dims without the head, in q's order: lse's own layout.
+      if (lse) lse.data[r] = m + Math.log(total);
     }
-    return [contract([s, v], out[0]!)];
+    const o = contract([s, v], out[0]!);
+    return lse ? [o, lse] : [o];
   },
   [Primitive.Shard]: (args, _eqn, out) => [relabel(arr(args[0]), out[0]!)],
   [Primitive.AllGather]: onDevices,

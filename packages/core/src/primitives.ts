@@ -62,7 +62,7 @@ export enum Primitive {
   AllGather = "all_gather",
   /** Collective: sums partial sums over `axes` and scatters the result along `dim`. */
   ReduceScatter = "reduce_scatter",
-  /** Collective: sums partial sums over `axes`; every device keeps the whole sum. */
+  /** Collective: sums partial sums over `axes` (or takes their max); every device keeps it. */
   AllReduce = "all_reduce",
   /** Collective: moves the trailing mesh `axes` of dim `from` onto dim `to`. */
   AllToAll = "all_to_all",
@@ -161,6 +161,11 @@ export interface FlashAttentionParams {
   readonly key: string;
   readonly head: string;
   readonly scale: number;
+  /**
+   * Also return the log-sum-exp of each score row (f32, q's dims without the head): set by
+   * lowering when the key dim is split, so per-device results can be combined (flash-decoding).
+   */
+  readonly stats?: boolean;
 }
 export interface ShardParams {
   readonly sharding: Sharding;
@@ -172,6 +177,10 @@ export interface AxisDimParams {
 }
 export interface AxesParams {
   readonly axes: readonly string[];
+}
+export interface AllReduceParams extends AxesParams {
+  /** Sum (default: partial sums reduced) or max (per-device maxima combined). */
+  readonly op?: "max";
 }
 export interface AllToAllParams {
   readonly from: string;
@@ -208,7 +217,7 @@ export interface ParamsTable {
   [Primitive.Shard]: ShardParams;
   [Primitive.AllGather]: AxisDimParams;
   [Primitive.ReduceScatter]: AxisDimParams;
-  [Primitive.AllReduce]: AxesParams;
+  [Primitive.AllReduce]: AllReduceParams;
   [Primitive.AllToAll]: AllToAllParams;
   [Primitive.ShardSlice]: AxisDimParams;
 }

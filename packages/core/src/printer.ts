@@ -47,11 +47,11 @@ const paramPrinters: { readonly [P in Primitive]: ParamPrinter<P> } = {
   [Primitive.Merge]: (p) => `${p.dims.join(",")}→${p.into}`,
   [Primitive.Concatenate]: (p) => `${p.inputDims.join(",")}→${p.dim}`,
   [Primitive.FlashAttention]: (p) =>
-    `${p.query ?? "-"},${p.key},${p.head} scale=${+p.scale.toFixed(6)}`,
+    `${p.query ?? "-"},${p.key},${p.head} scale=${+p.scale.toFixed(6)}${p.stats ? " +lse" : ""}`,
   [Primitive.Shard]: (p) => printSharding(p.sharding),
   [Primitive.AllGather]: (p) => `${p.dim}`,
   [Primitive.ReduceScatter]: (p) => `${p.dim}`,
-  [Primitive.AllReduce]: none,
+  [Primitive.AllReduce]: (p) => (p.op === "max" ? "max" : ""),
   [Primitive.AllToAll]: (p) => `${p.from}→${p.to}`,
   [Primitive.ShardSlice]: (p) => `${p.dim}_${p.axes.join("")}`,
 };

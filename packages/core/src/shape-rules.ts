@@ -400,7 +400,16 @@ export const shapeRules: { readonly [P in Primitive]: ShapeRule<P> } = {
     if (missing.length > 0) {
       throw new RuleError("shape", `k has dims ${missing} that q lacks`);
     }
-    return [result(q.dtype, names(q))];
+    const o = result(q.dtype, names(q));
+    return p.stats
+      ? [
+          o,
+          result(
+            "f32",
+            names(q).filter((d) => d !== p.head),
+          ),
+        ]
+      : [o];
   },
   [Primitive.Shard]: (inputs, p) => {
     arity(inputs, 1);
@@ -433,7 +442,8 @@ export const shapeRules: { readonly [P in Primitive]: ShapeRule<P> } = {
   [Primitive.AllReduce]: (inputs, p) => {
     arity(inputs, 1);
     const x = value(inputs, 0, "x");
-    pending(x, p.axes);
+    // A max combines per-device values that are not partial sums.
+    if (p.op !== "max") pending(x, p.axes);
     return [
       withAxes(
         x,

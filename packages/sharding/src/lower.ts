@@ -18,6 +18,7 @@ import {
   type Var,
   varCountOf,
 } from "@shardcost/core";
+import { emitCombined } from "./combine.js";
 import type { Mesh } from "./mesh.js";
 import { planReshard, type Target } from "./reshard.js";
 import { type RuleContext, shardingRules } from "./rules.js";
@@ -267,6 +268,24 @@ export function lower(program: Program, mesh: Mesh): Program {
       outputs,
       source: eqn.source,
     } as Eqn;
+    const combine = (decided.combine ?? []).filter((a) => sizeOf(a) > 1);
+    if (
+      combine.length > 0 &&
+      (lowered.primitive === Primitive.ReduceMax || lowered.primitive === Primitive.FlashAttention)
+    ) {
+      emitCombined(
+        lowered,
+        inputsNow,
+        outputs[0]!,
+        combine,
+        {
+          newVar: (name, aval, id) => lowering.newVar(name, aval, id),
+          push: (e) => lowering.eqns.push(e),
+        },
+        eqn,
+      );
+      continue;
+    }
     lowering.eqns.push(withGlobalCount(lowered, program));
   }
   const outputs = program.outputs.map((o) => {

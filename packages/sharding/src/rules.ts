@@ -24,6 +24,12 @@ export interface RuleContext {
 export interface RuleResult {
   readonly operands: readonly (Target | null)[];
   readonly results: readonly Target[];
+  /**
+   * Mesh axes over which each device's result is only its share of a reduction that is not a
+   * sum (a max over a split dim, attention over a split key dim): lowering combines them with
+   * collectives over these axes (`combine.ts`).
+   */
+  readonly combine?: readonly string[];
 }
 
 export type ShardingRule<P extends Primitive> = (
@@ -118,12 +124,12 @@ const sumRule: ShardingRule<Primitive.ReduceSum | Primitive.ReduceMean> = (eqn, 
   };
 };
 
-/** Max gathers the reduced dims first: partial maxima are not sums. */
-const gatherFirstReduceRule: ShardingRule<Primitive.ReduceMax> = (eqn, [x]) => {
+/** Max over split dims: each device takes its local max, then an AllReduce-max combines them. */
+const maxRule: ShardingRule<Primitive.ReduceMax> = (eqn, [x]) => {
   const axes = axesOf(x!);
-  for (const d of eqn.params.dims) axes.set(d, NONE);
+  const combine = eqn.params.dims.flatMap((d) => axes.get(d) ?? NONE);
   const out = new Map([...axes].filter(([d]) => !eqn.params.dims.includes(d)));
-  return { operands: [target(axes)], results: [target(out)] };
+  return { operands: [target(axes)], results: [target(out)], combine };
 };
 
 function unshard(a: Aval, dims: readonly (string | null)[], keepPartial: boolean): Target {
@@ -152,7 +158,7 @@ export const shardingRules: { readonly [P in Primitive]: ShardingRule<P> } = {
   [Primitive.Div]: binaryRule,
   [Primitive.Max]: binaryRule,
   [Primitive.ReduceSum]: sumRule,
-  [Primitive.ReduceMax]: gatherFirstReduceRule,
+  [Primitive.ReduceMax]: maxRule,
   // A mean over sharded dims is a sum of local sums over the global count: partial sums
   // (lowering tells the local op the global count).
   [Primitive.ReduceMean]: sumRule,
@@ -191,8 +197,11 @@ export const shardingRules: { readonly [P in Primitive]: ShardingRule<P> } = {
       results: [target(result, x!.partial)],
     };
   },
+  // In place, wherever the target is split: a target split along the written dim takes a masked
+  // local write (each device writes the positions in its block), so the update is replicated
+  // along that dim's axes and nothing is gathered.
   [Primitive.DynamicUpdateSlice]: (eqn, [x, update, index]) => {
-    const t = unshard(x!, [eqn.params.dim], false);
+    const t = target(axesOf(x!));
     const u = new Map(
       update!.dims.map((d) => [
         d.dim,
@@ -265,30 +274,31 @@ export const shardingRules: { readonly [P in Primitive]: ShardingRule<P> } = {
       results: [target(rename(first.axes as AxesMap, eqn.params.inputDims[0]!, eqn.params.dim))],
     };
   },
-  // The key and head dims stay whole. Dims q shares with k and v (batch, KV heads) take q's
-  // axes, or else k's (a KV cache sharded by batch stays put and q is sliced to match).
+  // The head dim stays whole. A key dim split in k (a sequence-split KV cache) stays split:
+  // each device attends to its keys and lowering combines the results over those axes
+  // (flash-decoding). Other dims q shares with k and v (batch, KV heads) take q's axes, or
+  // else k's (a KV cache split by batch stays put and q is sliced to match).
   [Primitive.FlashAttention]: (eqn, [q, k, v]) => {
-    const whole = (d: string) => d === eqn.params.key || d === eqn.params.head;
+    const { key, head } = eqn.params;
     const qAxes = axesOf(q!);
     const kAxes = axesOf(k!);
-    const used = new Set<string>();
-    const chosen = new Map<string, readonly string[]>();
+    const keyAxes = kAxes.get(key) ?? NONE;
+    const used = new Set<string>(keyAxes);
+    const chosen = new Map<string, readonly string[]>([[key, keyAxes]]);
     for (const d of q!.dims) {
-      if (whole(d.dim)) continue;
+      if (d.dim === head) continue;
       const own = qAxes.get(d.dim) ?? NONE;
       const pick = own.length > 0 ? own : (kAxes.get(d.dim) ?? NONE);
       const ok = pick.every((a) => !used.has(a));
       chosen.set(d.dim, ok ? pick : NONE);
       if (ok) for (const a of pick) used.add(a);
     }
-    const tq = target(
-      new Map(q!.dims.map((d) => [d.dim, whole(d.dim) ? NONE : chosen.get(d.dim)!])),
-    );
+    const tq = target(new Map(q!.dims.map((d) => [d.dim, chosen.get(d.dim) ?? NONE])));
     const kv = (a: Aval) =>
       target(
-        new Map(a.dims.map((d) => [d.dim, whole(d.dim) ? NONE : (chosen.get(d.dim) ?? NONE)])),
+        new Map(a.dims.map((d) => [d.dim, d.dim === head ? NONE : (chosen.get(d.dim) ?? NONE)])),
       );
-    return { operands: [tq, kv(k!), kv(v!)], results: [tq] };
+    return { operands: [tq, kv(k!), kv(v!)], results: [tq], combine: keyAxes };
   },
   [Primitive.Shard]: (eqn) => {
     const t = target(

@@ -145,6 +145,56 @@ function blockOf(a: NDArray, dim: string, k: number, n: number): NDArray {
   );
 }
 
+function maximum(parts: readonly NDArray[]): NDArray {
+  const out = ndarray(parts[0]!.dims, parts[0]!.shape);
+  out.data.fill(-Infinity);
+  for (const p of parts)
+    for (let i = 0; i < p.data.length; i++) {
+      out.data[i] = Math.max(out.data[i]!, p.data[i]!);
+    }
+  return out;
+}
+
+/**
+ * `dynamic_update_slice` on one device's block [offset, offset + local) of a dim of global
+ * `size`: the start is clamped globally (as XLA clamps it), and only positions in the block land.
+ */
+function writeBlock(
+  block: NDArray,
+  update: NDArray,
+  params: { readonly dim: string; readonly updateDim: string | null },
+  startArg: NDArray | number,
+  offset: number,
+  size: number,
+): NDArray {
+  const out = ndarray(block.dims, block.shape);
+  out.data.set(block.data);
+  const window =
+    params.updateDim === null ? 1 : update.shape[update.dims.indexOf(params.updateDim)]!;
+  const raw = typeof startArg === "number" ? startArg : startArg.data[0]!;
+  const start = Math.min(Math.max(Math.trunc(raw), 0), size - window);
+  const strides = stridesOf(out.shape);
+  const along = out.dims.indexOf(params.dim);
+  const count = update.data.length;
+  const index = new Array<number>(update.dims.length).fill(0);
+  for (let u = 0; u < count; u++) {
+    let rest = u;
+    for (let i = update.dims.length - 1; i >= 0; i--) {
+      index[i] = rest % update.shape[i]!;
+      rest = Math.floor(rest / update.shape[i]!);
+    }
+    const byDim = (dim: string) => index[update.dims.indexOf(dim)]!;
+    const pos = start + (params.updateDim === null ? 0 : byDim(params.updateDim)) - offset;
+    if (pos < 0 || pos >= out.shape[along]!) continue;
+    let at = 0;
+    out.dims.forEach((dim, i) => {
+      at += (i === along ? pos : byDim(dim)) * strides[i]!;
+    });
+    out.data[at] = update.data[u]!;
+  }
+  return out;
+}
+
 function sum(parts: readonly NDArray[]): NDArray {
   const out = ndarray(parts[0]!.dims, parts[0]!.shape);
   for (const p of parts) for (let i = 0; i < p.data.length; i++) out.data[i]! += p.data[i]!;
@@ -265,11 +315,11 @@ function runOn(
       });
     }
     case Primitive.AllReduce: {
-      const { axes } = eqn.params;
+      const { axes, op } = eqn.params;
       return devices.map((d) => {
         const group = dev.group(d, axes);
         const n = group.length;
-        const total = sum(group.map(x));
+        const total = op === "max" ? maximum(group.map(x)) : sum(group.map(x));
         // As a ReduceScatter then an AllGather over n near-equal chunks of the flat array:
         // a device sends every chunk but its own, then its own reduced chunk to the others.
         const length = total.data.length;
@@ -288,6 +338,24 @@ function runOn(
         const pieces = group.map((e) => blockOf(x(e), to, me, n));
         sent[d] = bytes(x(d)) - bytes(blockOf(x(d), to, me, n));
         return [concat(pieces, from)];
+      });
+    }
+    case Primitive.DynamicUpdateSlice: {
+      // A cache split along the written dim: each device writes the part of the update that
+      // lands in its own block of positions (a masked local write).
+      const target = eqn.inputs[0]!;
+      const axes =
+        target.kind === "var"
+          ? (target.aval.dims.find((d) => d.dim === eqn.params.dim)?.axes ?? [])
+          : [];
+      if (axes.length === 0) return devices.map((d) => evalEqn(eqn, at(d), out));
+      return devices.map((d) => {
+        const [cacheBlock, update, start] = at(d) as [NDArray, NDArray, NDArray | number];
+        const local = cacheBlock.shape[cacheBlock.dims.indexOf(eqn.params.dim)]!;
+        const size = local * dev.count(axes);
+        return [
+          writeBlock(cacheBlock, update, eqn.params, start, dev.block(d, axes) * local, size),
+        ];
       });
     }
     case Primitive.Gather: {

@@ -61,8 +61,11 @@ export function weightStationary(
   // The KV cache: heads, then batch over the axes q reaches them in; the rest replicated.
   const cAxes = [...x, ...aR, ...aQ];
   const aB = fit(step.batch, cAxes);
+  // Decode: the cache's positions over what the batch leaves (flash-decoding: each device
+  // attends to its positions, the results are combined). Prefill: the queries' positions.
   const aT = prefill ? fit(step.seq, without(cAxes, aB)) : [];
-  const rep = without(cAxes, [...aB, ...aT]);
+  const aS = prefill ? [] : fit(step.seq, without(cAxes, aB));
+  const rep = without(cAxes, [...aB, ...aT, ...aS]);
 
   const weights = {
     embed: { V: aV, D: dV },
@@ -73,7 +76,7 @@ export function weightStationary(
     ...mlpRoles(c, { gateUp: { D: dMlp, F: aF }, down: { F: aF, D: dMlp } }, { E: aE }),
     unembed: { D: dV, V: aV },
   };
-  const kvCache = { B: aB, K: aK };
+  const kvCache = { B: aB, S: aS, K: aK };
 
   // The residual between blocks: D over every axis (a block's partial sums are
   // reduce-scattered onto it and gathered before the next norm: the bytes of one AllReduce, and
@@ -113,6 +116,7 @@ export function weightStationary(
   say(
     `KV cache ${noteSpec("", ["B", "S", "K", "H"], kvCache)}: batch over ${axisText(aB)}` +
       (aT.length > 0 ? `, queries split by position over ${axisText(aT)}` : "") +
+      (aS.length > 0 ? `, positions over ${axisText(aS)} (partial attention combined)` : "") +
       (rep.length > 0
         ? `; replicated over ${axisText(rep)} (batch ${step.batch} is not divisible by ${product(rep)})`
         : ""),
