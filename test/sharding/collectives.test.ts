@@ -6,6 +6,7 @@
 import { CHIPS, tensor, trace } from "@shardcost/core";
 import { shard } from "@shardcost/ops";
 import { estimateSpmd, lower, mesh } from "@shardcost/sharding";
+import { assertSpmdEquivalent } from "@shardcost/sharding/testing";
 import { describe, expect, it } from "vitest";
 
 const W = CHIPS.v5e.linkBandwidth;
@@ -74,12 +75,67 @@ describe("collectives on v5e ICI", () => {
     expect(op.iciS).toBeCloseTo(((15 / 16) * local) / (4 * 2 * W), 12);
   });
 
+  it("AllToAll on an axis without wraparound costs half an AllGather of the same bytes", () => {
+    const op = collective({ X: 4 }, "x[A_X, B]", "[A, B_X]", { A, B: Bd });
+    const local = V / 4;
+    expect(op.iciBytes).toBe((3 / 4) * local);
+    expect(op.iciS).toBeCloseTo(((3 / 4) * local) / (2 * W), 12);
+  });
+
+  it("a latency-bound AllReduce takes twice the hops of an AllGather (a ReduceScatter, then one)", () => {
+    const gather = collective({ X: 16 }, "x[A_X]", "[A]", { A: 16 });
+    const reduce = collective({ X: 16 }, "x[A]{U_X}", "[A]", { A: 16 });
+    expect(gather.iciS).toBeCloseTo(8 * HOP, 15);
+    expect(reduce.iciS).toBeCloseTo(16 * HOP, 15);
+    // And with bandwidth dominant, still twice: AllReduce ≥ 2 × AllGather of the same array.
+    const shapes: Record<string, number>[] = [{ X: 4 }, { X: 16 }, { X: 4, Y: 4 }];
+    for (const shape of shapes) {
+      const axes = Object.keys(shape).join("");
+      const g = collective(shape, `x[A_${axes}, B]`, "[A, B]", { A, B: Bd });
+      const r = collective(shape, `x[A, B]{U_${axes}}`, "[A, B]", { A, B: Bd });
+      expect(r.iciS).toBeGreaterThanOrEqual(2 * g.iciS * (1 - 1e-12));
+    }
+  });
+
   it("a tiny AllGather is latency-bound: n/2 hops of 1 µs with wraparound, n−1 without", () => {
     const wrap = collective({ X: 16 }, "x[A_X]", "[A]", { A: 16 });
     expect(wrap.iciBytes).toBe(15 * 2);
     expect(wrap.iciS).toBeCloseTo(8 * HOP, 15);
     const line = collective({ X: 4 }, "x[A_X]", "[A]", { A: 16 });
     expect(line.iciS).toBeCloseTo(3 * HOP, 15);
+  });
+});
+
+describe("a reshard of several dims is one collective over all their axes", () => {
+  // The book's sharding chapter, Q2.2 (SB-21): on a TPU v4 4x4x4, X[B_X, D_Y] → [B, D] with
+  // B=1024, D=4096 in bf16 takes V / (W·2 axes) = 8.39 MB / (2 · 9e10) = 46.6 µs. Each chip
+  // sends (n−1)/n of V, so the exact time is 15/16 of that, 43.7 µs.
+  const dims = { B: 1024, D: 4096 };
+  const m = mesh("v4", { X: 4, Y: 4, Z: 4 });
+  const time = (from: string, to: string) => {
+    const program = trace((x) => shard(x, to), tensor(from, "bf16"), dims);
+    const lowered = lower(program, m);
+    const est = estimateSpmd(lowered, m);
+    const collectives = est.ops.filter((o) => o.iciBytes > 0);
+    return { collectives, s: est.totals.iciS };
+  };
+  it("[B_X, D_Y] → [B, D]: one AllGather_XY, 46.6 µs · 15/16", () => {
+    const r = time("x[B_X, D_Y]", "[B, D]");
+    expect(r.collectives.map((c) => c.label)).toEqual(["AllGather_XY[B,D]"]);
+    const book = (2 * 1024 * 4096) / (2 * 2 * CHIPS.v4.linkBandwidth);
+    expect(book * 1e6).toBeCloseTo(46.6, 1);
+    expect(Math.abs(r.s - (book * 15) / 16) / ((book * 15) / 16)).toBeLessThan(1e-9);
+    // The same as gathering one dim split over both axes.
+    expect(r.s).toBeCloseTo(time("x[B_XY, D]", "[B, D]").s, 15);
+  });
+
+  it("simulated: one AllGather over two dims moves the bytes it is costed at and the right data", () => {
+    const program = trace((x) => shard(x, "[B, D]"), tensor("x[B_X, D_Y]", "f32"), {
+      B: 8,
+      D: 8,
+    });
+    const check = assertSpmdEquivalent(program, mesh("v5e", { X: 2, Y: 4 }));
+    expect(check.simulation.collectives).toHaveLength(1);
   });
 });
 

@@ -175,6 +175,14 @@ export interface AxisDimParams {
   readonly dim: string;
   readonly axes: readonly string[];
 }
+export interface AllGatherParams extends AxisDimParams {
+  /**
+   * When one AllGather spans several dims (`[B_X, D_Y] → [B, D]` over XY, using every axis's
+   * links at once): each dim with the trailing axes it loses. Then `dim` and `axes` are the
+   * first dim and the union of the axes, in the parts' order.
+   */
+  readonly parts?: readonly AxisDimParams[];
+}
 export interface AxesParams {
   readonly axes: readonly string[];
 }
@@ -215,7 +223,7 @@ export interface ParamsTable {
   [Primitive.Concatenate]: ConcatenateParams;
   [Primitive.FlashAttention]: FlashAttentionParams;
   [Primitive.Shard]: ShardParams;
-  [Primitive.AllGather]: AxisDimParams;
+  [Primitive.AllGather]: AllGatherParams;
   [Primitive.ReduceScatter]: AxisDimParams;
   [Primitive.AllReduce]: AllReduceParams;
   [Primitive.AllToAll]: AllToAllParams;

@@ -49,7 +49,7 @@ const paramPrinters: { readonly [P in Primitive]: ParamPrinter<P> } = {
   [Primitive.FlashAttention]: (p) =>
     `${p.query ?? "-"},${p.key},${p.head} scale=${+p.scale.toFixed(6)}${p.stats ? " +lse" : ""}`,
   [Primitive.Shard]: (p) => printSharding(p.sharding),
-  [Primitive.AllGather]: (p) => `${p.dim}`,
+  [Primitive.AllGather]: (p) => (p.parts ? p.parts.map((q) => q.dim).join(",") : p.dim),
   [Primitive.ReduceScatter]: (p) => `${p.dim}`,
   [Primitive.AllReduce]: (p) => (p.op === "max" ? "max" : ""),
   [Primitive.AllToAll]: (p) => `${p.from}→${p.to}`,

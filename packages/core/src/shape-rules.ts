@@ -426,9 +426,12 @@ export const shapeRules: { readonly [P in Primitive]: ShapeRule<P> } = {
   [Primitive.AllGather]: (inputs, p) => {
     arity(inputs, 1);
     const x = value(inputs, 0, "x");
-    trailing(x, p.dim, p.axes);
-    const drop = (d: DimSharding) =>
-      d.dim === p.dim ? d.axes.slice(0, d.axes.length - p.axes.length) : d.axes;
+    const parts = p.parts ?? [p];
+    for (const part of parts) trailing(x, part.dim, part.axes);
+    const drop = (d: DimSharding) => {
+      const part = parts.find((q) => q.dim === d.dim);
+      return part ? d.axes.slice(0, d.axes.length - part.axes.length) : d.axes;
+    };
     return [withAxes(x, drop, x.partial)];
   },
   [Primitive.ReduceScatter]: (inputs, p) => {

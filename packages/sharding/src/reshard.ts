@@ -34,6 +34,8 @@ const commonPrefix = (a: readonly string[], b: readonly string[]) => {
  * 2. axes a dim holds but should not: one AllToAll when they move, in order, to a dim that
  *    wants them next, else AllGather;
  * 3. axes a dim should gain: each device keeps its block (free).
+ * AllGathers of several dims in a row are one collective over all their axes (the book's
+ * `[B_X, D_Y] → [B, D]` as AllGather_XY), so every axis's links carry it at once.
  * Returns null if `want` asks for partial sums `cur` does not have.
  */
 export function planReshard(cur: Aval, want: Target): ReshardStep[] | null {
@@ -91,5 +93,24 @@ export function planReshard(cur: Aval, want: Target): ReshardStep[] | null {
       });
     }
   }
-  return steps;
+  return mergeGathers(steps);
+}
+
+/** Adjacent AllGathers of different dims become one over the union of their axes. */
+function mergeGathers(steps: readonly ReshardStep[]): ReshardStep[] {
+  const out: ReshardStep[] = [];
+  for (const s of steps) {
+    const last = out[out.length - 1];
+    if (s.primitive === Primitive.AllGather && last?.primitive === Primitive.AllGather) {
+      const parts = [...(last.params.parts ?? [last.params]), s.params].map(({ dim, axes }) => ({
+        dim,
+        axes,
+      }));
+      out[out.length - 1] = {
+        primitive: Primitive.AllGather,
+        params: { dim: parts[0]!.dim, axes: parts.flatMap((p) => p.axes), parts },
+      };
+    } else out.push(s);
+  }
+  return out;
 }

@@ -298,12 +298,21 @@ function runOn(
       return devices.map((d) => [blockOf(x(d), dim, dev.block(d, axes), dev.count(axes))]);
     }
     case Primitive.AllGather: {
-      const { dim, axes } = eqn.params;
-      return devices.map((d) => {
-        const group = dev.group(d, axes);
-        sent[d] = (group.length - 1) * bytes(x(d));
-        return [concat(group.map(x), dim)];
-      });
+      // Several dims at once: the same data as one gather per dim, and the same bytes
+      // ((|A|−1)·in + (|B|−1)·|A|·in = (|A||B|−1)·in).
+      let cur = devices.map((d) => x(d));
+      for (const { dim, axes } of eqn.params.parts ?? [eqn.params]) {
+        const before = cur;
+        cur = devices.map((d) => {
+          const group = dev.group(d, axes);
+          sent[d]! += (group.length - 1) * bytes(before[d]!);
+          return concat(
+            group.map((e) => before[e]!),
+            dim,
+          );
+        });
+      }
+      return cur.map((a) => [a]);
     }
     case Primitive.ReduceScatter: {
       const { dim, axes } = eqn.params;
