@@ -97,6 +97,16 @@ describe("collectives on v5e ICI", () => {
     }
   });
 
+  it("logical axes folded onto one v5e torus dimension share its links", () => {
+    // v5e 2x4x4 is an 8x4 slice: X and Y lie on its first dimension, Z on the second.
+    const A8 = 32 * 4096;
+    const V8 = 2 * A8 * Bd;
+    const shared = collective({ X: 2, Y: 4, Z: 4 }, "x[A_XY, B]", "[A, B]", { A: A8, B: Bd });
+    expect(shared.iciS).toBeCloseTo(((7 / 8) * V8) / W, 12);
+    const apart = collective({ X: 2, Y: 4, Z: 4 }, "x[A_YZ, B]", "[A, B]", { A: A8, B: Bd });
+    expect(apart.iciS).toBeCloseTo(((15 / 16) * V8) / (2 * W), 12);
+  });
+
   it("a tiny AllGather is latency-bound: n/2 hops of 1 µs with wraparound, n−1 without", () => {
     const wrap = collective({ X: 16 }, "x[A_X]", "[A]", { A: 16 });
     expect(wrap.iciBytes).toBe(15 * 2);
@@ -144,6 +154,24 @@ describe("collectives on GPUs", () => {
     const op = collective({ X: 8 }, "x[A_X, B]", "[A, B]", { A: 8 * 4096, B: 1024 }, "h100");
     const V = 2 * 8 * 4096 * 1024;
     expect(op.iciS).toBeCloseTo((V * 7) / (8 * CHIPS.h100.linkBandwidth), 12);
+  });
+
+  it("over NVLink and the network it runs level by level: one block per other node crosses", () => {
+    const op = collective(
+      { X: 2, Y: 8 },
+      "x[A_XY, B]",
+      "[A, B]",
+      { A: 16 * 4096, B: 1024 },
+      "h100",
+    );
+    const block = 2 * 4096 * 1024;
+    const perGpu = CHIPS.h100.topology.scaleOutBandwidth / CHIPS.h100.topology.domain;
+    expect(op.iciBytes).toBe(15 * block);
+    // One block over the network to the peer GPU, then 14 over NVLink; every byte at the
+    // network's speed would take 15 · block / perGpu, 5.9× longer.
+    const expected = block / perGpu + (14 * block) / CHIPS.h100.linkBandwidth;
+    expect(op.iciS).toBeCloseTo(expected, 12);
+    expect((15 * block) / perGpu / op.iciS).toBeGreaterThan(5);
   });
 
   it("across nodes it shares the node's scale-out bandwidth", () => {

@@ -13,9 +13,34 @@ describe("meshes", () => {
     expect(mesh("v6e", { X: 8 }).axes[0]!.wraps).toBe(false);
   });
 
-  it("v4 and v5p wrap on axes that are multiples of 4 (whole cubes)", () => {
-    const m = mesh("v5p", { X: 4, Y: 8, Z: 2 });
-    expect(m.axes.map((a) => a.wraps)).toEqual([true, true, false]);
+  it("v4 and v5p wrap only on slices of whole 4x4x4 cubes; a v5p pod is 16x20x28", () => {
+    expect(mesh("v5p", { X: 4, Y: 8, Z: 4 }).axes.map((a) => a.wraps)).toEqual([true, true, true]);
+    expect(mesh("v5p", { X: 4, Y: 8, Z: 2 }).axes.map((a) => a.wraps)).toEqual([
+      false,
+      false,
+      false,
+    ]);
+    expect(mesh("v4", { X: 2, Y: 2, Z: 4 }).axes.map((a) => a.wraps)).toEqual([
+      false,
+      false,
+      false,
+    ]);
+    expect(mesh("v5p", { X: 16, Y: 20, Z: 28 }).chips).toBe(8960);
+    expect(mesh("v5p", { X: 28, Y: 16, Z: 20 }).chips).toBe(8960);
+    expect(() => mesh("v5p", { X: 28, Y: 28, Z: 28 })).toThrow(
+      /lies on a 28x28x28 slice, which does not fit in a TPU v5p pod \(16x20x28\)/,
+    );
+  });
+
+  it("a 3-axis mesh on a 2D v5e torus folds its leading axes onto one dimension", () => {
+    const m = mesh("v5e", { X: 2, Y: 4, Z: 4 });
+    expect(m.axes.map((a) => [a.name, a.physical, a.wraps])).toEqual([
+      ["X", 0, false],
+      ["Y", 0, false],
+      ["Z", 1, false],
+    ]);
+    // X·Y = 8 on one dimension of 16 chips: 2x8x16 does not fit.
+    expect(() => mesh("v5e", { X: 2, Y: 16, Z: 16 })).toThrow(/does not fit in a TPU v5e pod/);
   });
 
   it("GPU axes inside an 8-GPU node use NVLink; beyond it the scale-out network", () => {

@@ -9,10 +9,13 @@ export type Topology =
   | {
       readonly kind: "torus";
       readonly rank: 2 | 3;
-      /** Largest slice: a pod's axis lengths. */
-      readonly maxAxis: number;
-      /** Whether an axis of this length has wraparound links. */
-      readonly wraps: "full-axis-only" | "multiple-of-4";
+      /** Largest slice: a pod's axis lengths, longest last (v5p: 16x20x28). */
+      readonly pod: readonly number[];
+      /**
+       * Which axes have wraparound links: v5e/v6e only an axis as long as the pod's; v4/v5p
+       * every axis of a slice made of whole 4x4x4 cubes (a 2x2x4 has none).
+       */
+      readonly wraps: "full-axis-only" | "whole-cubes";
     }
   | {
       readonly kind: "nvlink";
@@ -59,7 +62,7 @@ export const CHIPS = {
     hbmBandwidth: 8.2e11,
     linkBandwidth: 4.5e10,
     hopLatency: 1 * US,
-    topology: { kind: "torus", rank: 2, maxAxis: 16, wraps: "full-axis-only" },
+    topology: { kind: "torus", rank: 2, pod: [16, 16], wraps: "full-axis-only" },
     pricePerHour: 1.2,
   },
   // Book "tpus": 9.2e14 bf16, 1.84e15 int8, 32 GB at 1.6e12, ICI 9e10 one way; as v5e.
@@ -71,7 +74,7 @@ export const CHIPS = {
     hbmBandwidth: 1.6e12,
     linkBandwidth: 9e10,
     hopLatency: 1 * US,
-    topology: { kind: "torus", rank: 2, maxAxis: 16, wraps: "full-axis-only" },
+    topology: { kind: "torus", rank: 2, pod: [16, 16], wraps: "full-axis-only" },
     pricePerHour: 2.7,
   },
   // Book "tpus": 2.75e14 bf16 (int8 at the same rate), 32 GB at 1.2e12, ICI 4.5e10 one way,
@@ -84,7 +87,7 @@ export const CHIPS = {
     hbmBandwidth: 1.2e12,
     linkBandwidth: 4.5e10,
     hopLatency: 1 * US,
-    topology: { kind: "torus", rank: 3, maxAxis: 16, wraps: "multiple-of-4" },
+    topology: { kind: "torus", rank: 3, pod: [16, 16, 16], wraps: "whole-cubes" },
     pricePerHour: 3.22,
   },
   // Book "tpus": 4.59e14 bf16, 9.18e14 int8, 96 GB at 2.8e12, ICI 9e10 one way, 3D torus.
@@ -96,7 +99,7 @@ export const CHIPS = {
     hbmBandwidth: 2.8e12,
     linkBandwidth: 9e10,
     hopLatency: 1 * US,
-    topology: { kind: "torus", rank: 3, maxAxis: 16, wraps: "multiple-of-4" },
+    topology: { kind: "torus", rank: 3, pod: [16, 20, 28], wraps: "whole-cubes" },
     pricePerHour: 4.2,
   },
   // NVIDIA A10 data sheet: 125 TFLOP/s bf16 dense, 250 TOPS int8, 24 GB GDDR6 at 600 GB/s;

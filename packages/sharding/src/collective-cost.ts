@@ -20,9 +20,10 @@ import { localSizes } from "./sizes.js";
  *   AllToAll (n−1)/n·V (all blocks but its own);
  * - bandwidth: an ICI axis with wraparound is a bidirectional ring, 2·W_link per chip; without
  *   it, W_link ("(n−1)·(V/n) / W_one-way", about 2× slower); over several axes at once the
- *   links of every axis work together, so their bandwidths add. NVLink: W per GPU through the
- *   switch; across nodes the node's scale-out bandwidth shared by its GPUs; a collective over
- *   several GPU axes runs at its slowest axis;
+ *   links of every torus dimension work together, so their bandwidths add (logical axes
+ *   folded onto one dimension share it). NVLink: W per GPU through the switch; across nodes
+ *   the node's scale-out bandwidth shared by its GPUs; a collective spanning both runs level
+ *   by level (`byLevel`);
  * - AllToAll on a bidirectional ring costs a quarter of the AllGather of the same bytes, half
  *   on an axis without wraparound;
  * - latency: a hop costs ≥ 1 µs; a ring of n needs n/2 hops with wraparound, n−1 without;
@@ -42,20 +43,14 @@ export function collectiveCost(mesh: Mesh): CollectiveCostFn {
     const outBytes = avalBytes(eqn.outputs[0]!.aval, sizes);
     if (n === 1) return { bytes: 0, timeS: 0, byAxis: {} };
     const bytes = bytesSent(eqn.primitive, n, inBytes, outBytes);
-    const widths = axes.map(effectiveBandwidth);
     const ici = axes.every((a) => a.link === "ici");
-    const bandwidth = ici ? widths.reduce((x, y) => x + y, 0) : Math.min(...widths);
-    // An AllToAll sends each block straight to its owner: a quarter of an AllGather's time on
-    // a bidirectional ring, half on a line (no wraparound).
-    const allToAll = eqn.primitive === Primitive.AllToAll && ici;
-    const speedup = allToAll ? (axes.every((a) => a.wraps) ? 4 : 2) : 1;
+    const { transferS, byAxis } = ici
+      ? onTorus(eqn.primitive, axes, bytes)
+      : byLevel(eqn.primitive, axes, n, bytes);
     const ring = axes.reduce((h, a) => h + (a.wraps ? Math.floor(a.size / 2) : a.size - 1), 0);
     // An AllReduce is a ReduceScatter then an AllGather: twice the hops.
     const hops = eqn.primitive === Primitive.AllReduce ? 2 * ring : ring;
-    const timeS = Math.max(bytes / (bandwidth * speedup), hops * mesh.chip.hopLatency);
-    const byAxis = Object.fromEntries(
-      axes.map((a, i) => [a.name, ici ? (bytes * widths[i]!) / bandwidth : bytes / axes.length]),
-    );
+    const timeS = Math.max(transferS, hops * mesh.chip.hopLatency);
     return { bytes, timeS, byAxis };
   };
 }
@@ -78,6 +73,50 @@ export function bytesSent(
     default:
       return 0;
   }
+}
+
+/**
+ * ICI: the links of every torus dimension the collective spans work at once; logical axes
+ * folded onto one dimension share its links. An AllToAll sends each block straight to its
+ * owner: a quarter of an AllGather's time on a bidirectional ring, half on a line.
+ */
+function onTorus(primitive: Primitive, axes: readonly MeshAxis[], bytes: number) {
+  const links = new Map<number, number>();
+  for (const a of axes)
+    links.set(a.physical, Math.max(links.get(a.physical) ?? 0, effectiveBandwidth(a)));
+  let bandwidth = 0;
+  for (const w of links.values()) bandwidth += w;
+  const speedup = primitive === Primitive.AllToAll ? (axes.every((a) => a.wraps) ? 4 : 2) : 1;
+  const byAxis: Record<string, number> = {};
+  for (const a of axes) {
+    const sharing = axes.filter((b) => b.physical === a.physical).length;
+    byAxis[a.name] = (bytes * links.get(a.physical)!) / bandwidth / sharing;
+  }
+  return { transferS: bytes / (bandwidth * speedup), byAxis };
+}
+
+/**
+ * GPUs: a collective over NVLink and the scale-out network runs level by level, as NCCL's
+ * hierarchical algorithms do. In blocks u = bytes / (n − 1): an AllGather, ReduceScatter or
+ * AllReduce sends (n_net − 1)·u across nodes (one block per other node, to its peer GPU) and
+ * the rest inside the node; an AllToAll sends every block for another node across.
+ */
+function byLevel(primitive: Primitive, axes: readonly MeshAxis[], n: number, bytes: number) {
+  const net = axes.filter((a) => a.physical === 1);
+  const local = axes.filter((a) => a.physical !== 1);
+  const nNet = net.reduce((k, a) => k * a.size, 1);
+  const nLocal = n / nNet;
+  const unit = bytes / (n - 1);
+  const netBytes = primitive === Primitive.AllToAll ? (n - nLocal) * unit : (nNet - 1) * unit;
+  const localBytes = bytes - netBytes;
+  const slowest = (xs: readonly MeshAxis[]) => Math.min(...xs.map((a) => a.bandwidth));
+  const transferS =
+    (netBytes > 0 ? netBytes / slowest(net) : 0) +
+    (localBytes > 0 ? localBytes / slowest(local) : 0);
+  const byAxis: Record<string, number> = {};
+  for (const a of net) byAxis[a.name] = netBytes / net.length;
+  for (const a of local) byAxis[a.name] = localBytes / local.length;
+  return { transferS, byAxis };
 }
 
 /** Bytes/s one chip can push along an axis in a collective. */
