@@ -32,14 +32,22 @@ describe("meshes", () => {
     );
   });
 
-  it("a 3-axis mesh on a 2D v5e torus folds its leading axes onto one dimension", () => {
-    const m = mesh("v5e", { X: 2, Y: 4, Z: 4 });
-    expect(m.axes.map((a) => [a.name, a.physical, a.wraps])).toEqual([
-      ["X", 0, false],
-      ["Y", 0, false],
-      ["Z", 1, false],
+  it("a 3-axis mesh on a 2D v5e torus lies on the chip's slice, axes filling its dimensions", () => {
+    // 16 chips are a 4x4 slice: X and Y share its first dimension, Z is the second.
+    const small = mesh("v5e", { X: 2, Y: 2, Z: 4 });
+    expect(small.axes.map((a) => [a.name, a.physical, a.wraps])).toEqual([
+      ["X", [0], false],
+      ["Y", [0], false],
+      ["Z", [1], false],
     ]);
-    // X·Y = 8 on one dimension of 16 chips: 2x8x16 does not fit.
+    // 256 chips are the 16x16 pod: X on the first dimension, Y across both, Z on the second.
+    expect(mesh("v5e", { X: 4, Y: 8, Z: 8 }).axes.map((a) => a.physical)).toEqual([
+      [0],
+      [0, 1],
+      [1],
+    ]);
+    expect(mesh("v5e", { X: 16, Y: 16 }).axes.map((a) => a.wraps)).toEqual([true, true]);
+    // 512 chips are more than a pod.
     expect(() => mesh("v5e", { X: 2, Y: 16, Z: 16 })).toThrow(/does not fit in a TPU v5e pod/);
   });
 

@@ -82,15 +82,18 @@ export function bytesSent(
  */
 function onTorus(primitive: Primitive, axes: readonly MeshAxis[], bytes: number) {
   const links = new Map<number, number>();
-  for (const a of axes)
-    links.set(a.physical, Math.max(links.get(a.physical) ?? 0, effectiveBandwidth(a)));
+  for (const a of axes) {
+    for (const p of a.physical) links.set(p, Math.max(links.get(p) ?? 0, effectiveBandwidth(a)));
+  }
   let bandwidth = 0;
   for (const w of links.values()) bandwidth += w;
   const speedup = primitive === Primitive.AllToAll ? (axes.every((a) => a.wraps) ? 4 : 2) : 1;
+  // Bytes by axis: each dimension's share of the links, split among the axes on it.
   const byAxis: Record<string, number> = {};
-  for (const a of axes) {
-    const sharing = axes.filter((b) => b.physical === a.physical).length;
-    byAxis[a.name] = (bytes * links.get(a.physical)!) / bandwidth / sharing;
+  for (const a of axes) byAxis[a.name] = 0;
+  for (const [p, w] of links) {
+    const on = axes.filter((a) => a.physical.includes(p));
+    for (const a of on) byAxis[a.name]! += (bytes * w) / bandwidth / on.length;
   }
   return { transferS: bytes / (bandwidth * speedup), byAxis };
 }
@@ -102,8 +105,8 @@ function onTorus(primitive: Primitive, axes: readonly MeshAxis[], bytes: number)
  * the rest inside the node; an AllToAll sends every block for another node across.
  */
 function byLevel(primitive: Primitive, axes: readonly MeshAxis[], n: number, bytes: number) {
-  const net = axes.filter((a) => a.physical === 1);
-  const local = axes.filter((a) => a.physical !== 1);
+  const net = axes.filter((a) => a.link === "scale-out");
+  const local = axes.filter((a) => a.link !== "scale-out");
   const nNet = net.reduce((k, a) => k * a.size, 1);
   const nLocal = n / nNet;
   const unit = bytes / (n - 1);

@@ -12,10 +12,10 @@ export interface MeshAxis {
   /** Bytes/s one way that one chip can push along this axis. */
   readonly bandwidth: number;
   /**
-   * The physical links the axis runs on: a TPU torus dimension (logical axes folded onto one
+   * The physical links the axis runs on: TPU torus dimensions (logical axes folded onto one
    * dimension share its links), or a GPU level (0 NVLink or PCIe, 1 the scale-out network).
    */
-  readonly physical: number;
+  readonly physical: readonly number[];
 }
 
 /** Named axes in order (the first is the slowest-varying) over chips of one kind. */
@@ -26,29 +26,64 @@ export interface Mesh {
 }
 
 /**
- * How logical axes lie on a torus (as `jax.make_mesh` lays a mesh on the devices): with more
- * logical axes than the torus has dimensions, the leading ones fold onto its first dimension
- * (v5e `2x4x4` is a 8x4 slice whose first dimension carries X and Y); otherwise one each.
+ * How logical axes lie on a torus, as `jax.make_mesh` lays a mesh on a slice. With no more
+ * logical axes than the torus has dimensions, each axis is a dimension. With more (a 3-axis
+ * mesh on a 2D v5e), the slice is the chip's own shape for that many chips (the squarest of
+ * powers of two: 2x4, 4x4, 4x8, 8x8, 8x16, 16x16) and the axes fill its dimensions in order; an
+ * axis that does not fit in what is left of a dimension spans the next one too (v5e 4x8x8 on
+ * 16x16: X on the first, Y across both, Z on the second).
  */
-function physicalOf(rank: number, count: number): number[] {
-  const folded = Math.max(0, count - rank);
-  return Array.from({ length: count }, (_, i) => Math.max(0, i - folded));
+export function layOnTorus(
+  rank: number,
+  sizes: readonly number[],
+): { slice: number[]; dims: number[][] } {
+  if (sizes.length <= rank) return { slice: [...sizes], dims: sizes.map((_, i) => [i]) };
+  const chips = sizes.reduce((a, b) => a * b, 1);
+  const slice: number[] = [];
+  let rest = chips;
+  for (let i = rank - 1; i >= 1; i--) {
+    const d = 2 ** Math.floor(Math.log2(rest) / (i + 1));
+    slice.push(d);
+    rest /= d;
+  }
+  slice.push(rest);
+  const dims: number[][] = [];
+  let at = 0;
+  let room = slice[0]!;
+  for (const n of sizes) {
+    const spans = [at];
+    let need = n;
+    while (need > room && at < rank - 1 && need % room === 0 && room > 1) {
+      need /= room;
+      at++;
+      room = slice[at]!;
+      spans.push(at);
+    }
+    if (need <= room && room % need === 0) room /= need;
+    else room = 1;
+    if (room === 1 && at < rank - 1) {
+      at++;
+      room = slice[at]!;
+    }
+    dims.push(spans);
+  }
+  return { slice, dims };
 }
 
 /**
  * Wraparound (the book, "tpus"): v5e/v6e are 2D tori whose dimensions wrap only at the full pod
  * length of 16; v4/v5p are 3D tori that wrap on every dimension of a slice made of whole
- * 4x4x4 cubes. A logical axis sharing its dimension with another has no ring of its own.
+ * 4x4x4 cubes. Only an axis that is a whole dimension by itself has the ring.
  */
-function wraps(c: Chip, physical: readonly number[], size: number, alone: boolean): boolean {
+function wraps(c: Chip, slice: readonly number[], dim: number, size: number): boolean {
   const t = c.topology;
-  if (t.kind !== "torus" || size < 3 || !alone) return false;
+  if (t.kind !== "torus" || size < 3 || slice[dim] !== size) return false;
   if (t.wraps === "full-axis-only") return size === Math.max(...t.pod);
-  return physical.length === t.rank && physical.every((n) => n % 4 === 0);
+  return slice.length === t.rank && slice.every((n) => n % 4 === 0);
 }
 
 /**
- * `mesh("v5e", { X: 4, Y: 4 })`. TPU meshes lie on the chip's torus (see `physicalOf`) and
+ * `mesh("v5e", { X: 4, Y: 4 })`. TPU meshes lie on the chip's torus (see `layOnTorus`) and
  * must fit in a pod. GPU meshes lay the last axes inside an NVLink domain (8 GPUs per node);
  * an axis that reaches across nodes uses the scale-out network, whose per-node bandwidth its
  * GPUs share.
@@ -72,20 +107,22 @@ export function mesh(chipOrName: Chip | string, shape: Readonly<Record<string, n
     }
   }
   const t = c.topology;
-  const onTorus = t.kind === "torus" ? physicalOf(t.rank, entries.length) : [];
-  const dims: number[] = [];
-  entries.forEach(([, size], i) => {
-    const p = onTorus[i] ?? 0;
-    dims[p] = (dims[p] ?? 1) * size;
-  });
-  if (t.kind === "torus") fitsPod(c, t.pod, dims, entries);
+  const laid =
+    t.kind === "torus"
+      ? layOnTorus(
+          t.rank,
+          entries.map(([, n]) => n),
+        )
+      : undefined;
+  if (t.kind === "torus") fitsPod(c, t.pod, laid!.slice, entries);
   let inner = 1; // chips spanned by the axes after this one (faster-varying)
   const axes: MeshAxis[] = [];
   for (let i = entries.length - 1; i >= 0; i--) {
     const [name, size] = entries[i]!;
-    const p = onTorus[i] ?? 0;
-    const alone = onTorus.filter((x) => x === p).length === 1;
-    axes.unshift(axisOf(c, name, size, inner, p, wraps(c, dims, size, alone)));
+    const dims = laid?.dims[i] ?? [0];
+    const alone = dims.length === 1 && laid?.dims.filter((d) => d.includes(dims[0]!)).length === 1;
+    const wrap = laid !== undefined && alone && wraps(c, laid.slice, dims[0]!, size);
+    axes.unshift(axisOf(c, name, size, inner, dims, wrap));
     inner *= size;
   }
   return { chip: c, axes, chips: inner };
@@ -116,7 +153,7 @@ function axisOf(
   name: string,
   size: number,
   inner: number,
-  physical: number,
+  physical: readonly number[],
   wrap: boolean,
 ): MeshAxis {
   const t = c.topology;
@@ -124,10 +161,10 @@ function axisOf(
     return { name, size, link: "ici", wraps: wrap, bandwidth: c.linkBandwidth, physical };
   }
   if (t.kind === "pcie") {
-    return { name, size, link: "pcie", wraps: false, bandwidth: c.linkBandwidth, physical: 0 };
+    return { name, size, link: "pcie", wraps: false, bandwidth: c.linkBandwidth, physical: [0] };
   }
   if (inner * size <= t.domain) {
-    return { name, size, link: "nvlink", wraps: false, bandwidth: c.linkBandwidth, physical: 0 };
+    return { name, size, link: "nvlink", wraps: false, bandwidth: c.linkBandwidth, physical: [0] };
   }
   // The node's NICs are shared by its GPUs.
   return {
@@ -136,7 +173,7 @@ function axisOf(
     link: "scale-out",
     wraps: false,
     bandwidth: t.scaleOutBandwidth / t.domain,
-    physical: 1,
+    physical: [1],
   };
 }
 
