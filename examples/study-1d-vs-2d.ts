@@ -14,9 +14,10 @@
  *
  * Batch 512: large enough that bandwidth, not per-hop latency, sets the comm times.
  */
-import { formatTime, table } from "@shardcost/core";
+import { formatBytes, formatTime, table } from "@shardcost/core";
 import { LLAMA3_70B } from "@shardcost/ops";
-import { mlpLayoutStudy } from "@shardcost/serving";
+import { mlpLayoutStudy, STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
+import { mesh } from "@shardcost/sharding";
 
 const batch = 512;
 const rows = mlpLayoutStudy(LLAMA3_70B, batch, "v5e");
@@ -48,4 +49,38 @@ console.log(
   crossover === undefined
     ? "\n2D weight-stationary never beats 1D here."
     : `\n2D weight-stationary communicates less from ${crossover} chips on.`,
+);
+
+// The same question on the whole decode step (attention, norms, embeddings included), as
+// `shardcost compare` asks it, from the named layouts.
+const engine = new StepEstimator();
+const query = { phase: "decode", batch, seq: 2048, weights: "int8" } as const;
+const whole = STUDY_SHAPES.map((shape) => {
+  const m = mesh("v5e", shape);
+  const [one, two] = (["1d-ws", "2d-ws"] as const).map((l) => engine.step(LLAMA3_70B, query, l, m));
+  return { chips: m.chips, one: one!.totals, two: two!.totals };
+});
+console.log(
+  `\nLLaMA-3-70B decode step (int8 weights, batch ${batch}, KV 2048), whole model, per chip:\n`,
+);
+console.log(
+  table(
+    ["chips", "1D ICI", "2D ICI", "1D ICI time", "2D ICI time", "1D step", "2D step"],
+    whole.map((r) => [
+      String(r.chips),
+      formatBytes(r.one.iciBytes),
+      formatBytes(r.two.iciBytes),
+      formatTime(r.one.iciS),
+      formatTime(r.two.iciS),
+      formatTime(r.one.serialS),
+      formatTime(r.two.serialS),
+    ]),
+    ["right", "right", "right", "right", "right", "right", "right"],
+  ),
+);
+const from = (pick: (t: (typeof whole)[number]["one"]) => number) =>
+  whole.find((r) => pick(r.two) < pick(r.one))?.chips;
+console.log(
+  `\n2D is ahead from: ICI bytes ${from((t) => t.iciBytes) ?? "never"}, ICI time ` +
+    `${from((t) => t.iciS) ?? "never"}, serial step ${from((t) => t.serialS) ?? "never"} chips.`,
 );

@@ -13,14 +13,16 @@ import {
   trace,
 } from "@shardcost/core";
 import {
+  type ActivationRole,
+  constraintsFrom,
   einsum,
+  gatedMlp,
   type LlamaConfig,
   llamaStep,
-  mul,
   type Phase,
   type StepOptions,
-  shard,
-  silu,
+  specFor,
+  withAxes,
 } from "@shardcost/ops";
 import { estimateSpmd, lower, type Mesh, mesh as meshOf } from "@shardcost/sharding";
 import { type LayoutName, resolveLayout } from "./layouts/index.js";
@@ -349,11 +351,11 @@ export interface MlpStudyRow {
 }
 
 /**
- * One gated-MLP layer of a decode step under 1D weight-stationary (Win[D, F_XYZ], the input
- * gathered and the output reduce-scattered over every axis) and 2D weight-stationary
- * (Win[D_X, F_YZ]: gather over YZ, reduce over X, reduce-scatter over YZ), traced, lowered and
- * costed per chip on each mesh. ESTI §3.2: 1D's comms stay ≈ 2BD/W whatever the chip count;
- * 2D's fall as 1/√N, so 2D wins past a crossover.
+ * One gated-MLP layer of a decode step under the named 1d-ws and 2d-ws layouts (their MLP
+ * weights and activation roles, as the whole model uses them), traced, lowered and costed per
+ * chip on each mesh. 1D (`Win[D, F_XYZ]`): the input gathered and the output reduce-scattered
+ * over every axis, ≈ 2BD/W whatever the chip count. 2D (`Win[D_X, F_YZ]`): gather over YZ,
+ * reduce over X, reduce-scatter over YZ, falling as 1/√N (ESTI §3.2): 2D wins past a crossover.
  */
 export function mlpLayoutStudy(
   config: LlamaConfig,
@@ -364,25 +366,24 @@ export function mlpLayoutStudy(
   const rows: MlpStudyRow[] = [];
   for (const shape of shapes) {
     const m = meshOf(chipName, shape);
-    const layouts = {
-      "1d-ws": { x: "[B, D_XYZ]", w: "[D, F_XYZ]", wo: "[F_XYZ, D]", h: "[B, F_XYZ]" },
-      "2d-ws": { x: "[B, D_X]", w: "[D_X, F_YZ]", wo: "[F_YZ, D_X]", h: "[B, F_YZ]" },
-    } as const;
-    for (const [layout, s] of Object.entries(layouts) as [
-      keyof typeof layouts,
-      (typeof layouts)["1d-ws"],
-    ][]) {
+    for (const layout of ["1d-ws", "2d-ws"] as const) {
+      const l = resolveLayout(layout, config, m, { phase: "decode", batch, seq: 1 });
+      const at = constraintsFrom<ActivationRole>(l.activations);
+      const spec = specFor(l);
       const program = trace(
         (t) => {
-          const x = shard(t.x, s.x);
-          const hidden = mul(silu(einsum("BD,DF->BF", x, t.gate)), einsum("BD,DF->BF", x, t.up));
-          return shard(einsum("BF,FD->BD", shard(hidden, s.h), t.down), "[B, D_XYZ]");
+          const x = at("mlpIn", at("mlpNormIn", t.x));
+          const y = gatedMlp(x, t, {
+            onProjected: (h) => at("mlpGateUp", h),
+            onHidden: (h) => at("mlpHidden", h),
+          });
+          return at("residual", y);
         },
         {
-          x: tensor("x[B, D_XYZ]", "bf16"),
-          gate: param(`Wgate${s.w}`, "bf16"),
-          up: param(`Wup${s.w}`, "bf16"),
-          down: param(`Wdown${s.wo}`, "bf16"),
+          x: tensor(`x${withAxes("[B, D]", l.activations?.residual ?? {})}`, "bf16"),
+          gate: param(spec("gate", "Wgate"), "bf16"),
+          up: param(spec("up", "Wup"), "bf16"),
+          down: param(spec("down", "Wdown"), "bf16"),
         },
         { B: batch, D: config.D, F: config.F },
         { sourceLocations: false },
