@@ -252,3 +252,77 @@ describe("§6.8 / §4 the book's anchors through the library call the CLI makes"
     expect(t.serialS).toBeLessThan(10e-3);
   });
 });
+
+/**
+ * One layer's collectives as `explain` labels them, with each chip's bytes: the difference
+ * between the 3- and the 2-layer step (layers are periodic), sorted.
+ */
+function layerCollectives(
+  options: Parameters<typeof shardedStep>[1],
+  layout: LayoutName,
+  m: Mesh,
+): string {
+  const count = (layers: number) => {
+    const s = shardedStep({ ...LLAMA3_70B, layers }, options, layout, m);
+    const seen = new Map<string, number>();
+    for (const o of s.estimate.ops) {
+      if (o.iciBytes === 0) continue;
+      const key = `${o.label} ${o.iciBytes} B`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+    return seen;
+  };
+  const two = count(2);
+  const three = count(3);
+  const lines: string[] = [];
+  for (const [key, n] of three) {
+    const k = n - (two.get(key) ?? 0);
+    if (k > 0) lines.push(`${k} × ${key}`);
+  }
+  return lines.sort().join("\n");
+}
+
+describe("§4 golden per-layer collectives", () => {
+  it("A: 70B int8/int8, B=32, S=8192, 1d-ws on v5e 4x4", () => {
+    const m = mesh("v5e", { X: 4, Y: 4 });
+    const q = { batch: 32, seq: 8192, weights: "int8", kv: "int8" } as const;
+    expect(layerCollectives(q, "1d-ws", m)).toMatchInlineSnapshot(`
+      "1 × AllToAll_Y[B→N] 24576 B
+      1 × AllToAll_Y[N→B] 24576 B
+      2 × AllGather_XY[D] 491520 B
+      2 × AllToAll_Y[H→B] 3072 B
+      2 × ReduceScatter_XY[D] 491520 B"
+    `);
+  });
+
+  it("B: 70B bf16, B=256, S=2048, v5e 16x16, 1d-ws and 2d-ws", () => {
+    const m = mesh("v5e", { X: 16, Y: 16 });
+    const q = { batch: 256, seq: 2048 } as const;
+    expect(layerCollectives(q, "1d-ws", m)).toMatchInlineSnapshot(`
+      "1 × AllGather_X[D] 245760 B
+      1 × AllGather_YX[D] 4177920 B
+      1 × AllGather_Y[B] 245760 B
+      1 × AllReduce_Y 1920 B
+      1 × AllToAll_X[B→N] 15360 B
+      1 × AllToAll_X[N→B] 15360 B
+      1 × ReduceScatter_X[D] 245760 B
+      1 × ReduceScatter_YX[D] 4177920 B
+      1 × ReduceScatter_Y[B] 245760 B
+      2 × AllToAll_X[H→B] 1920 B
+      2 × ReduceScatter_Y[B] 30720 B"
+    `);
+    expect(layerCollectives(q, "2d-ws", m)).toMatchInlineSnapshot(`
+      "1 × AllGather_X[B] 245760 B
+      1 × AllGather_X[F] 860160 B
+      1 × AllToAll_Y[B→N] 15360 B
+      1 × AllToAll_Y[N→B] 15360 B
+      1 × ReduceScatter_X[B] 245760 B
+      2 × AllGather_Y[D] 245760 B
+      2 × AllReduce_X 1920 B
+      2 × AllToAll_Y[H→B] 1920 B
+      2 × ReduceScatter_X[B] 30720 B
+      2 × ReduceScatter_X[F] 860160 B
+      2 × ReduceScatter_Y[D] 245760 B"
+    `);
+  });
+});
