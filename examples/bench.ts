@@ -23,7 +23,6 @@ import { resolveLayout, StepEstimator } from "@shardcost/serving";
 import { estimateSpmd, lower, mesh } from "@shardcost/sharding";
 import { assertSpmdEquivalent, buildChain, chainArb, meshArb } from "@shardcost/sharding/testing";
 import fc from "fast-check";
-import { HEADS_X_MLP_XY } from "./layouts.js";
 
 interface Figure {
   readonly medianMs: number;
@@ -70,7 +69,7 @@ function fourByFour() {
     seq: 8192,
     weights: "int8",
     kv: "int8",
-    layout: HEADS_X_MLP_XY,
+    layout: resolveLayout("1d-ws", LLAMA3_70B, m, { batch: 32, seq: 8192 }),
   });
   const program = trace(model.fn, model.inputs, model.dims);
   return {

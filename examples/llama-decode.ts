@@ -14,8 +14,8 @@ import {
   trace,
 } from "@shardcost/core";
 import { LLAMA3_70B, llamaDecode } from "@shardcost/ops";
+import { resolveLayout } from "@shardcost/serving";
 import { estimateSpmd, lower, mesh, printMesh } from "@shardcost/sharding";
-import { HEADS_X_MLP_XY } from "./layouts.js";
 
 const batch = 32;
 const seq = 8192;
@@ -41,10 +41,13 @@ console.log(
     `${Math.ceil(est.memory.totalBytes / v5e.hbmBytes)} chips of ${formatBytes(v5e.hbmBytes)}.`,
 );
 
-// The same model with a model-parallel layout (heads over X; MLP and vocab over X and Y; KV
-// cache over heads and batch), lowered onto 16 chips: collectives inserted, costed per chip.
+// The same model under the 1d-ws layout (query heads, MLP and vocab over X and Y; KV heads over
+// X; the KV cache over heads and batch), lowered onto 16 chips: collectives inserted, costed
+// per chip.
 const m = mesh("v5e", { X: 4, Y: 4 });
-const sharded = llamaDecode(LLAMA3_70B, { ...config, layout: HEADS_X_MLP_XY });
+const layout = resolveLayout("1d-ws", LLAMA3_70B, m, { batch, seq });
+for (const choice of layout.choices) console.log(`layout: ${choice}`);
+const sharded = llamaDecode(LLAMA3_70B, { ...config, layout });
 const lowered = lower(trace(sharded.fn, sharded.inputs, sharded.dims), m);
 const perChip = estimateSpmd(lowered, m);
 console.log(`\nOn ${printMesh(m)}, per chip:`);

@@ -228,6 +228,7 @@ describe("§6.8 / §4 the book's anchors through the library call the CLI makes"
       expect(e.memory.fits).toBe(true);
     }
     expect(two.totals.iciBytes).toBeLessThanOrEqual(0.5 * one.totals.iciBytes);
+    expect(two.totals.serialS).toBeLessThan(one.totals.serialS);
   });
 
   it("C: batch 1 on v5e 4x4 gets an answer: weights split 16 ways, HBM-bound near the floor", () => {
