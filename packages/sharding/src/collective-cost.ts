@@ -33,26 +33,47 @@ import { localSizes } from "./sizes.js";
  */
 export function collectiveCost(mesh: Mesh): CollectiveCostFn {
   const byName = new Map(mesh.axes.map((a) => [a.name, a]));
+  // Per primitive and axes: everything but the bytes (time and split are linear in them).
+  const links = new Map<string, Links>();
   return (eqn: Eqn, sizes: SizeContext): CollectiveCost => {
-    const axes = ((eqn.params as { axes?: readonly string[] }).axes ?? []).map(
-      (a) => byName.get(a)!,
-    );
-    const n = axes.reduce((k, a) => k * a.size, 1);
+    const names = (eqn.params as { axes?: readonly string[] }).axes ?? [];
+    const key = `${eqn.primitive}|${names.join("")}`;
+    let l = links.get(key);
+    if (l === undefined) {
+      l = linksOf(
+        eqn.primitive,
+        names.map((a) => byName.get(a)!),
+        mesh.chip.hopLatency,
+      );
+      links.set(key, l);
+    }
+    if (l.n === 1) return { bytes: 0, timeS: 0, byAxis: {} };
     const input = eqn.inputs[0]!;
     const inBytes = input.kind === "var" ? avalBytes(input.aval, sizes) : 0;
     const outBytes = avalBytes(eqn.outputs[0]!.aval, sizes);
-    if (n === 1) return { bytes: 0, timeS: 0, byAxis: {} };
-    const bytes = bytesSent(eqn.primitive, n, inBytes, outBytes);
-    const ici = axes.every((a) => a.link === "ici");
-    const { transferS, byAxis } = ici
-      ? onTorus(eqn.primitive, axes, bytes)
-      : byLevel(eqn.primitive, axes, n, bytes);
-    const ring = axes.reduce((h, a) => h + (a.wraps ? Math.floor(a.size / 2) : a.size - 1), 0);
-    // An AllReduce is a ReduceScatter then an AllGather: twice the hops.
-    const hops = eqn.primitive === Primitive.AllReduce ? 2 * ring : ring;
-    const timeS = Math.max(transferS, hops * mesh.chip.hopLatency);
-    return { bytes, timeS, byAxis };
+    const bytes = bytesSent(eqn.primitive, l.n, inBytes, outBytes);
+    const byAxis: Record<string, number> = {};
+    for (const [name, share] of l.shares) byAxis[name] = bytes * share;
+    return { bytes, timeS: Math.max(bytes * l.secondsPerByte, l.latencyS), byAxis };
   };
+}
+
+/** How a collective over some axes moves its bytes: seconds a byte, latency, share by axis. */
+interface Links {
+  readonly n: number;
+  readonly secondsPerByte: number;
+  readonly latencyS: number;
+  readonly shares: readonly (readonly [string, number])[];
+}
+
+function linksOf(primitive: Primitive, axes: readonly MeshAxis[], hopLatency: number): Links {
+  const n = axes.reduce((k, a) => k * a.size, 1);
+  const ici = axes.every((a) => a.link === "ici");
+  const { secondsPerByte, shares } = ici ? onTorus(primitive, axes) : byLevel(primitive, axes, n);
+  const ring = axes.reduce((h, a) => h + (a.wraps ? Math.floor(a.size / 2) : a.size - 1), 0);
+  // An AllReduce is a ReduceScatter then an AllGather: twice the hops.
+  const hops = primitive === Primitive.AllReduce ? 2 * ring : ring;
+  return { n, secondsPerByte, latencyS: hops * hopLatency, shares };
 }
 
 export function bytesSent(
@@ -80,7 +101,7 @@ export function bytesSent(
  * folded onto one dimension share its links. An AllToAll sends each block straight to its
  * owner: a quarter of an AllGather's time on a bidirectional ring, half on a line.
  */
-function onTorus(primitive: Primitive, axes: readonly MeshAxis[], bytes: number) {
+function onTorus(primitive: Primitive, axes: readonly MeshAxis[]) {
   const links = new Map<number, number>();
   for (const a of axes) {
     for (const p of a.physical) links.set(p, Math.max(links.get(p) ?? 0, effectiveBandwidth(a)));
@@ -89,13 +110,12 @@ function onTorus(primitive: Primitive, axes: readonly MeshAxis[], bytes: number)
   for (const w of links.values()) bandwidth += w;
   const speedup = primitive === Primitive.AllToAll ? (axes.every((a) => a.wraps) ? 4 : 2) : 1;
   // Bytes by axis: each dimension's share of the links, split among the axes on it.
-  const byAxis: Record<string, number> = {};
-  for (const a of axes) byAxis[a.name] = 0;
+  const share = new Map<string, number>(axes.map((a) => [a.name, 0]));
   for (const [p, w] of links) {
     const on = axes.filter((a) => a.physical.includes(p));
-    for (const a of on) byAxis[a.name]! += (bytes * w) / bandwidth / on.length;
+    for (const a of on) share.set(a.name, share.get(a.name)! + w / bandwidth / on.length);
   }
-  return { transferS: bytes / (bandwidth * speedup), byAxis };
+  return { secondsPerByte: 1 / (bandwidth * speedup), shares: [...share] };
 }
 
 /**
@@ -104,22 +124,21 @@ function onTorus(primitive: Primitive, axes: readonly MeshAxis[], bytes: number)
  * AllReduce sends (n_net − 1)·u across nodes (one block per other node, to its peer GPU) and
  * the rest inside the node; an AllToAll sends every block for another node across.
  */
-function byLevel(primitive: Primitive, axes: readonly MeshAxis[], n: number, bytes: number) {
+function byLevel(primitive: Primitive, axes: readonly MeshAxis[], n: number) {
   const net = axes.filter((a) => a.link === "scale-out");
   const local = axes.filter((a) => a.link !== "scale-out");
   const nNet = net.reduce((k, a) => k * a.size, 1);
   const nLocal = n / nNet;
-  const unit = bytes / (n - 1);
-  const netBytes = primitive === Primitive.AllToAll ? (n - nLocal) * unit : (nNet - 1) * unit;
-  const localBytes = bytes - netBytes;
+  // The fraction of the bytes that crosses the network.
+  const across = n === 1 ? 0 : (primitive === Primitive.AllToAll ? n - nLocal : nNet - 1) / (n - 1);
   const slowest = (xs: readonly MeshAxis[]) => Math.min(...xs.map((a) => a.bandwidth));
-  const transferS =
-    (netBytes > 0 ? netBytes / slowest(net) : 0) +
-    (localBytes > 0 ? localBytes / slowest(local) : 0);
-  const byAxis: Record<string, number> = {};
-  for (const a of net) byAxis[a.name] = netBytes / net.length;
-  for (const a of local) byAxis[a.name] = localBytes / local.length;
-  return { transferS, byAxis };
+  const secondsPerByte =
+    (across > 0 ? across / slowest(net) : 0) + (across < 1 ? (1 - across) / slowest(local) : 0);
+  const shares: [string, number][] = [
+    ...net.map((a): [string, number] => [a.name, across / net.length]),
+    ...local.map((a): [string, number] => [a.name, (1 - across) / local.length]),
+  ];
+  return { secondsPerByte, shares };
 }
 
 /** Bytes/s one chip can push along an axis in a collective. */
