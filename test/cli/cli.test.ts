@@ -285,6 +285,44 @@ describe("errors: model errors exit 1 with the message and line, usage errors ex
   });
 });
 
+describe("every batch gets an answer", () => {
+  it("sweep --batch 1..512 over every layout on 4x4 and 16x16: no row is an error", () => {
+    const r = shardcost([
+      "sweep",
+      "--model",
+      "llama3-70b",
+      "--batch",
+      "1..512",
+      "--mesh",
+      "v5e:4x4,v5e:16x16",
+      "--layout",
+      "1d-ws,2d-ws,weight-gathered,weight-gathered:X,fsdp",
+      "--format",
+      "json",
+    ]);
+    expect(r.stderr).toBe("");
+    const rows = JSON.parse(r.stdout).rows as { error: string | null; stepS: number }[];
+    expect(rows).toHaveLength(10 * 2 * 5);
+    expect(rows.filter((x) => x.error !== null)).toEqual([]);
+    for (const x of rows) expect(x.stepS).toBeGreaterThan(0);
+  });
+
+  it("report with defaults on v5e:4x4 (batch 1 to 512), and batch 1 through estimate", () => {
+    const dir = scratch();
+    const out = join(dir, "r.html");
+    const r = shardcost(["report", "--model", "llama3-70b", "--mesh", "v5e:4x4", "--out", out]);
+    expect(r.stderr).toMatch(/^wrote .*r\.html/);
+    expect(r.status).toBe(0);
+    expect(readFileSync(out, "utf8")).toContain("<svg");
+    const one = JSON.parse(
+      shardcost(["estimate", "--model", "llama3-70b", "--mesh", "v5e:4x4", "--json"]).stdout,
+    );
+    expect(one.dims.B).toBe(1);
+    expect(one.layout.name).toBe("1d-ws");
+    expect(one.layout.resolved.join("\n")).toMatch(/positions over Y/);
+  });
+});
+
 describe("shardcost sweep, compare, explain, trace", () => {
   it("sweep: one CSV row per configuration, the Pareto frontier marked", () => {
     const r = shardcost([

@@ -93,13 +93,16 @@ export function choiceList<T extends string>(
   flag: string,
   text: string,
   allowed: readonly T[] | ((s: string) => s is T),
+  /** The values to suggest when `allowed` is a test. */
+  hint?: readonly string[],
 ): T[] {
   const ok =
     typeof allowed === "function" ? allowed : (s: string): s is T => allowed.includes(s as T);
+  const values = typeof allowed === "function" ? hint : allowed;
   return text.split(",").map((raw) => {
     const s = raw.trim();
     if (!ok(s)) {
-      const list = typeof allowed === "function" ? "" : ` (one of ${allowed.join(", ")})`;
+      const list = values ? ` (one of ${values.join(", ")})` : "";
       throw new UsageError(`--${flag} ${JSON.stringify(s)} is not a valid value${list}`);
     }
     return s;
@@ -110,8 +113,9 @@ export function choice<T extends string>(
   flag: string,
   text: string,
   allowed: readonly T[] | ((s: string) => s is T),
+  hint?: readonly string[],
 ): T {
-  const list = choiceList(flag, text, allowed);
+  const list = choiceList(flag, text, allowed, hint);
   if (list.length !== 1) throw new UsageError(`--${flag} takes one value here, not a list`);
   return list[0]!;
 }

@@ -12,7 +12,7 @@ import {
   table,
   userFrame,
 } from "@shardcost/core";
-import { STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
+import { isLayoutName, STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
 import { lower, mesh } from "@shardcost/sharding";
 import {
   choiceList,
@@ -26,7 +26,7 @@ import {
 import { reportData, reportHtml } from "./html.js";
 import { describeModel, estimateModel, formatEstimate } from "./report.js";
 import {
-  LAYOUT_NAMES,
+  LAYOUT_HINT,
   layoutFromFlags,
   meshText,
   modelFromFlags,
@@ -191,7 +191,7 @@ async function sweepCommand(flags: Flags, positionals: readonly string[], io: Io
     attention: model.attention,
     batches: intList("batch", flags.batch ?? "1..256"),
     meshes: (flags.mesh ?? "v5e:2x4").split(",").map(parseMesh),
-    layouts: choiceList("layout", flags.layout ?? "1d-ws", LAYOUT_NAMES),
+    layouts: choiceList("layout", flags.layout ?? "1d-ws", isLayoutName, LAYOUT_HINT),
     weights: dtypeList("weights", flags.weights ?? "bf16"),
     kv: dtypeList("kv", flags.kv ?? "bf16"),
     compute: dtypeList("compute", flags.compute ?? "bf16"),
@@ -248,7 +248,7 @@ async function compareCommand(flags: Flags, positionals: readonly string[], io: 
     );
     return;
   }
-  const layouts = choiceList("layout", flags.layout ?? "1d-ws,2d-ws", LAYOUT_NAMES);
+  const layouts = choiceList("layout", flags.layout ?? "1d-ws,2d-ws", isLayoutName, LAYOUT_HINT);
   const engine = new StepEstimator();
   const query = stepQuery(model);
   const results = meshes.map((m) => ({

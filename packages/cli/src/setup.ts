@@ -31,6 +31,8 @@ const BUILTIN_DIMS: Readonly<Record<string, keyof LlamaConfig>> = {
 
 export const PRESET_NAMES = Object.keys(LLAMA3_PRESETS);
 export const LAYOUT_NAMES = Object.keys(LAYOUTS) as LayoutName[];
+/** Layout names as flags take them: the presets and weight-gathered's variants. */
+export const LAYOUT_HINT = [...LAYOUT_NAMES, "weight-gathered:X|XY|XYZ"];
 
 /** `CHIP:AxBxC` → a mesh with axes X, Y, Z; `v5e:1` is one chip, `h100:8` one node. */
 export function parseMesh(text: string): Mesh {
@@ -161,7 +163,7 @@ export function configFromName(name: string): LlamaConfig {
 
 export function layoutFromFlags(flags: Flags, m: Mesh, model: Model): LayoutName | undefined {
   if (model.kind === "file") return undefined;
-  if (flags.layout !== undefined) return choice("layout", flags.layout, isLayoutName);
+  if (flags.layout !== undefined) return choice("layout", flags.layout, isLayoutName, LAYOUT_HINT);
   return m.chips > 1 ? "1d-ws" : undefined;
 }
 
