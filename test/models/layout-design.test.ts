@@ -91,6 +91,22 @@ function movedResidents(program: Program): string[] {
   return out;
 }
 
+describe("§6.1/6.3 where no axis divides a model-parallel dim, D takes the axes", () => {
+  it.each(["1d-ws", "2d-ws"] as const)(
+    "%s, F = 28670 on v5e 4x4: weights split 16 ways, none moved",
+    (layout) => {
+      const c = { ...LLAMA3_70B, layers: 2, F: 28670 };
+      const m = mesh("v5e", { X: 4, Y: 4 });
+      const program = lowered(c, layout, m, { phase: "decode", batch: 32, seq: 1024 });
+      const p = paramCounts(c);
+      const perChip = estimateSpmd(program, m).memory.paramBytes - p.norms * 2;
+      const total = (p.matmul + c.V * c.D) * 2;
+      expect(Math.abs(perChip - total / 16) / (total / 16)).toBeLessThan(1e-3);
+      expect(movedResidents(program)).toEqual([]);
+    },
+  );
+});
+
 describe("§6.3 ICI bytes of a weight-stationary decode do not grow with the KV length", () => {
   it.each(["1d-ws", "2d-ws"] as const)("%s on v5e 16x16, S = 2048 vs 8192", (layout) => {
     const m = mesh("v5e", { X: 16, Y: 16 });

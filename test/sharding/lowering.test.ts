@@ -36,6 +36,23 @@ describe("the four matmul cases of the sharding chapter", () => {
     `);
   });
 
+  it("case 2 with a big weight split on the contracting dim: slice the activation, reduce the result", () => {
+    const program = trace(
+      (t) => shard(einsum("IJ,JK->IK", t.x, t.w), "[I, K]"),
+      { x: tensor("x[I, J]", "f32"), w: param("W[J_X, K]", "f32") },
+      { I: 2, J: 64, K: 64 },
+    );
+    // Gathering W would move 64·64 floats; reducing the 2×64 result moves far fewer.
+    expect(printProgram(lower(program, m))).toMatchInlineSnapshot(`
+      "{ lambda x:f32[I, J] W:f32[J_X, K] .
+          x':f32[I, J_X] = shard_slice[J_X] x:f32[I, J]  # for a = einsum[IJ,JK->IK]
+          a:f32[I, K]{U_X} = einsum[IJ,JK->IK] x':f32[I, J_X] W:f32[J_X, K]
+          a':f32[I, K] = AllReduce_X a:f32[I, K]{U_X}  # for b = shard[[I, K]]
+          b:f32[I, K] = shard[[I, K]] a':f32[I, K]
+        in (b) }"
+    `);
+  });
+
   it("case 2, when the result's constraint calls for partial sums — ReduceScatter", () => {
     expect(
       printProgram(lower(matmul("A[I, J_X]", "B[J, K]", "[I_X, K]"), m)),

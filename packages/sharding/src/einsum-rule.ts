@@ -15,8 +15,10 @@ const same = (a: readonly string[], b: readonly string[]) => a.join() === b.join
  * - a contracting dim sharded identically in every operand stays sharded: each device
  *   multiplies its blocks and the result holds partial sums `{U_X}` (case 3);
  * - a contracting dim sharded in only some operands is gathered first (case 2), unless the
- *   `shard()` constraint on the result uses those axes (on a result dim or as `{U_X}`): then
- *   the other operands keep their own blocks (a free slice) and the result is partial;
+ *   `shard()` constraint on the result uses those axes (on a result dim or as `{U_X}`), or only
+ *   the biggest operand splits it and the result is smaller than that operand (a weight split
+ *   on D: reducing the result moves fewer bytes than gathering the weight): then the other
+ *   operands keep their own blocks (a free slice) and the result is partial;
  * - an unsharded contracting dim needs nothing (case 1).
  * Partial-sum operands are reduced first.
  */
@@ -55,6 +57,9 @@ export function einsumRule(
   }
   for (const dim of output) if (!chosen.has(dim)) take(dim, NONE);
   const partial: string[] = [];
+  const resultElements = output.reduce((n, d) => n * ctx.dims[d]!, 1);
+  const biggest = bySize[0]!;
+  const biggestElements = Math.max(...operands.map(elements));
   for (const dim of contracting) {
     const holders = axesIn.map((m) => m.get(dim)).filter((a): a is readonly string[] => !!a);
     const sharded = holders.filter((a) => a.length > 0);
@@ -65,7 +70,13 @@ export function einsumRule(
     }
     const everywhere = sharded.length === holders.length && sharded.every((a) => same(a, first));
     const wanted = first.every((a) => constrained.has(a)) && sharded.every((a) => same(a, first));
-    if (everywhere || wanted) {
+    // Only the biggest operand (a weight) splits it: slicing the others and reducing the
+    // smaller result moves fewer bytes than gathering that operand.
+    const weightOnly =
+      sharded.length === 1 &&
+      same(biggest.get(dim) ?? NONE, first) &&
+      resultElements < biggestElements;
+    if (everywhere || wanted || weightOnly) {
       take(dim, first);
       partial.push(...first);
     } else {
