@@ -343,3 +343,29 @@ describe("§4 golden per-layer collectives", () => {
     `);
   });
 });
+
+describe("§6.10 weight-gathered really gathers", () => {
+  it("weight-gathered:XY prefill on v5e 2x4x4: every layer weight is gathered over XY only, in int8", () => {
+    const m = mesh("v5e", { X: 2, Y: 4, Z: 4 });
+    const c = { ...LLAMA3_70B, layers: 2 };
+    const step = { phase: "prefill", batch: 8, seq: 512, weights: "int8", kv: "int8" } as const;
+    const layout = resolveLayout("weight-gathered:XY", c, m, step);
+    const program = lowered(c, "weight-gathered:XY", m, step);
+    const params = new Map(
+      program.inputs.filter((i) => i.role === "param").map((i) => [i.var.id, i.path]),
+    );
+    const gathered = program.eqns.filter(
+      (e) => isCollective(e.primitive) && e.inputs[0]?.kind === "var" && params.has(e.inputs[0].id),
+    );
+    // Wq, Wk, Wv, Wo, gate, up, down in each of the 2 layers; the embedding tables stay put.
+    expect(gathered).toHaveLength(7 * 2);
+    for (const e of gathered) {
+      expect(e.primitive).toBe("all_gather");
+      expect(e.outputs[0]!.aval.dtype).toBe("int8");
+      const axes = (e.params as { axes: readonly string[] }).axes;
+      expect(axes.every((a) => a === "X" || a === "Y")).toBe(true);
+    }
+    // Tokens split over the gathered axes.
+    expect(layout.activations?.residual?.B).toEqual(["X", "Y"]);
+  });
+});

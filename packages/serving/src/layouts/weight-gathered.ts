@@ -1,4 +1,4 @@
-import type { ActivationRole, LlamaConfig } from "@shardcost/ops";
+import type { ActivationRole, LlamaConfig, WeightRole } from "@shardcost/ops";
 import { splitForTwoD } from "./2d-ws.js";
 import { type Axis, axisText, fit, product, type StepShape, without } from "./axes.js";
 import type { Axes, Placement } from "./placement.js";
@@ -39,10 +39,23 @@ export function weightGathered(
   for (const [role, a] of Object.entries(local.activations) as [ActivationRole, Axes][]) {
     activations[role] = withTokens(a, role === "kv" ? ["B"] : ["B", "T"]);
   }
-  const { embed: _e, unembed: _u, ...use } = local.weights;
+  // Stored with the gathered axes last in every dim, so use (storage without them) is one
+  // AllGather of trailing axes, in the stored dtype.
+  const inG = (a: Axis) => g.some((x) => x.name === a.name);
+  const mapWeights = (f: (axes: readonly Axis[]) => Axis[], skip: readonly string[] = []) => {
+    const out: Partial<Record<WeightRole, Axes>> = {};
+    for (const [role, dims] of Object.entries(stored.weights) as [WeightRole, Axes][]) {
+      if (skip.includes(role)) continue;
+      out[role] = Object.fromEntries(Object.entries(dims).map(([d, axes]) => [d, f(axes)]));
+    }
+    return out;
+  };
+  const weights = mapWeights((axes) => [...axes.filter((a) => !inG(a)), ...axes.filter(inG)]);
+  // The lookup and the logits stay vocab-parallel: never gather a V×D table a step.
+  const use = mapWeights((axes) => axes.filter((a) => !inG(a)), ["embed", "unembed"]);
   const unused = gathered ? without(gathered, g) : [];
   return {
-    weights: stored.weights,
+    weights,
     use,
     kvCache: withTokens(local.kvCache, ["B"]),
     activations,
