@@ -1,21 +1,23 @@
 // The HTML report, opened in headless Chromium: it renders its charts offline without errors.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import packaged from "@sparticuz/chromium";
 import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { ROOT, scratch, shardcost } from "./run.js";
 
-/** Debian's chromium (installed by .ci/run), or CHROMIUM_PATH. */
-function chromiumPath(): string {
-  const candidates = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"];
-  const found = candidates.find((p): p is string => p !== undefined && existsSync(p));
-  if (!found) {
-    throw new Error(
-      "no Chromium for the report test: `apt-get install chromium` (as .ci/run does) or set CHROMIUM_PATH",
-    );
-  }
-  return found;
+/**
+ * CHROMIUM_PATH if set, else the Chromium build inside the `@sparticuz/chromium` dev
+ * dependency (installed by `npm ci`; no system package), unpacked on first use into
+ * test/artifacts/chromium rather than the system temp dir.
+ */
+async function chromiumPath(): Promise<string> {
+  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
+  const dir = join(ROOT, "test/artifacts/chromium");
+  mkdirSync(dir, { recursive: true });
+  process.env.TMPDIR = dir;
+  return packaged.executablePath();
 }
 
 describe("shardcost report", () => {
@@ -51,7 +53,11 @@ describe("shardcost report", () => {
       expect(html).toContain(title);
     }
 
-    const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true });
+    const browser = await chromium.launch({
+      executablePath: await chromiumPath(),
+      headless: true,
+      args: packaged.args,
+    });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const problems: string[] = [];
