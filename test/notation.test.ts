@@ -1,5 +1,12 @@
 import { fc, test } from "@fast-check/vitest";
-import { NotationError, parseSharding, printSharding, type Sharding } from "@shardcost/core";
+import {
+  checkSharding,
+  NotationError,
+  parseSharding,
+  printSharding,
+  type Sharding,
+  tensor,
+} from "@shardcost/core";
 import { describe, expect, it } from "vitest";
 
 const SEED = 20261122;
@@ -97,5 +104,39 @@ describe("sharding notation", () => {
   ])("rejects %s", (text, why) => {
     expect(() => parseSharding(text)).toThrow(NotationError);
     expect(() => parseSharding(text)).toThrow(why);
+  });
+});
+
+describe("shardings built as data", () => {
+  test.prop([shardingArb], { seed: SEED, numRuns: 200 })(
+    "a valid sharding checks as itself, and parses from its print",
+    (s) => {
+      expect(checkSharding({ ...s })).toEqual(s);
+      expect(parseSharding(printSharding(s))).toEqual(checkSharding({ ...s }));
+    },
+  );
+
+  it("breaking a rule notation obeys is a NotationError that prints the sharding", () => {
+    const twice = {
+      dims: [
+        { dim: "B", axes: ["X"] },
+        { dim: "D", axes: ["X"] },
+      ],
+      partial: [],
+    };
+    expect(() => checkSharding(twice)).toThrow(NotationError);
+    expect(() => checkSharding(twice)).toThrow(/\[B_X, D_X\].*mesh axis X is used twice/);
+    const lower = { dims: [{ dim: "B", axes: ["x"] }], partial: [] };
+    expect(() => checkSharding(lower)).toThrow(/"x" is not a mesh axis/);
+    const dup = {
+      dims: [
+        { dim: "B", axes: [] },
+        { dim: "B", axes: [] },
+      ],
+      partial: [],
+    };
+    expect(() => checkSharding(dup)).toThrow(/dim B appears twice/);
+    // The same checks reach tensor() and shard().
+    expect(() => tensor(twice)).toThrow(/mesh axis X is used twice/);
   });
 });

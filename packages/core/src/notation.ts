@@ -90,6 +90,40 @@ function parseFresh(text: string): Sharding {
   return name === "" ? { dims, partial } : { name, dims, partial };
 }
 
+const AXIS = /^[A-Z]$/;
+const DIM = /^[A-Za-z][A-Za-z0-9]*$/;
+
+/**
+ * A sharding built as data (not parsed), checked by the rules notation obeys: a tensor name,
+ * dim names, single-letter mesh axes, no dim twice, no axis twice. Returns it, frozen.
+ */
+export function checkSharding(s: Sharding): Sharding {
+  const text = printSharding(s);
+  if (s.name !== undefined && !NAME.test(s.name)) {
+    throw new NotationError(text, `"${s.name}" is not a tensor name (letters, digits, _ and .)`);
+  }
+  const seenDims = new Set<string>();
+  const seenAxes = new Set<string>();
+  const useAxis = (axis: string, where: string) => {
+    if (!AXIS.test(axis)) throw new NotationError(text, `"${axis}" is not a mesh axis (A–Z)`);
+    if (seenAxes.has(axis)) {
+      throw new NotationError(
+        text,
+        `mesh axis ${axis} is used twice (again in ${where}); an axis shards at most one dim`,
+      );
+    }
+    seenAxes.add(axis);
+  };
+  for (const d of s.dims) {
+    if (!DIM.test(d.dim)) throw new NotationError(text, `"${d.dim}" is not a dim name`);
+    if (seenDims.has(d.dim)) throw new NotationError(text, `dim ${d.dim} appears twice`);
+    seenDims.add(d.dim);
+    for (const a of d.axes) useAxis(a, printDim(d));
+  }
+  for (const a of s.partial) useAxis(a, "{U_...}");
+  return Object.freeze(s);
+}
+
 export function printDim(d: DimSharding): string {
   return d.axes.length > 0 ? `${d.dim}_${d.axes.join("")}` : d.dim;
 }

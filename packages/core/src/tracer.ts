@@ -11,7 +11,7 @@ import type {
   ProgramOutput,
   Var,
 } from "./ir.js";
-import { parseSharding, type Sharding } from "./notation.js";
+import { checkSharding, parseSharding, printSharding, type Sharding } from "./notation.js";
 import type { ParamsOf, Primitive } from "./primitives.js";
 import { printAtom, printType } from "./printer.js";
 import { RuleError } from "./rule-error.js";
@@ -40,18 +40,26 @@ export function recordDeclarationSites(on: boolean): void {
   recordSites = on;
 }
 
-/** Declares an input tensor in notation: `tensor("Win[D_X, F_YZ]", "int8")`. */
-export function tensor(spec: string, dtype: DType = "bf16", role: InputRole = "activation") {
+/**
+ * Declares an input tensor in notation, `tensor("Win[D_X, F_YZ]", "int8")`, or from a sharding
+ * built as data (`{ name: "Win", dims: [{ dim: "D", axes: ["X"] }, …], partial: [] }`).
+ */
+export function tensor(
+  spec: string | Sharding,
+  dtype: DType = "bf16",
+  role: InputRole = "activation",
+) {
+  const text = typeof spec === "string" ? spec : printSharding(spec);
   if (!isDType(dtype)) {
     throw new ShardcostError(
       "dtype",
-      `unknown dtype "${String(dtype)}" for tensor ${spec}`,
+      `unknown dtype "${String(dtype)}" for tensor ${text}`,
       callerLocation(),
     );
   }
   let sharding: Sharding;
   try {
-    sharding = parseSharding(spec);
+    sharding = typeof spec === "string" ? parseSharding(spec) : checkSharding(spec);
   } catch (e) {
     if (e instanceof NotationError && e.source === undefined) {
       throw new NotationError(e.text, e.reason, e.code, callerLocation());
@@ -60,7 +68,7 @@ export function tensor(spec: string, dtype: DType = "bf16", role: InputRole = "a
   }
   const declared: { -readonly [K in keyof TensorSpec]: TensorSpec[K] } = {
     kind: "tensor-spec",
-    text: spec,
+    text,
     sharding,
     dtype,
     role,
@@ -70,9 +78,11 @@ export function tensor(spec: string, dtype: DType = "bf16", role: InputRole = "a
 }
 
 /** A weight: counted once in memory, resident across steps. */
-export const param = (spec: string, dtype: DType = "bf16") => tensor(spec, dtype, "param");
+export const param = (spec: string | Sharding, dtype: DType = "bf16") =>
+  tensor(spec, dtype, "param");
 /** A cache (KV): resident across steps, updated in place. */
-export const cache = (spec: string, dtype: DType = "bf16") => tensor(spec, dtype, "cache");
+export const cache = (spec: string | Sharding, dtype: DType = "bf16") =>
+  tensor(spec, dtype, "cache");
 
 /** A value inside a traced function. Ops take and return these. */
 export class Tracer {

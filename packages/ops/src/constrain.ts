@@ -3,14 +3,13 @@ import type { DimAxes } from "./models/config.js";
 import { shard } from "./structural.js";
 
 /**
- * `shard(t, …)` from mesh axes per dim (`{ N: ["X", "Y"] }` → `[B, N_XY, H]`), or `t` itself
+ * `shard(t, …)` from mesh axes per dim (`{ N: ["X", "Y"] }` → `[B, N_XY, H]`, as data), or `t` itself
  * when no axes are given. Lives outside the model files so the constraint points at the model
  * line that asked for it.
  */
 export function constrainAxes(t: Tracer, axes: DimAxes | undefined): Tracer {
   if (!axes) return t;
-  const dim = (d: string) => (axes[d]?.length ? `${d}_${axes[d]!.join("")}` : d);
-  return shard(t, `[${t.dims.map(dim).join(", ")}]`);
+  return shard(t, { dims: t.dims.map((dim) => ({ dim, axes: axes[dim] ?? [] })), partial: [] });
 }
 
 /** A function constraining a value at a named point, from a table of axes by point. */

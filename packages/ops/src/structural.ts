@@ -1,6 +1,7 @@
 import {
   bind1,
   callerLocation,
+  checkSharding,
   NotationError,
   OpError,
   Primitive,
@@ -78,11 +79,14 @@ export function concatenate(
   return bind1(Primitive.Concatenate, xs, { inputDims, dim });
 }
 
-/** A sharding constraint, like `jax.lax.with_sharding_constraint`: `shard(h, "[B, F_YZ]")`. */
-export function shard(x: Tracer, spec: string): Tracer {
+/**
+ * A sharding constraint, like `jax.lax.with_sharding_constraint`: `shard(h, "[B, F_YZ]")`, or
+ * with the sharding as data.
+ */
+export function shard(x: Tracer, spec: string | Sharding): Tracer {
   let sharding: Sharding;
   try {
-    sharding = parseSharding(spec);
+    sharding = typeof spec === "string" ? parseSharding(spec) : checkSharding(spec);
   } catch (e) {
     if (!(e instanceof NotationError)) throw e;
     const what = x?.var ? ` of ${x}` : "";

@@ -21,8 +21,8 @@ import {
   llamaStep,
   type Phase,
   type StepOptions,
+  shardingOf,
   specFor,
-  withAxes,
 } from "@shardcost/ops";
 import { estimateSpmd, lower, type Mesh, mesh as meshOf } from "@shardcost/sharding";
 import { type LayoutName, resolveLayout } from "./layouts/index.js";
@@ -380,7 +380,7 @@ export function mlpLayoutStudy(
           return at("residual", y);
         },
         {
-          x: tensor(`x${withAxes("[B, D]", l.activations?.residual ?? {})}`, "bf16"),
+          x: tensor(shardingOf("x", "[B, D]", l.activations?.residual ?? {}), "bf16"),
           gate: param(spec("gate", "Wgate"), "bf16"),
           up: param(spec("up", "Wup"), "bf16"),
           down: param(spec("down", "Wdown"), "bf16"),

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { ShardcostError } from "@shardcost/core";
+import { ShardcostError, type Sharding } from "@shardcost/core";
 
 /** A LLaMA-3-shaped decoder: grouped-query attention, RoPE, RMSNorm, SwiGLU. */
 export interface LlamaConfig {
@@ -229,12 +229,15 @@ export const ROLE_DIMS: { readonly [R in LlamaRole]: string } = {
   unembed: "[D, V]",
 };
 
-/** `Name[dims]` for a role: the layout's sharding of it, or its replicated dims. */
+/**
+ * A role's declaration: the layout's sharding of it (as data when the layout gives axes; as the
+ * notation the user wrote otherwise), or its replicated dims.
+ */
 export function specFor(layout: LlamaLayout | undefined) {
-  return (role: LlamaRole, name: string): string => {
+  return (role: LlamaRole, name: string): string | Sharding => {
     const given = layout?.[role];
     if (given === undefined) return `${name}${ROLE_DIMS[role]}`;
-    if (typeof given !== "string") return `${name}${withAxes(ROLE_DIMS[role], given)}`;
+    if (typeof given !== "string") return shardingOf(name, ROLE_DIMS[role], given);
     const dims = given
       .replace(/_[A-Z]+/g, "")
       .replace(/\{.*\}/, "")
@@ -249,14 +252,13 @@ export function specFor(layout: LlamaLayout | undefined) {
   };
 }
 
-/** `[D, N, H]` with `{ N: ["X"] }` → `[D, N_X, H]`. */
-export function withAxes(dims: string, axes: DimAxes): string {
+/** `Wq` with dims `[D, N, H]` and `{ N: ["X"] }` → the sharding `Wq[D, N_X, H]`, as data. */
+export function shardingOf(name: string, dims: string, axes: DimAxes): Sharding {
   const names = dims.replace(/[[\]\s]/g, "").split(",");
   for (const d of Object.keys(axes)) {
     if (!names.includes(d)) {
       throw new ShardcostError("notation", `a layout shards dim ${d}, which ${dims} does not have`);
     }
   }
-  const dim = (d: string) => (axes[d]?.length ? `${d}_${axes[d]!.join("")}` : d);
-  return `[${names.map(dim).join(", ")}]`;
+  return { name, dims: names.map((dim) => ({ dim, axes: axes[dim] ?? [] })), partial: [] };
 }

@@ -56,12 +56,7 @@ export interface ModelSpec<I> {
 }
 type Traced<T> = T extends TensorSpec ? Tracer : { [K in keyof T]: Traced<T[K]> };
 
-function layerInputs(
-  c: LlamaConfig,
-  w: DType,
-  act: DType,
-  spec: (r: LlamaRole, n: string) => string,
-) {
+function layerInputs(c: LlamaConfig, w: DType, act: DType, spec: ReturnType<typeof specFor>) {
   const mlp = c.moe
     ? {
         router: param(spec("router", "Wrouter"), act),

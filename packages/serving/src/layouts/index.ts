@@ -1,5 +1,4 @@
 export type { Axis, ResolvedLayout, StepShape } from "./axes.js";
-export { fit } from "./axes.js";
 export {
   type BaseLayoutName,
   isLayoutName,
