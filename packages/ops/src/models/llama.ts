@@ -16,7 +16,6 @@ import {
   type ActivationRole,
   type LlamaConfig,
   type LlamaLayout,
-  type LlamaRole,
   specFor,
   type WeightRole,
 } from "./config.js";
