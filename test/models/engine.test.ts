@@ -39,6 +39,15 @@ const LAYOUT_NAMES: readonly LayoutName[] = ["1d-ws", "2d-ws", "weight-gathered"
 describe("layer-periodic estimates equal full traces", () => {
   const m = mesh("v5e", { X: 2, Y: 4 });
   for (const layout of LAYOUT_NAMES) {
+    it(`LLaMA-3-8B decode at batch 1 and 3 (cache split by position), ${layout} on v5e 2x4`, () => {
+      for (const batch of [1, 3]) {
+        const q: StepQuery = { phase: "decode", batch, seq: 4096, weights: "int8" };
+        expectSameCosts(
+          new StepEstimator().step(LLAMA3_8B, q, layout, m),
+          full(LLAMA3_8B, q, layout, m),
+        );
+      }
+    });
     it(`LLaMA-3-8B decode, int8 weights, ${layout} on v5e 2x4`, () => {
       const q: StepQuery = { phase: "decode", batch: 32, seq: 4096, weights: "int8" };
       expectSameCosts(
