@@ -1,7 +1,8 @@
 /** Lowered programs as text: every inserted collective shows up in review. */
 import { param, printProgram, tensor, trace } from "@shardcost/core";
-import { einsum, mul, shard, silu } from "@shardcost/ops";
+import { einsum, mul, shard, silu, split } from "@shardcost/ops";
 import { lower, mesh } from "@shardcost/sharding";
+import { assertSpmdEquivalent } from "@shardcost/sharding/testing";
 import { describe, expect, it } from "vitest";
 
 const m = mesh("v5e", { X: 2, Y: 2 });
@@ -155,6 +156,27 @@ describe("a gated MLP", () => {
           i':bf16[B, D_XYZ] = ReduceScatter_YZ[D] i:bf16[B, D_X]{U_YZ}  # for j = shard[[B, D_XYZ]]
           j:bf16[B, D_XYZ] = shard[[B, D_XYZ]] i':bf16[B, D_XYZ]
         in (j) }"
+    `);
+  });
+});
+
+describe("split keeps the axes that divide the major part", () => {
+  it("N_XY → K_X, G when |X| divides K but |XY| does not: gather Y only", () => {
+    const program = trace(
+      (t) => split(t.q, "N", { K: 4, G: 2 }),
+      { q: tensor("q[B, N_XY]", "f32") },
+      {
+        B: 2,
+        N: 8,
+      },
+    );
+    const m24 = mesh("v5e", { X: 2, Y: 4 });
+    const check = assertSpmdEquivalent(program, m24);
+    expect(printProgram(check.lowered)).toMatchInlineSnapshot(`
+      "{ lambda q:f32[B, N_XY] .
+          q':f32[B, N_X] = AllGather_Y[N] q:f32[B, N_XY]  # for a = split[N→K,G]
+          a:f32[B, K_X, G] = split[N→K,G] q':f32[B, N_X]
+        in (a) }"
     `);
   });
 });

@@ -222,7 +222,8 @@ export const shardingRules: { readonly [P in Primitive]: ShardingRule<P> } = {
   },
   // A split dim's axes stay on its major part when their product divides it. When a prefix of
   // them spans the major part exactly (N_XY → K_X, G_Y with |X| = K), the rest go to the next
-  // part. Otherwise the dim is gathered first.
+  // part. Otherwise the leading axes that divide the major part stay on it and the rest are
+  // gathered first (N_XY → K_X, G with |X| < K).
   [Primitive.Split]: (eqn, [x], ctx) => {
     const axes = axesOf(x!);
     const have = axes.get(eqn.params.dim) ?? NONE;
@@ -240,7 +241,12 @@ export const shardingRules: { readonly [P in Primitive]: ShardingRule<P> } = {
         assigned.set(parts[0]!, have.slice(0, k));
         assigned.set(parts[1]!, rest);
       } else {
-        axes.set(eqn.params.dim, NONE);
+        // Keep the leading axes whose product divides the major part (N_XY → K_X with |X| < K)
+        // and gather only the rest.
+        let p = 0;
+        while (p < have.length && ctx.dims[parts[0]!]! % size(have.slice(0, p + 1)) === 0) p++;
+        axes.set(eqn.params.dim, have.slice(0, p));
+        assigned.set(parts[0]!, have.slice(0, p));
       }
     }
     const out = new Map<string, readonly string[]>();
