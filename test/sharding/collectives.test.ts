@@ -4,7 +4,7 @@
  * an axis of 16 wraps around (bidirectional ring, 2W), shorter axes do not (W).
  */
 import { CHIPS, tensor, trace } from "@shardcost/core";
-import { shard } from "@shardcost/ops";
+import { einsum, shard } from "@shardcost/ops";
 import { estimateSpmd, lower, mesh } from "@shardcost/sharding";
 import { assertSpmdEquivalent } from "@shardcost/sharding/testing";
 import { describe, expect, it } from "vitest";
@@ -136,6 +136,29 @@ describe("a reshard of several dims is one collective over all their axes", () =
     expect(Math.abs(r.s - (book * 15) / 16) / ((book * 15) / 16)).toBeLessThan(1e-9);
     // The same as gathering one dim split over both axes.
     expect(r.s).toBeCloseTo(time("x[B_XY, D]", "[B, D]").s, 15);
+  });
+
+  it("{U_XY} → [B_X, D_Y]: one ReduceScatter over XY (then a small AllToAll), within 5%", () => {
+    const r = time("x[B, D]{U_XY}", "[B_X, D_Y]");
+    expect(r.collectives.map((c) => c.label)).toEqual(["ReduceScatter_XY[B]", "AllToAll_Y[B→D]"]);
+    const one = time("x[B, D]{U_XY}", "[B_XY, D]").s;
+    expect(Math.abs(r.s - one) / one).toBeLessThan(0.05);
+  });
+
+  it("{U_XY} → [B_Y, D]: ReduceScatter over both axes, then the extra one gathered back", () => {
+    const r = time("x[B, D]{U_XY}", "[B_Y, D]");
+    expect(r.collectives.map((c) => c.label)).toEqual(["ReduceScatter_YX[B]", "AllGather_X[B]"]);
+    // And numerically: partial sums made by an einsum over a dim split on XY.
+    const program = trace(
+      (t) => shard(einsum("BJ,JD->BD", t.a, t.w), "[B_Y, D]"),
+      { a: tensor("a[B, J_XY]", "f32"), w: tensor("w[J_XY, D]", "f32") },
+      { B: 8, J: 8, D: 4 },
+    );
+    const check = assertSpmdEquivalent(program, mesh("v5e", { X: 2, Y: 2 }));
+    expect(check.simulation.collectives.map((c) => c.primitive)).toEqual([
+      "reduce_scatter",
+      "all_gather",
+    ]);
   });
 
   it("simulated: one AllGather over two dims moves the bytes it is costed at and the right data", () => {

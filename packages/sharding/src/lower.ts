@@ -22,7 +22,7 @@ import { emitCombined } from "./combine.js";
 import type { Mesh } from "./mesh.js";
 import { planReshard, type Target } from "./reshard.js";
 import { type RuleContext, shardingRules } from "./rules.js";
-import { axisSize, shardingProblem } from "./sizes.js";
+import { axisSize, groupSize, shardingProblem } from "./sizes.js";
 
 /** A bad sharding for a mesh, or a choice lowering will not make for you. */
 export class ShardingError extends ShardcostError {
@@ -112,7 +112,11 @@ class Lowering {
     const key = `${v.id}|${printType(applyTarget(v.aval, t))}`;
     const done = this.moved.get(key);
     if (done) return done;
-    const steps = planReshard(v.aval, t);
+    const steps = planReshard(
+      v.aval,
+      t,
+      (dim, axes) => this.program.dims[dim]! % groupSize(this.mesh, axes) === 0,
+    );
     if (steps === null) {
       throw new ShardingError(
         "sharding",

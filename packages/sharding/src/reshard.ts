@@ -29,8 +29,8 @@ const commonPrefix = (a: readonly string[], b: readonly string[]) => {
 
 /**
  * The collectives that turn `cur` into `want` (the sharding chapter's moves):
- * 1. partial sums not wanted: ReduceScatter onto a dim that wants those axes next, else
- *    AllReduce;
+ * 1. partial sums not wanted: ReduceScatter onto a dim that wants those axes next (with the
+ *    other pending axes too when the dim divides, gathered back in step 2), else AllReduce;
  * 2. axes a dim holds but should not: one AllToAll when they move, in order, to a dim that
  *    wants them next, else AllGather;
  * 3. axes a dim should gain: each device keeps its block (free).
@@ -38,7 +38,11 @@ const commonPrefix = (a: readonly string[], b: readonly string[]) => {
  * `[B_X, D_Y] → [B, D]` as AllGather_XY), so every axis's links carry it at once.
  * Returns null if `want` asks for partial sums `cur` does not have.
  */
-export function planReshard(cur: Aval, want: Target): ReshardStep[] | null {
+export function planReshard(
+  cur: Aval,
+  want: Target,
+  divides: (dim: string, axes: readonly string[]) => boolean = () => false,
+): ReshardStep[] | null {
   if (want.partial.some((a) => !cur.partial.includes(a))) return null;
   const steps: ReshardStep[] = [];
   const axes = new Map(cur.dims.map((d) => [d.dim, [...d.axes]]));
@@ -54,9 +58,15 @@ export function planReshard(cur: Aval, want: Target): ReshardStep[] | null {
       next.push(a);
     }
     if (next.length === 0) continue;
-    steps.push({ primitive: Primitive.ReduceScatter, params: { dim: d.dim, axes: next } });
-    have.push(...next);
     reduce = reduce.filter((a) => !next.includes(a));
+    // Partial sums left over for an AllReduce ride along when the dim divides: one
+    // ReduceScatter over every axis, the extra ones gathered back below (same bytes, every
+    // axis's links at once: `{U_XY} → [B_Y, D]` as ReduceScatter_YX then AllGather_X).
+    const ride = reduce.length > 0 && divides(d.dim, [...have, ...next, ...reduce]) ? reduce : [];
+    const all = [...next, ...ride];
+    steps.push({ primitive: Primitive.ReduceScatter, params: { dim: d.dim, axes: all } });
+    have.push(...all);
+    reduce = reduce.filter((a) => !ride.includes(a));
   }
   if (reduce.length > 0) steps.push({ primitive: Primitive.AllReduce, params: { axes: reduce } });
   for (const d of cur.dims) {
