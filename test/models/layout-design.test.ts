@@ -168,11 +168,32 @@ describe("§6.4 every batch gets a layout", () => {
       if (typeof cache === "object" && cache.S) covered.add("sequence-split cache");
       covered.add(layout);
       covered.add(attention);
+      covered.add(`${m.chips} chips`);
       covered.add(`B=${batch}`);
     },
   );
+  // 256 simulated devices are slow to run at random: every layout at batch 1, 3 and 32.
+  it.each(LAYOUTS)(
+    "tiny config on v5e 16x16 under %s, batch 1, 3 and 32: SPMD-equivalent",
+    (layout) => {
+      const m = mesh("v5e", { X: 16, Y: 16 });
+      const c = { ...tiny, N: 16 };
+      for (const batch of [1, 3, 32]) {
+        const step = { phase: "decode", batch, seq: 32, attention: "flash" } as const;
+        const spec = llamaStep(c, "decode", {
+          ...step,
+          weights: "f32",
+          kv: "f32",
+          compute: "f32",
+          layout: resolveLayout(layout, c, m, step),
+        });
+        assertSpmdEquivalent(trace(spec.fn, spec.inputs, spec.dims), m, { tolerance: 1e-5 });
+      }
+    },
+  );
+
   it("the generator covered every layout, both attentions, every batch, split caches", () => {
-    const want = [...LAYOUTS, "flash", "naive", "sequence-split cache"];
+    const want = [...LAYOUTS, "flash", "naive", "sequence-split cache", "16 chips", "32 chips"];
     for (const k of [...want, ...batches.map((b) => `B=${b}`)]) {
       expect(covered.has(k), k).toBe(true);
     }

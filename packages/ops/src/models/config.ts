@@ -194,7 +194,9 @@ export type LlamaLayout = Readonly<Partial<Record<LlamaRole, RoleSharding>>> & {
  *   them;
  * - `attnOut`: the attention output (heads merged) as it enters the output projection;
  * - `mlpGateUp`: the gate and up projections; `mlpHidden`: their product, before the down
- *   projection; `mlpOut`: the MLP's output.
+ *   projection; `mlpOut`: the MLP's output;
+ * - `logits`: the output projection's result (a layout splitting the unembedding on D reduces
+ *   its partial sums here).
  */
 export type ActivationRole =
   | "residual"
@@ -207,7 +209,8 @@ export type ActivationRole =
   | "mlpIn"
   | "mlpGateUp"
   | "mlpHidden"
-  | "mlpOut";
+  | "mlpOut"
+  | "logits";
 
 export const ROLE_DIMS: { readonly [R in LlamaRole]: string } = {
   embed: "[V, D]",

@@ -161,7 +161,7 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
       h = at("residual", add(h, at("mlpOut", mlp)));
     });
     const unembed = "unembed" in x ? use("unembed", x.unembed as Tracer) : x.embed;
-    const logits = mm([...tok, "V"], rmsnorm(h, x.finalNorm, "D"), unembed);
+    const logits = at("logits", mm([...tok, "V"], rmsnorm(h, x.finalNorm, "D"), unembed));
     return { logits, caches };
   };
   const T = decode ? 1 : options.seq;

@@ -98,6 +98,8 @@ export function weightStationary(
     ...(x.length > 0 && !c.moe
       ? { mlpGateUp: { F: fit(c.F, [...aF, ...x]) }, mlpHidden: { F: aF } }
       : {}),
+    // Logits stay split by vocabulary; an unembedding split on D is reduced here.
+    logits: { V: aV },
   };
 
   const say = (what: string) => choices.push(what);
