@@ -54,6 +54,15 @@ describe("the four matmul cases of the sharding chapter", () => {
     `);
   });
 
+  it("…but a program output is never left partial: there the weight is gathered", () => {
+    const program = trace(
+      (t) => einsum("IJ,JK->IK", t.x, t.w),
+      { x: tensor("x[I, J]", "f32"), w: param("W[J_X, K]", "f32") },
+      { I: 2, J: 64, K: 64 },
+    );
+    expect(printProgram(lower(program, m))).toContain("AllGather_X[J] W:f32[J_X, K]");
+  });
+
   it("case 2, when the result's constraint calls for partial sums — ReduceScatter", () => {
     expect(
       printProgram(lower(matmul("A[I, J_X]", "B[J, K]", "[I_X, K]"), m)),

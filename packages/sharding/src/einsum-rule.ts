@@ -17,7 +17,8 @@ const same = (a: readonly string[], b: readonly string[]) => a.join() === b.join
  * - a contracting dim sharded in only some operands is gathered first (case 2), unless the
  *   `shard()` constraint on the result uses those axes (on a result dim or as `{U_X}`), or only
  *   the biggest operand splits it and the result is smaller than that operand (a weight split
- *   on D: reducing the result moves fewer bytes than gathering the weight): then the other
+ *   on D: reducing the result moves fewer bytes than gathering the weight; not for a program
+ *   output, where a partial sum would be ambiguous): then the other
  *   operands keep their own blocks (a free slice) and the result is partial;
  * - an unsharded contracting dim needs nothing (case 1).
  * Partial-sum operands are reduced first.
@@ -73,6 +74,7 @@ export function einsumRule(
     // Only the biggest operand (a weight) splits it: slicing the others and reducing the
     // smaller result moves fewer bytes than gathering that operand.
     const weightOnly =
+      ctx.output !== true &&
       sharded.length === 1 &&
       same(biggest.get(dim) ?? NONE, first) &&
       resultElements < biggestElements;

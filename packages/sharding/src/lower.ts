@@ -232,6 +232,7 @@ export function lower(program: Program, mesh: Mesh): Program {
     return input;
   });
   const downstream = constraints(program);
+  const outputIds = new Set(program.outputs.map((o) => o.var.id));
   const sizeOf = (a: string) => axisSize(mesh, a);
   for (const eqn of program.eqns) {
     const current = eqn.inputs.map((a) => (a.kind === "var" ? env[a.id]! : null));
@@ -239,6 +240,7 @@ export function lower(program: Program, mesh: Mesh): Program {
       dims: program.dims,
       axisSize: sizeOf,
       constraint: downstream[eqn.outputs[0]!.id],
+      output: outputIds.has(eqn.outputs[0]!.id),
     };
     if (eqn.primitive === Primitive.Shard) {
       check(eqn.outputs[0]!.aval, "constraint", lowering, eqn);

@@ -15,6 +15,8 @@ export interface RuleContext {
   axisSize(axis: string): number;
   /** The sharding a `shard()` constraint wants for this equation's result, if one reads it. */
   readonly constraint: Sharding | undefined;
+  /** Whether the result is one of the program's outputs (partial sums there are an error). */
+  readonly output?: boolean;
 }
 
 /**
