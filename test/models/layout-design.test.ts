@@ -38,6 +38,20 @@ interface StepArgs {
   readonly attention?: "flash" | "naive";
 }
 
+/** Checks a layout's step on tiny f32 shapes against the unsharded one; returns the layout. */
+function spmdEquivalent(c: LlamaConfig, layout: LayoutName, m: Mesh, step: StepArgs) {
+  const resolved = resolveLayout(layout, c, m, step);
+  const spec = llamaStep(c, step.phase, {
+    ...step,
+    weights: "f32",
+    kv: "f32",
+    compute: "f32",
+    layout: resolved,
+  });
+  assertSpmdEquivalent(trace(spec.fn, spec.inputs, spec.dims), m, { tolerance: 1e-5 });
+  return resolved;
+}
+
 // v5e meshes of up to 256 chips, 1–3 axes (K = 8 KV heads is smaller than many of them).
 const meshes = fc
   .array(fc.constantFrom<number>(1, 2, 4, 8, 16), { minLength: 1, maxLength: 3 })
@@ -155,16 +169,7 @@ describe("§6.4 every batch gets a layout", () => {
     ({ batch, shape, layout, layers, attention, phase }) => {
       const m = mesh("v5e", shape);
       const c = { ...tiny, layers };
-      const step = { phase, batch, seq: 4, attention } as const;
-      const spec = llamaStep(c, phase, {
-        ...step,
-        weights: "f32",
-        kv: "f32",
-        compute: "f32",
-        layout: resolveLayout(layout, c, m, step),
-      });
-      assertSpmdEquivalent(trace(spec.fn, spec.inputs, spec.dims), m, { tolerance: 1e-5 });
-      const cache = resolveLayout(layout, c, m, step).kvCache;
+      const cache = spmdEquivalent(c, layout, m, { phase, batch, seq: 4, attention }).kvCache;
       if (typeof cache === "object" && cache.S) covered.add("sequence-split cache");
       covered.add(layout);
       covered.add(attention);
@@ -179,15 +184,7 @@ describe("§6.4 every batch gets a layout", () => {
       const m = mesh("v5e", { X: 16, Y: 16 });
       const c = { ...tiny, N: 16 };
       for (const batch of [1, 3, 32]) {
-        const step = { phase: "decode", batch, seq: 32, attention: "flash" } as const;
-        const spec = llamaStep(c, "decode", {
-          ...step,
-          weights: "f32",
-          kv: "f32",
-          compute: "f32",
-          layout: resolveLayout(layout, c, m, step),
-        });
-        assertSpmdEquivalent(trace(spec.fn, spec.inputs, spec.dims), m, { tolerance: 1e-5 });
+        spmdEquivalent(c, layout, m, { phase: "decode", batch, seq: 32, attention: "flash" });
       }
     },
   );
