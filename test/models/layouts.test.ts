@@ -90,10 +90,16 @@ describe("layouts", () => {
     expect(one.choices[0]).toBe("one mesh axis: 2D is 1D here");
     const odd = resolveLayout("1d-ws", { ...LLAMA3_70B, F: 28670 }, mesh("v5e", { X: 4 }), 32);
     expect(odd.gate).toEqual({ D: ["X"] });
-    // A batch no axis divides: the cache is replicated over the axes the batch leaves.
-    const b30 = resolveLayout("1d-ws", LLAMA3_70B, mesh("v5e", { X: 4, Y: 4 }), 30);
-    expect(b30.kvCache).toEqual({ K: ["X"] });
-    expect(b30.choices.join("\n")).toMatch(/replicated over Y \(batch 30 is not divisible by 4\)/);
+    // A batch no axis divides: the cache is split by position over the axes the batch leaves,
+    // and replicated only when the positions do not divide either.
+    const m = mesh("v5e", { X: 4, Y: 4 });
+    const b30 = resolveLayout("1d-ws", LLAMA3_70B, m, { batch: 30, seq: 8192 });
+    expect(b30.kvCache).toEqual({ S: ["Y"], K: ["X"] });
+    const odd30 = resolveLayout("1d-ws", LLAMA3_70B, m, { batch: 30, seq: 8191 });
+    expect(odd30.kvCache).toEqual({ K: ["X"] });
+    expect(odd30.choices.join("\n")).toMatch(
+      /replicated over Y \(neither batch 30 nor the positions divide by 4\)/,
+    );
   });
 
   it("heads not divisible by the model-parallel axes are a typed error naming the tensor", () => {

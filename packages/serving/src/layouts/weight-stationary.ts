@@ -108,7 +108,7 @@ export function weightStationary(
   say(
     `query heads over ${axisText(aN)}, KV heads over ${axisText(aK)}` +
       (aQ.length > 0
-        ? `; ${axisText(aQ)} carry query groups, moved onto the batch for the core`
+        ? `; ${axisText(aQ)} carry query groups, which q leaves for the attention core`
         : ""),
   );
   if (aR.length > 0) say(`heads leave ${axisText(aR)}: attention weights split D there`);
@@ -120,7 +120,8 @@ export function weightStationary(
       (aT.length > 0 ? `, queries split by position over ${axisText(aT)}` : "") +
       (aS.length > 0 ? `, positions over ${axisText(aS)} (partial attention combined)` : "") +
       (rep.length > 0
-        ? `; replicated over ${axisText(rep)} (batch ${step.batch} is not divisible by ${product(rep)})`
+        ? `; replicated over ${axisText(rep)} (neither batch ${step.batch} nor the positions ` +
+          `divide by ${product(rep)})`
         : ""),
   );
   for (const [axes, what] of [
