@@ -9,7 +9,7 @@ import {
 } from "@shardcost/core";
 import { type LlamaConfig, llamaStep, type Phase, type StepOptions } from "@shardcost/ops";
 import { collectiveCost, groupSize, localSizes, lower, type Mesh } from "@shardcost/sharding";
-import { type LayoutName, resolveLayout } from "./layouts/index.js";
+import { type LayoutName, type ResolvedLayout, resolveLayout } from "./layouts/index.js";
 
 /**
  * A step's totals and memory per chip, as a sweep needs them (no per-op rows): the part of a
@@ -110,13 +110,34 @@ function shardedDimsOf(program: Program, m: Mesh): [string, number][] {
  * is traced afresh. Results equal a full trace's (see the engine tests).
  */
 export class StepEstimator {
-  private readonly cache = new Map<string, readonly Lowered[]>();
+  // Lowered steps by model and mesh (as objects), then by the rest of the query as text.
+  private readonly lowered = new WeakMap<
+    LlamaConfig,
+    WeakMap<Mesh, Map<string, readonly Lowered[]>>
+  >();
+  // Resolved layouts, the same way: a sweep asks for the same few many times.
+  private readonly layouts = new WeakMap<
+    LlamaConfig,
+    WeakMap<Mesh, Map<string, { resolved: ResolvedLayout; roles: string }>>
+  >();
   /** How many programs were traced and lowered, and how many queries were served. */
   readonly stats = { traced: 0, queries: 0 };
 
   step(config: LlamaConfig, query: StepQuery, layout: LayoutName, m: Mesh): StepCosts {
     this.stats.queries++;
     return this.costs(config, query, layout, m, true);
+  }
+
+  private layoutFor(layout: LayoutName, config: LlamaConfig, m: Mesh, query: StepQuery) {
+    const layouts = byModelAndMesh(this.layouts, config, m);
+    const key = `${layout}|${query.phase}|${query.batch}|${query.seq}|${query.cacheLength}`;
+    let found = layouts.get(key);
+    if (!found) {
+      const resolved = resolveLayout(layout, config, m, query);
+      found = { resolved, roles: JSON.stringify({ ...resolved, choices: undefined }) };
+      layouts.set(key, found);
+    }
+    return found;
   }
 
   private costs(
@@ -126,22 +147,20 @@ export class StepEstimator {
     m: Mesh,
     reuse: boolean,
   ): StepCosts {
-    const resolved = resolveLayout(layout, config, m, query);
+    const { resolved, roles } = this.layoutFor(layout, config, m, query);
     const shapeFree = config.moe === undefined;
     const key = JSON.stringify([
-      config,
       query.phase,
       query.weights,
       query.kv,
       query.compute,
       query.attention,
       shapeFree ? null : [query.batch, query.seq, query.cacheLength, query.groups, query.capacity],
-      { ...resolved, choices: undefined },
-      m.chip.name,
-      m.axes,
+      roles,
     ]);
     const options = { ...query, layout: resolved };
-    let pair = reuse ? this.cache.get(key) : undefined;
+    const cache = byModelAndMesh(this.lowered, config, m);
+    let pair = reuse ? cache.get(key) : undefined;
     const cached = pair !== undefined;
     if (!pair) {
       const lowerWith = (layers: number): Lowered => {
@@ -155,7 +174,7 @@ export class StepEstimator {
       };
       // Three layers or fewer: the model itself.
       pair = config.layers <= 3 ? [lowerWith(config.layers)] : [lowerWith(2), lowerWith(3)];
-      this.cache.set(key, pair);
+      cache.set(key, pair);
     }
     const dims = llamaStep({ ...config, layers: 0 }, query.phase, options).dims;
     const costs = (l: Lowered) => {
@@ -177,4 +196,22 @@ export class StepEstimator {
     // A size the cached sharding does not divide: trace afresh, which reports why.
     return this.costs(config, query, layout, m, false);
   }
+}
+
+function byModelAndMesh<V>(
+  table: WeakMap<LlamaConfig, WeakMap<Mesh, Map<string, V>>>,
+  config: LlamaConfig,
+  m: Mesh,
+): Map<string, V> {
+  let byMesh = table.get(config);
+  if (!byMesh) {
+    byMesh = new WeakMap();
+    table.set(config, byMesh);
+  }
+  let map = byMesh.get(m);
+  if (!map) {
+    map = new Map();
+    byMesh.set(m, map);
+  }
+  return map;
 }
