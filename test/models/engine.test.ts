@@ -36,6 +36,30 @@ function full(config: LlamaConfig, q: StepQuery, layout: LayoutName, m: ReturnTy
 
 const LAYOUT_NAMES: readonly LayoutName[] = ["1d-ws", "2d-ws", "weight-gathered", "fsdp"];
 
+describe("one traced structure serves every stored dtype", () => {
+  const m = mesh("v5e", { X: 2, Y: 4 });
+  const weightTypes = ["bf16", "int8", "int4", "fp8e4m3"] as const;
+  const kvTypes = ["bf16", "int8", "int4", "fp8e4m3", "f16"] as const;
+  it.each(LAYOUT_NAMES)(
+    "%s: every weight × KV dtype from one engine equals its own full trace",
+    (layout) => {
+      const engine = new StepEstimator();
+      for (const compute of ["bf16", "int8"] as const) {
+        for (const weights of weightTypes) {
+          for (const kv of kvTypes) {
+            const q: StepQuery = { phase: "decode", batch: 16, seq: 2048, weights, kv, compute };
+            expectSameCosts(engine.step(LLAMA3_8B, q, layout, m), full(LLAMA3_8B, q, layout, m));
+          }
+        }
+      }
+      // Per compute dtype: weights as activations or quantized (with int8 compute, int8 weights
+      // apart), the KV cache as activations or cast; two traces (2 and 3 layers) each — not one
+      // per dtype pair (2 × 4 × 5).
+      expect(engine.stats.traced).toBeLessThanOrEqual((2 * 2 + 3 * 2) * 2);
+    },
+  );
+});
+
 describe("layer-periodic estimates equal full traces", () => {
   const m = mesh("v5e", { X: 2, Y: 4 });
   for (const layout of LAYOUT_NAMES) {

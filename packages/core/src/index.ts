@@ -17,6 +17,7 @@ export * from "./numeric-rules.js";
 export * from "./primitives.js";
 export * from "./printer.js";
 export * from "./report.js";
+export * from "./retype.js";
 export * from "./rounding.js";
 export * from "./shape-rules.js";
 export * from "./source.js";

@@ -1,8 +1,10 @@
 import {
+  type DType,
   type Estimate,
   estimate,
   type MemoryEstimate,
   type Program,
+  retypeStorage,
   type StepTotals,
   stepTotals,
   trace,
@@ -149,18 +151,22 @@ export class StepEstimator {
   ): StepCosts {
     const { resolved, roles } = this.layoutFor(layout, config, m, query);
     const shapeFree = config.moe === undefined;
+    // Weight and KV dtypes that only change what is stored share one traced structure.
+    const stored = { weights: query.weights ?? "bf16", kv: query.kv ?? "bf16" } as const;
+    const rep = representative(query);
     const key = JSON.stringify([
       query.phase,
-      query.weights,
-      query.kv,
+      rep.weights,
+      rep.kv,
       query.compute,
       query.attention,
       shapeFree ? null : [query.batch, query.seq, query.cacheLength, query.groups, query.capacity],
       roles,
     ]);
-    const options = { ...query, layout: resolved };
+    const options = { ...query, ...rep, layout: resolved };
     const cache = byModelAndMesh(this.lowered, config, m);
-    let pair = reuse ? cache.get(key) : undefined;
+    const exact = `${key}|${stored.weights}|${stored.kv}`;
+    let pair = reuse ? (cache.get(exact) ?? cache.get(key)) : undefined;
     const cached = pair !== undefined;
     if (!pair) {
       const lowerWith = (layers: number): Lowered => {
@@ -175,6 +181,14 @@ export class StepEstimator {
       // Three layers or fewer: the model itself.
       pair = config.layers <= 3 ? [lowerWith(config.layers)] : [lowerWith(2), lowerWith(3)];
       cache.set(key, pair);
+    }
+    if (!cache.has(exact)) {
+      const change = {
+        param: { from: rep.weights, to: stored.weights },
+        cache: { from: rep.kv, to: stored.kv },
+      };
+      pair = pair.map((l) => ({ ...l, program: retypeStorage(l.program, change) }));
+      cache.set(exact, pair);
     }
     const dims = llamaStep({ ...config, layers: 0 }, query.phase, options).dims;
     const costs = (l: Lowered) => {
@@ -214,4 +228,27 @@ function byModelAndMesh<V>(
     byMesh.set(m, map);
   }
   return map;
+}
+
+/** Weight and KV dtypes narrower than the compute dtype are cast alike: they trace alike. */
+const QUANTIZED: readonly DType[] = ["int8", "int4", "fp8e4m3", "fp8e5m2"];
+
+/**
+ * The dtypes a query is traced with: the same program structure as the query's own, from
+ * which `retypeStorage` gives the query's. Quantized weights are cast to the compute dtype before
+ * their matmuls whatever their width (with int8 compute, int8 weights are not cast: their own
+ * class); a KV cache in any dtype but the activations' is cast on its way in and out.
+ */
+function representative(q: StepQuery): { weights: DType; kv: DType } {
+  const act: DType = q.compute === "int8" ? "bf16" : (q.compute ?? "bf16");
+  const weights = q.weights ?? "bf16";
+  const kv = q.kv ?? "bf16";
+  const int8Compute = q.compute === "int8";
+  const w =
+    !QUANTIZED.includes(weights) || (int8Compute && weights === "int8")
+      ? weights
+      : int8Compute
+        ? "int4"
+        : "int8";
+  return { weights: w, kv: kv === act ? kv : "int8" };
 }

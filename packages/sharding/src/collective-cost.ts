@@ -32,6 +32,17 @@ import { localSizes } from "./sizes.js";
  *   time = max(bytes / bandwidth, hops · hop latency).
  */
 export function collectiveCost(mesh: Mesh): CollectiveCostFn {
+  let fn = costFns.get(mesh);
+  if (!fn) {
+    fn = collectiveCostFor(mesh);
+    costFns.set(mesh, fn);
+  }
+  return fn;
+}
+
+const costFns = new WeakMap<Mesh, CollectiveCostFn>();
+
+function collectiveCostFor(mesh: Mesh): CollectiveCostFn {
   const byName = new Map(mesh.axes.map((a) => [a.name, a]));
   // Per primitive and axes: everything but the bytes (time and split are linear in them).
   const links = new Map<string, Links>();
