@@ -237,10 +237,14 @@ describe("errors: model errors exit 1 with the message and line, usage errors ex
   });
 
   it("a broken config.json names the file and the field", () => {
-    const dir = scratch({ "config.json": '{ "hidden_size": 4096 }' });
+    const dir = scratch({ "config.json": '{ "model_type": "llama", "hidden_size": 4096 }' });
     const r = shardcost(["estimate", "--model", join(dir, "config.json")]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/config\.json: missing field "intermediate_size"/);
+    const unknown = scratch({ "config.json": '{ "hidden_size": 4096 }' });
+    const u = shardcost(["estimate", "--model", join(unknown, "config.json")]);
+    expect(u.status).toBe(1);
+    expect(u.stderr).toMatch(/no "architectures" or "model_type" says what model this is/);
     const garbled = scratch({ "config.json": "{ hidden_size: " });
     const g = shardcost(["estimate", "--model", join(garbled, "config.json")]);
     expect(g.status).toBe(1);

@@ -31,9 +31,9 @@ describe("models from Hugging Face config.json", () => {
   });
 
   it("a missing field is an error naming it; a bad file is an error naming the path", () => {
-    const { num_key_value_heads: _, ...missing } = HF;
+    const { hidden_size: _, ...missing } = HF;
     expect(() => llamaConfigFromHf(missing, "c.json")).toThrow(
-      'c.json: missing field "num_key_value_heads"',
+      'c.json: missing field "hidden_size"',
     );
     expect(() => llamaConfigFromHf({ ...HF, vocab_size: "big" })).toThrow(
       /"vocab_size" must be a positive integer/,
@@ -46,6 +46,83 @@ describe("models from Hugging Face config.json", () => {
     );
     writeFileSync(join(dir, "config.json"), JSON.stringify(HF));
     expect(readHfConfig(join(dir, "config.json")).layers).toBe(80);
+  });
+});
+
+describe("Hugging Face architectures", () => {
+  // Parameter counts as published on each model card / from the released safetensors index.
+  const cases = [
+    { file: "mistral-7b.json", type: "mistral", params: 7_241_732_096 },
+    { file: "mixtral-8x7b.json", type: "mixtral", params: 46_702_792_704 },
+    // Qwen2's q/k/v biases (28 · 4608 = 129,024 parameters) are not modelled.
+    { file: "qwen2-7b.json", type: "qwen2", params: 7_615_616_512 },
+  ];
+  it.each(cases)("$file: traced parameters within 1% of the published $params", (c) => {
+    const config = readHfConfig(join("test/fixtures/hf", c.file));
+    expect(config.name.startsWith(`${c.type}:`)).toBe(true);
+    const step = idealStep(config, { batch: 8, seq: 16 }, "v5e", 1);
+    const params = step.memory.paramBytes / 2;
+    expect(Math.abs(params - c.params) / c.params).toBeLessThan(0.01);
+  });
+
+  it("Mixtral reads its experts and top-k; absent fields take Hugging Face's defaults", () => {
+    expect(readHfConfig("test/fixtures/hf/mixtral-8x7b.json").moe).toEqual({
+      experts: 8,
+      topK: 2,
+    });
+    const { tie_word_embeddings: _t, num_key_value_heads: _k, ...bare } = HF;
+    const c = llamaConfigFromHf(bare);
+    expect(c.tied).toBe(false);
+    expect(c.K).toBe(c.N);
+  });
+
+  it("another architecture is an error naming it and the supported ones", () => {
+    const gpt2 = { ...HF, architectures: ["GPT2LMHeadModel"], model_type: "gpt2" };
+    expect(() => llamaConfigFromHf(gpt2, "gpt2.json")).toThrow(
+      /gpt2\.json: architecture GPT2LMHeadModel is not supported; shardcost models LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM/,
+    );
+  });
+
+  it("Mixtral under every layout on v5e 4x4: experts and their F split, every weight 16 ways", () => {
+    const config = readHfConfig("test/fixtures/hf/mixtral-8x7b.json");
+    const m = mesh("v5e", { X: 4, Y: 4 });
+    for (const layout of ["1d-ws", "2d-ws", "weight-gathered", "fsdp"] as const) {
+      const s = shardedStep({ ...config, layers: 2 }, { batch: 32, seq: 1024 }, layout, m);
+      // A layer: (46,702,792,704 − 2 · 32000 · 4096 − 4096) / 32 = 1,451,270,144 parameters;
+      // bf16. The norms and the (4096 × 8) router may stay replicated: ≤ 0.05% more.
+      const total = 2 * (2 * 1_451_270_144 + 2 * 32000 * 4096 + 4096);
+      const perChip = s.estimate.memory.paramBytes;
+      expect(perChip).toBeGreaterThanOrEqual(total / 16);
+      expect(perChip / (total / 16) - 1).toBeLessThan(5e-4);
+    }
+  });
+
+  it("a tiny mixture of experts is SPMD-equivalent under every layout, batch 1 and 8", () => {
+    const tiny = {
+      name: "tiny-moe",
+      layers: 1,
+      D: 16,
+      F: 32,
+      N: 4,
+      K: 2,
+      H: 4,
+      V: 16,
+      moe: { experts: 2, topK: 1 },
+    };
+    const m = mesh("v5e", { X: 2, Y: 4 });
+    for (const layout of ["1d-ws", "2d-ws", "weight-gathered", "fsdp"] as const) {
+      for (const batch of [1, 8]) {
+        const step = { phase: "decode", batch, seq: 4 } as const;
+        const spec = llamaDecode(tiny, {
+          ...step,
+          weights: "f32",
+          kv: "f32",
+          compute: "f32",
+          layout: resolveLayout(layout, tiny, m, step),
+        });
+        assertSpmdEquivalent(trace(spec.fn, spec.inputs, spec.dims), m, { tolerance: 1e-5 });
+      }
+    }
   });
 });
 

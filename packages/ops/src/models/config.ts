@@ -56,30 +56,61 @@ export const LLAMA3_PRESETS: Readonly<Record<string, LlamaConfig>> = {
   "llama3-405b": LLAMA3_405B,
 };
 
-const HF_FIELDS = [
+/**
+ * The Hugging Face architectures this model builder covers: decoders with grouped-query
+ * attention, RoPE, RMSNorm and a SwiGLU MLP (Mixtral: a mixture of SwiGLU experts). Qwen2's q/k/v
+ * biases are not modelled (under 0.01% of its parameters).
+ */
+const HF_ARCHITECTURES: Readonly<Record<string, string>> = {
+  LlamaForCausalLM: "llama",
+  MistralForCausalLM: "mistral",
+  Qwen2ForCausalLM: "qwen2",
+  MixtralForCausalLM: "mixtral",
+};
+const HF_MODEL_TYPES = new Set(Object.values(HF_ARCHITECTURES));
+
+/** Fields every supported config must give (the rest take Hugging Face's defaults). */
+const HF_REQUIRED = [
   "hidden_size",
   "intermediate_size",
   "num_attention_heads",
-  "num_key_value_heads",
   "num_hidden_layers",
   "vocab_size",
-  "tie_word_embeddings",
 ] as const;
 
 /**
- * A LlamaConfig from a Hugging Face `config.json` object. Every field the model needs must be
- * there (a missing one is an error naming it); `head_dim` defaults to hidden_size / heads.
+ * A LlamaConfig from a Hugging Face `config.json` object, by its `architectures` (else its
+ * `model_type`): LLaMA, Mistral, Qwen2 and Mixtral (experts and top-k). A missing required field
+ * is an error naming it; absent optional fields take Hugging Face's defaults
+ * (`num_key_value_heads` = heads, `head_dim` = hidden_size / heads, `tie_word_embeddings` false,
+ * Mixtral 8 experts, top 2); another architecture is an error naming it and the supported ones.
  */
 export function llamaConfigFromHf(json: unknown, name = "config.json"): LlamaConfig {
   if (typeof json !== "object" || json === null) {
     throw new ShardcostError("input", `${name}: expected a JSON object`);
   }
   const o = json as Record<string, unknown>;
-  for (const f of HF_FIELDS) {
+  const archs = Array.isArray(o.architectures) ? o.architectures : [];
+  const arch = archs.find((a): a is string => typeof a === "string" && a in HF_ARCHITECTURES);
+  const type = arch ? HF_ARCHITECTURES[arch]! : o.model_type;
+  if (typeof type !== "string" || !HF_MODEL_TYPES.has(type)) {
+    const what =
+      archs.length > 0
+        ? `architecture ${archs.join(", ")} is not supported`
+        : o.model_type === undefined
+          ? 'no "architectures" or "model_type" says what model this is'
+          : `model_type ${JSON.stringify(o.model_type)} is not supported`;
+    throw new ShardcostError(
+      "input",
+      `${name}: ${what}; shardcost models ` +
+        `${Object.keys(HF_ARCHITECTURES).join(", ")} (model_type ${[...HF_MODEL_TYPES].join(", ")})`,
+    );
+  }
+  for (const f of HF_REQUIRED) {
     if (!(f in o)) throw new ShardcostError("input", `${name}: missing field "${f}"`);
   }
-  const int = (f: string): number => {
-    const v = o[f];
+  const int = (f: string, fallback?: number): number => {
+    const v = o[f] ?? fallback;
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) {
       throw new ShardcostError(
         "input",
@@ -90,7 +121,7 @@ export function llamaConfigFromHf(json: unknown, name = "config.json"): LlamaCon
   };
   const D = int("hidden_size");
   const N = int("num_attention_heads");
-  const K = int("num_key_value_heads");
+  const K = int("num_key_value_heads", N);
   const H = "head_dim" in o && o.head_dim !== null ? int("head_dim") : D / N;
   if (!Number.isInteger(H)) {
     throw new ShardcostError(
@@ -104,11 +135,16 @@ export function llamaConfigFromHf(json: unknown, name = "config.json"): LlamaCon
       `${name}: ${N} attention heads are not a multiple of ${K} KV heads`,
     );
   }
-  if (typeof o.tie_word_embeddings !== "boolean") {
+  const tied = o.tie_word_embeddings ?? false;
+  if (typeof tied !== "boolean") {
     throw new ShardcostError("input", `${name}: "tie_word_embeddings" must be true or false`);
   }
+  const moe =
+    type === "mixtral"
+      ? { experts: int("num_local_experts", 8), topK: int("num_experts_per_tok", 2) }
+      : undefined;
   return {
-    name: typeof o.model_type === "string" ? `${o.model_type}:${name}` : name,
+    name: `${type}:${name}`,
     layers: int("num_hidden_layers"),
     D,
     F: int("intermediate_size"),
@@ -116,7 +152,8 @@ export function llamaConfigFromHf(json: unknown, name = "config.json"): LlamaCon
     K,
     H,
     V: int("vocab_size"),
-    tied: o.tie_word_embeddings,
+    tied,
+    ...(moe ? { moe } : {}),
   };
 }
 

@@ -46,7 +46,10 @@ export function weightStationary(
 
   const aF = fit(c.F, yz);
   const dMlp = fit(c.D, [...x, ...without(yz, aF)]);
+  // Experts over the model-parallel axes that divide them, then each expert's F over the rest.
   const aE = c.moe ? fit(c.moe.experts, yz) : [];
+  const fE = fit(c.F, without(yz, aE));
+  const dE = fit(c.D, [...x, ...without(yz, [...aE, ...fE])]);
 
   const aN = fit(c.N, yz);
   const aK = prefixDividing(c.K, aN);
@@ -73,7 +76,15 @@ export function weightStationary(
     wk: { D: dKv, K: aK, H: hKv },
     wv: { D: dKv, K: aK, H: hKv },
     wo: { N: aN, D: dAttn },
-    ...mlpRoles(c, { gateUp: { D: dMlp, F: aF }, down: { F: aF, D: dMlp } }, { E: aE }),
+    ...mlpRoles(
+      c,
+      { gateUp: { D: dMlp, F: aF }, down: { F: aF, D: dMlp } },
+      {
+        E: aE,
+        F: fE,
+        D: dE,
+      },
+    ),
     unembed: { D: dV, V: aV },
   };
   const kvCache = { B: aB, S: aS, K: aK };
