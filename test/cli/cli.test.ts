@@ -289,6 +289,35 @@ describe("errors: model errors exit 1 with the message and line, usage errors ex
   });
 });
 
+describe("units and links as vendors name them", () => {
+  it("an H100 mesh: HBM in GiB, collectives over NVLink/network; a v5e: GB and ICI", () => {
+    const gpu = shardcost([
+      "estimate",
+      "--model",
+      "llama3-8b",
+      "--mesh",
+      "h100:2x8",
+      "--batch",
+      "64",
+    ]);
+    expect(gpu.status).toBe(0);
+    expect(gpu.stdout).toContain("of 80 GiB (85.9 GB) HBM");
+    expect(gpu.stdout).toMatch(/NVLink\/network [\d.]+ [kMG]?B sent/);
+    expect(gpu.stdout).not.toMatch(/\bICI\b/);
+    const tpu = shardcost([
+      "estimate",
+      "--model",
+      "llama3-8b",
+      "--mesh",
+      "v5e:2x2",
+      "--batch",
+      "8",
+    ]);
+    expect(tpu.stdout).toContain("of 16.0 GB HBM");
+    expect(tpu.stdout).toMatch(/ICI [\d.]+ [kMG]?B sent/);
+  });
+});
+
 describe("every batch gets an answer", () => {
   it("sweep --batch 1..512 over every layout on 4x4 and 16x16: no row is an error", () => {
     const r = shardcost([

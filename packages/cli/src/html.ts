@@ -1,7 +1,9 @@
 import {
   formatBytes,
+  formatCapacity,
   formatFlops,
   formatTime,
+  linkName,
   ShardcostError,
   type StepTotals,
 } from "@shardcost/core";
@@ -172,7 +174,7 @@ export function reportHtml(d: ReportData): string {
         { name: "parameter load", color: "#2f6fdf" },
         { name: "KV-cache load", color: "#7fb2ff" },
         { name: "FLOPs", color: "#e07b00" },
-        { name: "ICI", color: "#8e44ad" },
+        { name: linkName(d.main.mesh.chip), color: "#8e44ad" },
       ],
       {
         title: "Step-time breakdown by batch (each alone)",
@@ -204,7 +206,7 @@ export function reportHtml(d: ReportData): string {
       };
     });
     sections.push(
-      `<h2>Layout crossover: 1d-ws vs 2d-ws</h2><div class="charts">${lineChart(series, { title: "Step time by chip count", xLabel: "chips", yLabel: "ms per step", logX: true })}${lineChart(comm, { title: "Communication per step", xLabel: "chips", yLabel: "ICI ms per step", logX: true })}</div>`,
+      `<h2>Layout crossover: 1d-ws vs 2d-ws</h2><div class="charts">${lineChart(series, { title: "Step time by chip count", xLabel: "chips", yLabel: "ms per step", logX: true })}${lineChart(comm, { title: "Communication per step", xLabel: "chips", yLabel: `${linkName(d.main.mesh.chip)} ms per step`, logX: true })}</div>`,
     );
   }
   const opRows = [...r.ops]
@@ -227,12 +229,12 @@ ${card("step (serial)", formatTime(r.time.serialS))}
 ${card("overlapped", formatTime(r.time.overlappedS))}
 ${card("bound", r.time.bound)}
 ${card("tokens/s/chip", fmtRate(r.throughput.tokensPerSPerChip))}
-${card("memory per chip", `${formatBytes(mem.totalBytes)} of ${formatBytes(mem.capacityBytes)}`)}
+${card("memory per chip", `${formatBytes(mem.totalBytes)} of ${formatCapacity(mem.capacityBytes)}`)}
 </div>
 <p>Memory: ${verdict}. Parameters ${formatBytes(mem.paramBytes)}, KV caches ${formatBytes(mem.kvCacheBytes)}, activations ${formatBytes(mem.activationBytes)} (peak live).</p>
 ${sections.join("\n")}
 <h2>Per-op table (per chip; the same op on the same line merged)</h2>
-<table><thead><tr><th>count</th><th class="l">op</th><th class="l">result</th><th class="l">source</th><th>FLOPs</th><th>HBM</th><th>ICI sent</th><th>time</th><th class="l">bound</th></tr></thead>
+<table><thead><tr><th>count</th><th class="l">op</th><th class="l">result</th><th class="l">source</th><th>FLOPs</th><th>HBM</th><th>${esc(linkName(d.main.mesh.chip))} sent</th><th>time</th><th class="l">bound</th></tr></thead>
 <tbody>
 ${opRows}
 </tbody></table>

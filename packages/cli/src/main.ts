@@ -5,6 +5,7 @@ import {
   formatLocation,
   formatTime,
   isCollective,
+  linkName,
   type Program,
   printEqn,
   ShardcostError,
@@ -275,10 +276,12 @@ async function compareCommand(flags: Flags, positionals: readonly string[], io: 
     write(flags, io, `${JSON.stringify({ model: describeModel(model), results }, null, 2)}\n`);
     return;
   }
+  const links = new Set(meshes.map((m) => linkName(m.chip)));
+  const commName = links.size === 1 ? [...links][0]! : "comm";
   const header = [
     "mesh",
     "chips",
-    ...layouts.flatMap((l) => [`${l} step`, "ICI", "mem/chip"]),
+    ...layouts.flatMap((l) => [`${l} step`, commName, "mem/chip"]),
     "fastest",
   ];
   const rows = results.map((r) => {

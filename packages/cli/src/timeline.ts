@@ -1,4 +1,4 @@
-import { formatLocation } from "@shardcost/core";
+import { formatLocation, linkName } from "@shardcost/core";
 import type { Estimated } from "./report.js";
 
 interface TraceEvent {
@@ -25,7 +25,7 @@ export function chromeTrace(e: Estimated): { traceEvents: TraceEvent[]; displayT
   const events: TraceEvent[] = [
     { name: "process_name", ph: "M", pid: 0, tid: 0, args: { name: group } },
     { name: "thread_name", ph: "M", pid: 0, tid: 0, args: { name: "compute (HBM + MXU)" } },
-    { name: "thread_name", ph: "M", pid: 0, tid: 1, args: { name: "ICI" } },
+    { name: "thread_name", ph: "M", pid: 0, tid: 1, args: { name: linkName(e.mesh.chip) } },
   ];
   let t = 0;
   for (const o of e.estimate.ops) {

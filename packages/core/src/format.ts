@@ -16,6 +16,15 @@ export function si(value: number, unit: string, digits = 3): string {
 }
 
 export const formatBytes = (b: number) => si(b, "B");
+
+/**
+ * A memory capacity as its vendor states it: a whole number of GiB (an 80 GiB H100) as GiB with
+ * the bytes in GB beside it, anything else in GB.
+ */
+export function formatCapacity(bytes: number): string {
+  const gib = bytes / 2 ** 30;
+  return Number.isInteger(gib) ? `${gib} GiB (${formatBytes(bytes)})` : formatBytes(bytes);
+}
 export const formatFlops = (f: number) => si(f, "FLOP");
 
 export function formatTime(seconds: number): string {

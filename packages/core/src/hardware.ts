@@ -199,3 +199,18 @@ export function peakFlops(c: Chip, cls: ComputeClass): number {
   }
   throw new ShardcostError("hardware", `${c.name} lists no FLOP/s for ${cls}`);
 }
+
+/** What a chip's collectives run on, as its vendor names it: "ICI", "NVLink/network", "PCIe". */
+export function linkName(c: Chip): string {
+  const kind = c.topology.kind;
+  switch (kind) {
+    case "torus":
+      return "ICI";
+    case "nvlink":
+      return "NVLink/network";
+    case "pcie":
+      return "PCIe";
+    default:
+      return kind satisfies never;
+  }
+}

@@ -1,5 +1,6 @@
 import type { Estimate, OpEstimate } from "./estimate.js";
-import { formatBytes, formatFlops, formatTime, table } from "./format.js";
+import { formatBytes, formatCapacity, formatFlops, formatTime, table } from "./format.js";
+import { linkName } from "./hardware.js";
 import { formatLocation } from "./source.js";
 
 export interface ReportOptions {
@@ -60,7 +61,7 @@ export function groupOps(ops: readonly OpEstimate[]): OpGroup[] {
   return [...byKey.values()];
 }
 
-function cells(r: OpGroup, aggregate: boolean): string[] {
+function cells(r: OpGroup, aggregate: boolean, est: Estimate): string[] {
   const o = r.first;
   const fused = o.fused.length > 0 ? ` +${o.fused.length}` : "";
   return [
@@ -72,7 +73,7 @@ function cells(r: OpGroup, aggregate: boolean): string[] {
     formatBytes(r.hbmBytes),
     r.iciBytes > 0 ? formatBytes(r.iciBytes) : "",
     formatTime(r.timeS),
-    o.bound,
+    boundName(est, o.bound),
   ];
 }
 
@@ -82,7 +83,7 @@ export function formatOpTable(est: Estimate, options: ReportOptions = {}): strin
   const all = aggregate ? groupOps(est.ops) : est.ops.map(groupOf);
   const byTime = [...all].sort((a, b) => b.timeS - a.timeS || a.first.group - b.first.group);
   const shown = new Set(options.top === undefined ? all : byTime.slice(0, options.top));
-  const rows = all.filter((r) => shown.has(r)).map((r) => cells(r, aggregate));
+  const rows = all.filter((r) => shown.has(r)).map((r) => cells(r, aggregate, est));
   const rest = all.filter((r) => !shown.has(r));
   if (rest.length > 0) {
     const s = (f: (r: OpGroup) => number) => rest.reduce((a, r) => a + f(r), 0);
@@ -108,7 +109,7 @@ export function formatOpTable(est: Estimate, options: ReportOptions = {}): strin
     formatBytes(t.hbmBytes),
     formatBytes(t.iciBytes),
     formatTime(t.timeS),
-    t.bound,
+    boundName(est, t.bound),
   ]);
   return table(
     [
@@ -118,7 +119,7 @@ export function formatOpTable(est: Estimate, options: ReportOptions = {}): strin
       "source",
       "FLOPs",
       "HBM",
-      "ICI sent",
+      `${linkName(est.chip)} sent`,
       "time",
       "bound",
     ],
@@ -138,24 +139,30 @@ export function formatMemory(est: Estimate): string {
     `parameters   ${formatBytes(m.paramBytes)}`,
     `KV caches    ${formatBytes(m.cacheBytes)}`,
     `activations  ${formatBytes(m.activationBytes)} (peak live)`,
-    `total        ${formatBytes(m.totalBytes)} of ${formatBytes(m.capacityBytes)} HBM — ${verdict}`,
+    `total        ${formatBytes(m.totalBytes)} of ${formatCapacity(m.capacityBytes)} HBM — ${verdict}`,
   ].join("\n");
 }
 
 /** Step totals per chip: work, traffic, their times, and the step serial and overlapped. */
 export function formatTotals(est: Estimate): string {
   const t = est.totals;
+  const link = linkName(est.chip);
   const lines = [
     `FLOPs ${formatFlops(t.flops)} · HBM ${formatBytes(t.hbmBytes)}` +
-      (t.iciBytes > 0 ? ` · ICI ${formatBytes(t.iciBytes)} sent` : ""),
+      (t.iciBytes > 0 ? ` · ${link} ${formatBytes(t.iciBytes)} sent` : ""),
     `compute ${formatTime(t.computeS)} · HBM ${formatTime(t.hbmS)}` +
-      (t.iciBytes > 0 ? ` · ICI ${formatTime(t.iciS)}` : ""),
+      (t.iciBytes > 0 ? ` · ${link} ${formatTime(t.iciS)}` : ""),
   ];
   lines.push(
     t.iciBytes > 0
       ? `step ${formatTime(t.serialS)} serial, ${formatTime(t.overlappedS)} with collectives ` +
-          `overlapped (${t.bound}-bound)`
-      : `roofline step ${formatTime(t.timeS)} (${t.bound}-bound)`,
+          `overlapped (${boundName(est, t.bound)}-bound)`
+      : `roofline step ${formatTime(t.timeS)} (${boundName(est, t.bound)}-bound)`,
   );
   return lines.join("\n");
+}
+
+/** What binds, in the chip's words: "ici" is "NVLink/network" on a GPU. */
+function boundName(est: Estimate, bound: string): string {
+  return bound === "ici" ? linkName(est.chip) : bound;
 }
