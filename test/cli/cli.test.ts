@@ -279,13 +279,60 @@ describe("errors: model errors exit 1 with the message and line, usage errors ex
       ["estimate", "--model", "llama3-8b", "--dim", "B=4"],
       /--dim B: a built-in model's dims are L, D, F/,
     ],
-    [["report", "--model", "llama3-8b"], /report needs --out FILE\.html/],
+    [["estmate", "--model", "llama3-8b"], /unknown command "estmate"; did you mean estimate\?/],
+    [["estimate", "--model", "llama3-8b", "--fromat", "csv"], /did you mean --format\?/],
+    [
+      ["trace", MODEL_FILE, "--format", "csv"],
+      /--format does not apply to trace; its flags are --out and the model's/,
+    ],
+    [
+      ["estimate", "--model", "llama3-8b", "--batch", "8", "--format", "json"],
+      /--format does not apply to estimate/,
+    ],
   ])("usage error %j", (args, message) => {
     const r = shardcost(args);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).toContain("usage: shardcost <command>");
     expectNoStackTrace(r.stderr);
+  });
+});
+
+describe("CLI conventions", () => {
+  it("--version; --help for the whole CLI and per command; the bare command is a usage error", () => {
+    const v = shardcost(["--version"]);
+    expect(v.status).toBe(0);
+    expect(v.stdout).toMatch(/^shardcost \d+\.\d+\.\d+\n$/);
+    const all = shardcost(["--help"]);
+    expect(all.status).toBe(0);
+    expect(all.stdout).toContain("commands:");
+    for (const c of ["estimate", "sweep", "compare", "explain", "report", "trace"]) {
+      const h = shardcost([c, "--help"]);
+      expect(h.status).toBe(0);
+      expect(h.stdout).toContain(`usage: shardcost ${c} `);
+      expect(h.stdout).not.toContain("commands:");
+    }
+    expect(shardcost(["sweep", "--help"]).stdout).toContain("--format");
+    expect(shardcost(["trace", "--help"]).stdout).not.toContain("--format");
+    const bare = shardcost([]);
+    expect(bare.status).toBe(2);
+    expect(bare.stdout).toBe("");
+    expect(bare.stderr).toContain("usage: shardcost <command>");
+  });
+
+  it("report and trace without --out write to a default file in the working directory", () => {
+    const dir = scratch();
+    const r = shardcost(["report", "--model", "llama3-8b", "--mesh", "v5e:2x2"], dir);
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(dir, "shardcost-report.html"), "utf8")).toContain("<svg");
+    const t = shardcost(
+      ["trace", "--model", "llama3-8b", "--mesh", "v5e:2x2", "--layers", "2"],
+      dir,
+    );
+    expect(t.status).toBe(0);
+    expect(
+      JSON.parse(readFileSync(join(dir, "shardcost-trace.json"), "utf8")).traceEvents.length,
+    ).toBeGreaterThan(3);
   });
 });
 

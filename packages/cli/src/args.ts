@@ -30,7 +30,38 @@ export const OPTIONS = {
   out: { type: "string" },
   top: { type: "string" },
   help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
 } as const;
+
+export type FlagName = keyof typeof OPTIONS;
+
+/** The closest of `candidates` to `word` (edit distance ≤ 2, or a prefix), for "did you mean". */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  for (const c of candidates) {
+    const d = c.startsWith(word) || word.startsWith(c) ? 1 : distance(word, c);
+    if (d < bestD) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const next = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = next;
+    }
+  }
+  return row[b.length]!;
+}
 
 export type Flags = ReturnType<typeof parseFlags>["flags"];
 
@@ -45,7 +76,10 @@ export function parseFlags(argv: readonly string[]) {
     });
     return { command: positionals[0], positionals: positionals.slice(1), flags: values };
   } catch (e) {
-    const message = (e as Error).message.replace(/\. To specify a positional.*$/s, "");
+    let message = (e as Error).message.replace(/\. To specify a positional.*$/s, "");
+    const unknown = /Unknown option '--?([^']+)'/.exec(message)?.[1];
+    const near = unknown ? closest(unknown, Object.keys(OPTIONS)) : undefined;
+    if (near) message += `; did you mean --${near}?`;
     throw new UsageError(
       message,
       argv.find((a) => !a.startsWith("-")),

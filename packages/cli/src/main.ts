@@ -1,4 +1,5 @@
 import { writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import {
   type Eqn,
   formatBytes,
@@ -17,7 +18,9 @@ import { isLayoutName, STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
 import { lower, mesh } from "@shardcost/sharding";
 import {
   choiceList,
+  closest,
   dtypeList,
+  type FlagName,
   type Flags,
   intList,
   parseFlags,
@@ -44,8 +47,9 @@ commands:
   sweep      every combination of --batch, --mesh, --layout, --weights, --kv, --compute (CSV or JSON)
   compare    layouts side by side across meshes (default: 1d-ws vs 2d-ws from 8 to 256 chips)
   explain    the traced and lowered programs in notation, each collective with its cause
-  report     a self-contained HTML report with charts (--out FILE.html)
-  trace      a simulated step timeline for Perfetto / chrome://tracing (--out FILE.json)
+  report     a self-contained HTML report with charts (--out FILE.html, default shardcost-report.html)
+  trace      a simulated step timeline for Perfetto / chrome://tracing (--out FILE.json,
+             default shardcost-trace.json)
 
 model:  a TypeScript file exporting default (the forward function), inputs and dims,
         or --model llama3-8b | llama3-70b | llama3-405b | PATH/config.json
@@ -55,6 +59,7 @@ flags:  --mesh CHIP:AxBxC (axes X, Y, Z; v5e:1 is one chip, h100:8 one node)
         --json  --format csv|json  --out FILE  --top N
 sweep and compare take lists: --batch 1,8..256 (doubling; 8..64:+8 stepped), --mesh v5e:4x4,v5e:8x8,
         --layout 1d-ws,2d-ws, --weights bf16,int8
+shardcost COMMAND --help lists a command's flags; shardcost --version prints the version.
 exit status: 0 ok, 1 a model error (message and source line), 2 a usage error`;
 
 interface Io {
@@ -69,17 +74,102 @@ const defaultIo: Io = {
   isTTY: process.stderr.isTTY === true,
 };
 
+/** The model and step flags every command takes. */
+const MODEL_FLAGS: readonly FlagName[] = [
+  "model",
+  "mesh",
+  "phase",
+  "batch",
+  "seq",
+  "weights",
+  "kv",
+  "compute",
+  "layout",
+  "layers",
+  "dim",
+  "attention",
+];
+
+/** Each command: what it does, and the flags it reads besides the model's. */
+const COMMAND_HELP: {
+  readonly [C in Command]: { readonly does: string; readonly flags: readonly FlagName[] };
+} = {
+  estimate: {
+    does: "per-op table, collectives, memory verdict and totals for one step (--json: the report)",
+    flags: ["json", "out", "top"],
+  },
+  sweep: {
+    does: "every combination of --batch, --mesh, --layout, --weights, --kv, --compute (CSV or JSON)",
+    flags: ["format", "json", "out"],
+  },
+  compare: {
+    does: "layouts side by side across meshes (default: 1d-ws vs 2d-ws from 8 to 256 chips)",
+    flags: ["json", "out"],
+  },
+  explain: {
+    does: "the traced and lowered programs in notation, each collective with its cause",
+    flags: ["out"],
+  },
+  report: {
+    does: "a self-contained HTML report with charts (--out FILE.html, default shardcost-report.html)",
+    flags: ["out"],
+  },
+  trace: {
+    does: "a simulated step timeline for Perfetto (--out FILE.json, default shardcost-trace.json)",
+    flags: ["out"],
+  },
+};
+
+function commandUsage(c: Command): string {
+  const flags = [...MODEL_FLAGS, ...COMMAND_HELP[c].flags].map((f) => `--${f}`).join(" ");
+  return (
+    `usage: shardcost ${c} [model.ts | --model NAME] [flags]\n\n${COMMAND_HELP[c].does}\n\n` +
+    `flags: ${flags}\n(shardcost --help for what each flag takes)`
+  );
+}
+
+function version(): string {
+  const pkg = createRequire(import.meta.url)("../package.json") as { version: string };
+  return pkg.version;
+}
+
 /** Runs the CLI; returns the exit status. Never throws, never prints a stack trace. */
 export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
   try {
     const { command, positionals, flags } = parseFlags(argv);
-    if (flags.help || command === "help" || command === undefined) {
-      io.out(`${USAGE}\n`);
-      return command === undefined && !flags.help ? 2 : 0;
+    if (flags.version) {
+      io.out(`shardcost ${version()}\n`);
+      return 0;
     }
-    const run = COMMANDS[command as keyof typeof COMMANDS];
-    if (!run) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
-    await run(flags, positionals, io);
+    if (command === undefined && !flags.help) {
+      io.err(`${USAGE}\n`);
+      return 2;
+    }
+    if (command === undefined || command === "help") {
+      io.out(`${USAGE}\n`);
+      return 0;
+    }
+    if (!Object.hasOwn(COMMANDS, command)) {
+      const near = closest(command, Object.keys(COMMANDS));
+      throw new UsageError(
+        `unknown command ${JSON.stringify(command)}${near ? `; did you mean ${near}?` : ""}`,
+      );
+    }
+    const c = command as Command;
+    if (flags.help) {
+      io.out(`${commandUsage(c)}\n`);
+      return 0;
+    }
+    const allowed = new Set<string>([...MODEL_FLAGS, ...COMMAND_HELP[c].flags]);
+    const foreign = Object.keys(flags).find((f) => !allowed.has(f));
+    if (foreign !== undefined) {
+      throw new UsageError(
+        `--${foreign} does not apply to ${c}; its flags are ` +
+          `${[...COMMAND_HELP[c].flags].map((f) => `--${f}`).join(", ")} and the model's`,
+        c,
+      );
+    }
+    await COMMANDS[c](flags, positionals, io);
     return 0;
   } catch (e) {
     return reportError(e, io);
@@ -357,28 +447,28 @@ function programLines(p: Program, where: (eqn: Eqn) => string): string[] {
 }
 
 async function reportCommand(flags: Flags, positionals: readonly string[], io: Io) {
-  if (flags.out === undefined) throw new UsageError("report needs --out FILE.html");
+  const out = flags.out ?? "shardcost-report.html";
   const model = await modelFromFlags(flags, positionals);
   const m = oneMesh(flags);
   const e = estimateModel(model, m, layoutFromFlags(flags, m, model));
   const data = reportData(e, intList("batch", "1..512"));
-  writeOut(flags.out, reportHtml(data));
-  io.err(
-    `wrote ${flags.out} (${data.batches.length} batch sizes, ${e.report.ops.length} op rows)\n`,
-  );
+  writeOut(out, reportHtml(data));
+  io.err(`wrote ${out} (${data.batches.length} batch sizes, ${e.report.ops.length} op rows)\n`);
 }
 
 async function traceCommand(flags: Flags, positionals: readonly string[], io: Io) {
-  if (flags.out === undefined) throw new UsageError("trace needs --out FILE.json");
+  const out = flags.out ?? "shardcost-trace.json";
   const model = await modelFromFlags(flags, positionals);
   const m = oneMesh(flags);
   const e = estimateModel(model, m, layoutFromFlags(flags, m, model));
   const t = chromeTrace(e);
-  writeOut(flags.out, `${JSON.stringify(t)}\n`);
+  writeOut(out, `${JSON.stringify(t)}\n`);
   io.err(
-    `wrote ${flags.out}: ${t.traceEvents.length - 3} events over ${formatTime(e.report.time.serialS)}; open it in ui.perfetto.dev\n`,
+    `wrote ${out}: ${t.traceEvents.length - 3} events over ${formatTime(e.report.time.serialS)}; open it in ui.perfetto.dev\n`,
   );
 }
+
+type Command = keyof typeof COMMANDS;
 
 const COMMANDS = {
   estimate: estimateCommand,
