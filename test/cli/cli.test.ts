@@ -1,5 +1,6 @@
 // End to end: the `shardcost` bin run as a subprocess, every command and every error class.
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LLAMA3_8B } from "@shardcost/ops";
 import { shardedStep } from "@shardcost/serving";
@@ -333,6 +334,30 @@ describe("CLI conventions", () => {
     expect(
       JSON.parse(readFileSync(join(dir, "shardcost-trace.json"), "utf8")).traceEvents.length,
     ).toBeGreaterThan(3);
+  });
+});
+
+describe("shardcost init", () => {
+  it("writes a model file and a tsconfig outside the repo: the CLI estimates it, tsc checks it", () => {
+    const dir = join(scratch(), "my-model");
+    const r = shardcost(["init", dir]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(join(dir, "model.ts"));
+    const e = shardcost(["estimate", join(dir, "model.ts"), "--mesh", "v5e:2x4x4", "--json"]);
+    expect(e.status).toBe(0);
+    expect(JSON.parse(e.stdout).perChip.iciBytes).toBeGreaterThan(0);
+    const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
+    const check = () =>
+      spawnSync(process.execPath, [tsc, "-p", join(dir, "tsconfig.json")], { encoding: "utf8" });
+    expect(check().status).toBe(0);
+    // The editor's check is real: a wrong call is a type error there too.
+    const model = join(dir, "model.ts");
+    writeFileSync(model, readFileSync(model, "utf8").replace("shard(t.x,", "shard(42,"));
+    const broken = check();
+    expect(broken.status).not.toBe(0);
+    expect(broken.stdout).toMatch(/model\.ts\(\d+,\d+\): error TS2345/);
+    // It never overwrites.
+    expect(shardcost(["init", dir]).status).toBe(1);
   });
 });
 

@@ -17,7 +17,7 @@ export interface ModelModule {
 const PACKAGES = ["core", "ops", "sharding", "serving"] as const;
 
 /** Where each `@shardcost/*` package's built entry point and declarations are. */
-function packageEntries(): Record<string, { js: string; dts: string }> {
+export function packageEntries(): Record<string, { js: string; dts: string }> {
   const out: Record<string, { js: string; dts: string }> = {};
   for (const p of PACKAGES) {
     const js = fileURLToPath(import.meta.resolve(`@shardcost/${p}`));

@@ -28,6 +28,7 @@ import {
   UsageError,
 } from "./args.js";
 import { reportData, reportHtml } from "./html.js";
+import { init } from "./init.js";
 import { describeModel, estimateModel, formatEstimate } from "./report.js";
 import {
   LAYOUT_HINT,
@@ -50,6 +51,7 @@ commands:
   report     a self-contained HTML report with charts (--out FILE.html, default shardcost-report.html)
   trace      a simulated step timeline for Perfetto / chrome://tracing (--out FILE.json,
              default shardcost-trace.json)
+  init [DIR] a starter model.ts and a tsconfig.json that resolves @shardcost/* (default DIR: .)
 
 model:  a TypeScript file exporting default (the forward function), inputs and dims,
         or --model llama3-8b | llama3-70b | llama3-405b | PATH/config.json
@@ -149,8 +151,14 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
       io.out(`${USAGE}\n`);
       return 0;
     }
+    if (command === "init") {
+      if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
+      if (Object.keys(flags).length > 0) throw new UsageError("init takes only a directory");
+      for (const f of init(positionals[0] ?? ".")) io.out(`wrote ${f}\n`);
+      return 0;
+    }
     if (!Object.hasOwn(COMMANDS, command)) {
-      const near = closest(command, Object.keys(COMMANDS));
+      const near = closest(command, [...Object.keys(COMMANDS), "init"]);
       throw new UsageError(
         `unknown command ${JSON.stringify(command)}${near ? `; did you mean ${near}?` : ""}`,
       );
