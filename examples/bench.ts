@@ -6,7 +6,7 @@
  *   traceEstimate70bDecodeEagerSources — the same with a stack capture per user-level op
  *   trace70bDecode, estimate70bDecode — the two halves
  *   lowerEstimate70bDecode4x4 — lower + per-chip estimate of the same step, model-parallel on a
- *     v5e 4x4 (layout in layouts.ts)
+ *     v5e 4x4 (the 1d-ws preset)
  *   traceLowerEstimate405bDecode2dws16x16 — LLaMA-3-405B decode (126 layers), traced, lowered
  *     with the 2d-ws layout on a v5e 16x16 pod (as mesh X=8 Y=2 Z=16) and estimated per chip
  *   traceLowerEstimate405bDecode2dws16x16Periodic — the same step through the sweep engine: two-

@@ -1,33 +1,23 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ShardcostError } from "@shardcost/core";
 import { packageEntries } from "./load-ts.js";
 
-/** The starter model file: one gated MLP layer, 2D weight-stationary, as in the README. */
-const MODEL = `// A shardcost model file: the forward function (default export), its inputs in the book's
-// notation, and the dims. Try:
-//   npx shardcost estimate model.ts --mesh v5e:2x4x4
-//   npx shardcost explain model.ts --mesh v5e:2x4x4
+/** The example model file the README walks through, the starter `init` copies. */
+const EXAMPLE = fileURLToPath(new URL("../../../examples/models/mlp-2d.ts", import.meta.url));
 
-import { type Tracer, tensor } from "@shardcost/core";
-import { einsum, mul, shard, silu } from "@shardcost/ops";
-
-export const dims = { B: 256, D: 8192, F: 28672 };
-
-export const inputs = {
-  x: tensor("x[B, D_XYZ]", "bf16"),
-  gate: tensor("Wgate[D_X, F_YZ]", "int8", "param"),
-  up: tensor("Wup[D_X, F_YZ]", "int8", "param"),
-  down: tensor("Wdown[F_YZ, D_X]", "int8", "param"),
-};
-
-export default function mlp(t: { x: Tracer; gate: Tracer; up: Tracer; down: Tracer }) {
-  const x = shard(t.x, "[B, D_X]");
-  const hidden = mul(silu(einsum("BD,DF->BF", x, t.gate)), einsum("BD,DF->BF", x, t.up));
-  const out = einsum("BF,FD->BD", shard(hidden, "[B, F_YZ]"), t.down);
-  return { out: shard(out, "[B, D_XYZ]") };
+/** The example with a header for a fresh directory. */
+function starter(): string {
+  const body = readFileSync(EXAMPLE, "utf8").replace(/^(\/\/.*\n)+\n?/, "");
+  return (
+    "// A shardcost model file: the forward function (default export), its inputs in the book's\n" +
+    "// notation, and the dims. Try:\n" +
+    "//   npx shardcost estimate model.ts --mesh v5e:2x4x4\n" +
+    "//   npx shardcost explain model.ts --mesh v5e:2x4x4\n\n" +
+    body
+  );
 }
-`;
 
 /**
  * Writes a starter `model.ts` and a `tsconfig.json` whose paths point `@shardcost/*` at this
@@ -36,7 +26,7 @@ export default function mlp(t: { x: Tracer; gate: Tracer; up: Tracer; down: Trac
  */
 export function init(dir: string): string[] {
   const root = resolve(dir);
-  const files = { "model.ts": MODEL, "tsconfig.json": tsconfig() };
+  const files = { "model.ts": starter(), "tsconfig.json": tsconfig() };
   const taken = Object.keys(files).filter((f) => existsSync(join(root, f)));
   if (taken.length > 0) {
     throw new ShardcostError(

@@ -31,6 +31,7 @@ import { reportData, reportHtml } from "./html.js";
 import { init } from "./init.js";
 import { describeModel, estimateModel, formatEstimate } from "./report.js";
 import {
+  BUILTIN_ONLY,
   LAYOUT_HINT,
   layoutFromFlags,
   meshText,
@@ -77,20 +78,7 @@ const defaultIo: Io = {
 };
 
 /** The model and step flags every command takes. */
-const MODEL_FLAGS: readonly FlagName[] = [
-  "model",
-  "mesh",
-  "phase",
-  "batch",
-  "seq",
-  "weights",
-  "kv",
-  "compute",
-  "layout",
-  "layers",
-  "dim",
-  "attention",
-];
+const MODEL_FLAGS: readonly FlagName[] = ["model", "mesh", "dim", ...BUILTIN_ONLY];
 
 /** Each command: what it does, and the flags it reads besides the model's. */
 const COMMAND_HELP: {

@@ -12,9 +12,9 @@ import {
   type Program,
   table,
 } from "@shardcost/core";
-import { type LayoutName, resolveLayout } from "@shardcost/serving";
+import type { LayoutName } from "@shardcost/serving";
 import { estimateSpmd, lower, type Mesh, printMesh } from "@shardcost/sharding";
-import { chipKey, type Model, stepQuery, tokensPerStep, traceModel } from "./setup.js";
+import { chipKey, type Model, resolveFor, tokensPerStep, traceModel } from "./setup.js";
 
 export interface CollectiveRow {
   readonly kind: string;
@@ -138,7 +138,8 @@ export function estimateModel(
   layout: LayoutName | undefined,
   batch?: number,
 ): Estimated {
-  const traced = traceModel(model, m, layout, batch);
+  const resolved = resolveFor(model, m, layout, batch);
+  const traced = traceModel(model, resolved, batch);
   const lowered = lower(traced, m);
   const est = estimateSpmd(lowered, m);
   const t = est.totals;
@@ -153,7 +154,7 @@ export function estimateModel(
       axes: Object.fromEntries(m.axes.map((a) => [a.name, a.size])),
       chips: m.chips,
     },
-    layout: layout ? { name: layout, resolved: layoutChoices(model, m, layout, batch) } : null,
+    layout: layout ? { name: layout, resolved: resolved?.choices ?? [] } : null,
     dims: { ...traced.dims },
     perChip: { flops: t.flops, hbmBytes: t.hbmBytes, iciBytes: t.iciBytes },
     memory: {
@@ -177,17 +178,6 @@ export function estimateModel(
     ops: opRows(est.ops),
   };
   return { model, mesh: m, layout, traced, lowered, estimate: est, report };
-}
-
-/** What a named layout chose for a built-in model on `m` (a model file has no named layout). */
-export function layoutChoices(
-  model: Model,
-  m: Mesh,
-  layout: LayoutName,
-  batch?: number,
-): readonly string[] {
-  if (model.kind === "file") return [];
-  return resolveLayout(layout, model.config, m, stepQuery(model, batch)).choices;
 }
 
 export function withBatch(model: Model, batch: number): Model {

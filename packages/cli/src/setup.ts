@@ -11,6 +11,7 @@ import {
   isLayoutName,
   LAYOUTS,
   type LayoutName,
+  type ResolvedLayout,
   resolveLayout,
   type StepQuery,
 } from "@shardcost/serving";
@@ -77,7 +78,8 @@ export interface FileModel {
 
 export type Model = BuiltinModel | FileModel;
 
-const BUILTIN_ONLY = [
+/** Flags that shape a built-in model (a model file sets its own shapes). */
+export const BUILTIN_ONLY = [
   "phase",
   "batch",
   "seq",
@@ -188,21 +190,30 @@ export function stepQuery(model: BuiltinModel, batch = model.batch): StepQuery {
   };
 }
 
-/** The traced (not yet lowered) program of `model` under `layout` on `m`. */
-export function traceModel(
+/** A named layout resolved for a built-in model's step on `m` (a model file has none). */
+export function resolveFor(
   model: Model,
   m: Mesh,
   layout: LayoutName | undefined,
+  batch?: number,
+): ResolvedLayout | undefined {
+  if (model.kind === "file" || layout === undefined) return undefined;
+  return resolveLayout(layout, model.config, m, stepQuery(model, batch));
+}
+
+/** The traced (not yet lowered) program of `model` under a resolved layout. */
+export function traceModel(
+  model: Model,
+  layout: ResolvedLayout | undefined,
   batch?: number,
 ): Program {
   if (model.kind === "file") {
     const dims = batch === undefined ? model.dims : { ...model.dims, B: batch };
     return trace(model.module.fn as never, model.module.inputs, dims, { sourceLocations: "lazy" });
   }
-  const query = stepQuery(model, batch);
   const spec = llamaStep(model.config, model.phase, {
-    ...query,
-    ...(layout ? { layout: resolveLayout(layout, model.config, m, query) } : {}),
+    ...stepQuery(model, batch),
+    ...(layout ? { layout } : {}),
   });
   return trace(spec.fn, spec.inputs, spec.dims, { sourceLocations: "lazy" });
 }

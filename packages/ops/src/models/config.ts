@@ -292,9 +292,12 @@ export function specFor(layout: LlamaLayout | undefined) {
   };
 }
 
+/** The dim names of unsharded notation: `[D, N, H]` → D, N, H (as `ROLE_DIMS` writes them). */
+export const dimNames = (dims: string): string[] => dims.replace(/[[\]\s]/g, "").split(",");
+
 /** `Wq` with dims `[D, N, H]` and `{ N: ["X"] }` → the sharding `Wq[D, N_X, H]`, as data. */
 export function shardingOf(name: string, dims: string, axes: DimAxes): Sharding {
-  const names = dims.replace(/[[\]\s]/g, "").split(",");
+  const names = dimNames(dims);
   for (const d of Object.keys(axes)) {
     if (!names.includes(d)) {
       throw new ShardcostError("notation", `a layout shards dim ${d}, which ${dims} does not have`);

@@ -72,10 +72,6 @@ export function dimAxes(entries: Readonly<Record<string, readonly Axis[]>>): Dim
   return out;
 }
 
-/** `N_XY` for notes; a dim over no axes prints bare. */
-export const on = (dim: string, axes: readonly Axis[]): string =>
-  axes.length > 0 ? `${dim}_${names(axes).join("")}` : dim;
-
 export const axisText = (axes: readonly Axis[]): string =>
   axes.length > 0 ? names(axes).join("") : "no axis";
 

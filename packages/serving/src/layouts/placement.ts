@@ -1,11 +1,13 @@
+import { printSharding } from "@shardcost/core";
 import {
   type ActivationRole,
   type DimAxes,
+  dimNames,
   type LlamaConfig,
   ROLE_DIMS,
   type WeightRole,
 } from "@shardcost/ops";
-import { type Axis, dimAxes, on, type ResolvedLayout } from "./axes.js";
+import { type Axis, dimAxes, names, type ResolvedLayout } from "./axes.js";
 
 /** Axes per dim, as a layout is worked out (converted to names at the end). */
 export type Axes = Readonly<Record<string, readonly Axis[]>>;
@@ -55,7 +57,8 @@ export function toLayout(name: string, p: Placement): ResolvedLayout {
 
 /** `Wq[D_X, N_Y, H]` for a note. */
 export function noteSpec(name: string, dims: readonly string[], axes: Axes | undefined): string {
-  return `${name}[${dims.map((d) => on(d, axes?.[d] ?? [])).join(", ")}]`;
+  const dim = (d: string) => ({ dim: d, axes: names(axes?.[d] ?? []) });
+  return printSharding({ name, dims: dims.map(dim), partial: [] });
 }
 
 /** The weight roles a model has (norms are replicated by design and not listed). */
@@ -71,5 +74,4 @@ export function roleSizes(c: LlamaConfig): Record<string, number> {
 }
 
 /** A role's dims in order: `wq` → D, N, H. */
-export const roleDims = (role: WeightRole): string[] =>
-  ROLE_DIMS[role].replace(/[[\]\s]/g, "").split(",");
+export const roleDims = (role: WeightRole): string[] => dimNames(ROLE_DIMS[role]);
