@@ -2,7 +2,7 @@
 // (ESTI's Win[D_X, F_YZ]). Run it with
 //   npx shardcost estimate examples/models/mlp-2d.ts --mesh v5e:2x4x4
 
-import { type Tracer, tensor } from "@shardcost/core";
+import { type Traced, tensor } from "@shardcost/core";
 import { einsum, mul, shard, silu } from "@shardcost/ops";
 
 export const dims = { B: 256, D: 8192, F: 28672 };
@@ -14,7 +14,8 @@ export const inputs = {
   down: tensor("Wdown[F_YZ, D_X]", "int8", "param"),
 };
 
-export default function mlp(t: { x: Tracer; gate: Tracer; up: Tracer; down: Tracer }) {
+// The function receives a Tracer for each declared tensor: `Traced<typeof inputs>` says so.
+export default function mlp(t: Traced<typeof inputs>) {
   const x = shard(t.x, "[B, D_X]");
   const hidden = mul(silu(einsum("BD,DF->BF", x, t.gate)), einsum("BD,DF->BF", x, t.up));
   const out = einsum("BF,FD->BD", shard(hidden, "[B, F_YZ]"), t.down);

@@ -361,6 +361,72 @@ describe("shardcost init", () => {
   });
 });
 
+describe("model-file typing", () => {
+  const declarations = [
+    'import { model, type Traced, tensor } from "@shardcost/core";',
+    'import { einsum, shard } from "@shardcost/ops";',
+    "export const dims = { B: 16, D: 1024, F: 4096 };",
+    'export const inputs = { x: tensor("x[B, D]"), w: { up: tensor("Wup[D, F_X]", "bf16", "param") } };',
+  ];
+  const body = 'shard(einsum("BD,DF->BF", t.x, t.w.up), "[B, F_X]")';
+  const run = (file: string) =>
+    shardcost(["estimate", join(scratch({ "m.ts": file }), "m.ts"), "--mesh", "v5e:4", "--json"]);
+
+  it("`Traced<typeof inputs>` and `model({ inputs, dims }, (t) => …)` type-check and agree", () => {
+    const typed = run(
+      [
+        ...declarations,
+        `export default function f(t: Traced<typeof inputs>) { return { y: ${body} }; }`,
+      ].join("\n"),
+    );
+    const bundled = run(
+      [...declarations, `export default model({ inputs, dims }, (t) => ({ y: ${body} }));`].join(
+        "\n",
+      ),
+    );
+    expect(typed.stderr).toBe("");
+    expect(bundled.stderr).toBe("");
+    const a = JSON.parse(typed.stdout);
+    const b = JSON.parse(bundled.stdout);
+    expect(b.perChip).toEqual(a.perChip);
+    expect(b.dims).toEqual({ B: 16, D: 1024, F: 4096 });
+    // 2·B·D·F/4 on each chip: the nested input arrived as a tracer.
+    expect(a.perChip.flops).toBe((2 * 16 * 1024 * 4096) / 4);
+  });
+
+  it("`(t: typeof inputs)` is a type error with a hint naming the two idioms that work", () => {
+    const r = run(
+      [
+        ...declarations,
+        `export default function f(t: typeof inputs) { return { y: ${body} }; }`,
+      ].join("\n"),
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/m\.ts:5:\d+ Argument of type/);
+    expect(r.stderr).toContain("hint: the forward function receives a Tracer");
+    expect(r.stderr).toContain("Traced<typeof inputs>");
+    expect(r.stderr).toContain("export default model({ inputs, dims }");
+    expectNoStackTrace(r.stderr);
+  });
+
+  it("output piped to a file has no colour codes or carriage returns (NO_COLOR or not)", () => {
+    const args = ["sweep", "--model", "llama3-8b", "--mesh", "v5e:2x2", "--batch", "1..4"];
+    for (const env of [{ NO_COLOR: "1" }, {}]) {
+      const r = spawnSync(
+        process.execPath,
+        [join(ROOT, "packages/cli/bin/shardcost.js"), ...args],
+        {
+          cwd: ROOT,
+          encoding: "utf8",
+          env: { ...process.env, ...env },
+        },
+      );
+      expect(r.status).toBe(0);
+      expect(r.stdout + r.stderr).not.toMatch(/[\u001b\r]/);
+    }
+  });
+});
+
 describe("units and links as vendors name them", () => {
   it("an H100 mesh: HBM in GiB, collectives over NVLink/network; a v5e: GB and ICI", () => {
     const gpu = shardcost([

@@ -4,20 +4,8 @@ import { fileURLToPath } from "node:url";
 import { ShardcostError } from "@shardcost/core";
 import { packageEntries } from "./load-ts.js";
 
-/** The example model file the README walks through, the starter `init` copies. */
-const EXAMPLE = fileURLToPath(new URL("../../../examples/models/mlp-2d.ts", import.meta.url));
-
-/** The example with a header for a fresh directory. */
-function starter(): string {
-  const body = readFileSync(EXAMPLE, "utf8").replace(/^(\/\/.*\n)+\n?/, "");
-  return (
-    "// A shardcost model file: the forward function (default export), its inputs in the book's\n" +
-    "// notation, and the dims. Try:\n" +
-    "//   npx shardcost estimate model.ts --mesh v5e:2x4x4\n" +
-    "//   npx shardcost explain model.ts --mesh v5e:2x4x4\n\n" +
-    body
-  );
-}
+/** The starter model file, shipped with the package. */
+const STARTER = fileURLToPath(new URL("../templates/model.ts", import.meta.url));
 
 /**
  * Writes a starter `model.ts` and a `tsconfig.json` whose paths point `@shardcost/*` at this
@@ -26,7 +14,7 @@ function starter(): string {
  */
 export function init(dir: string): string[] {
   const root = resolve(dir);
-  const files = { "model.ts": starter(), "tsconfig.json": tsconfig() };
+  const files = { "model.ts": readFileSync(STARTER, "utf8"), "tsconfig.json": tsconfig() };
   const taken = Object.keys(files).filter((f) => existsSync(join(root, f)));
   if (taken.length > 0) {
     throw new ShardcostError(

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { ShardcostError } from "@shardcost/core";
+import { isModel, ShardcostError } from "@shardcost/core";
 
 /** What a model file exports: the forward function, its inputs in notation, and dim sizes. */
 export interface ModelModule {
@@ -31,6 +31,12 @@ const display = (file: string) => {
   const rel = relative(process.cwd(), file);
   return rel.startsWith("..") ? file : rel;
 };
+
+/** What to do when a declared input is used where a tracer is expected. */
+export const SPEC_HINT =
+  "hint: the forward function receives a Tracer for every declared tensor(), not the spec. " +
+  'Type its argument `Traced<typeof inputs>` (import { type Traced } from "@shardcost/core"), ' +
+  "or write `export default model({ inputs, dims }, (t) => …)` and TypeScript infers it.";
 
 /**
  * Type-checks a model file with the TypeScript compiler (strict), reporting every error as
@@ -73,15 +79,18 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
     .filter((d) => d.category === ts.DiagnosticCategory.Error);
   if (errors.length > 0) {
     rmSync(out, { recursive: true, force: true });
-    const lines = errors.map((d) => {
-      const text = ts.flattenDiagnosticMessageText(d.messageText, "\n");
-      if (!d.file || d.start === undefined) return text;
+    const texts = errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+    const lines = errors.map((d, i) => {
+      if (!d.file || d.start === undefined) return texts[i];
       const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
-      return `${display(d.file.fileName)}:${line + 1}:${character + 1} ${text}`;
+      return `${display(d.file.fileName)}:${line + 1}:${character + 1} ${texts[i]}`;
     });
+    // A function typed `(t: typeof inputs)` receives tracers, not the declared specs.
+    const specForTracer = texts.some((t) => /TensorSpec/.test(t) && /Tracer/.test(t));
+    const hint = specForTracer ? `\n${SPEC_HINT}` : "";
     throw new ShardcostError(
       "input",
-      `model file ${path} does not type-check (${errors.length} error${errors.length > 1 ? "s" : ""}):\n${lines.join("\n")}`,
+      `model file ${path} does not type-check (${errors.length} error${errors.length > 1 ? "s" : ""}):\n${lines.join("\n")}${hint}`,
     );
   }
   // Emit the user's files; imports of the library point at its built entry points.
@@ -126,21 +135,24 @@ function checkExports(path: string, mod: Record<string, unknown>): ModelModule {
     throw new ShardcostError(
       "input",
       `model file ${path}: ${what}. A model file exports \`default\` (the forward function), ` +
-        '`inputs` (tensors in notation, e.g. tensor("x[B, D_X]")) and `dims` (sizes, e.g. { B: 8, D: 4096 })',
+        '`inputs` (tensors in notation, e.g. tensor("x[B, D_X]")) and `dims` (sizes, e.g. { B: 8, D: 4096 }), ' +
+        "or `export default model({ inputs, dims }, (t) => …)`",
     );
   };
-  const fn = mod.default;
-  if (typeof fn !== "function") fail("no default export function");
-  const inputs = mod.inputs;
+  // `export default model({ inputs, dims }, fn)` carries all three; otherwise named exports.
+  const bundled = isModel(mod.default) ? mod.default : undefined;
+  const fn = bundled ? bundled.fn : mod.default;
+  if (typeof fn !== "function") fail("no default export function or model()");
+  const inputs = bundled ? bundled.inputs : mod.inputs;
   if (typeof inputs !== "object" || inputs === null) fail("no `inputs` object exported");
-  const dims = mod.dims;
+  const dims = bundled ? bundled.dims : mod.dims;
   if (typeof dims !== "object" || dims === null) fail("no `dims` object exported");
   for (const [k, v] of Object.entries(dims as object)) {
     if (!Number.isSafeInteger(v) || (v as number) < 1) {
       fail(`dims.${k} is ${JSON.stringify(v)}, not a positive integer`);
     }
   }
-  const tokens = mod.tokensPerStep;
+  const tokens = bundled ? bundled.tokensPerStep : mod.tokensPerStep;
   if (tokens !== undefined && (!Number.isFinite(tokens) || (tokens as number) <= 0)) {
     fail("`tokensPerStep` must be a positive number");
   }

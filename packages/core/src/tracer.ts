@@ -420,3 +420,40 @@ export function trace<I>(
     mode === "lazy" ? () => trace(fn, inputs, dims, { sourceLocations: true }) : undefined;
   return builder.finish(outputs, retrace);
 }
+
+/** A model: its forward function, its declared inputs and its dims, as one value. */
+export interface Model<I = unknown> {
+  readonly kind: "model";
+  readonly inputs: I;
+  readonly dims: Dims;
+  readonly fn: (inputs: Traced<I>) => TraceResult;
+  /** Tokens one call processes, for tokens/s (a report's default: dims B × T, or B, or 1). */
+  readonly tokensPerStep?: number;
+}
+
+/**
+ * Bundles a forward function with its inputs and dims so that TypeScript infers the function's
+ * argument: every declared `tensor()` arrives as a `Tracer`, at any depth of nesting.
+ *
+ * ```ts
+ * export default model({ inputs, dims }, (t) => ({ y: einsum("BD,DF->BF", t.x, t.w) }));
+ * ```
+ *
+ * (Writing the function on its own, type its argument `Traced<typeof inputs>`: a declared
+ * `tensor()` is a spec, not a tracer.)
+ */
+export function model<I>(
+  spec: { readonly inputs: I; readonly dims: Dims; readonly tokensPerStep?: number },
+  fn: (inputs: Traced<I>) => TraceResult,
+): Model<I> {
+  if (typeof fn !== "function") {
+    throw new ShardcostError("input", "model(spec, fn): fn must be the forward function");
+  }
+  const m: Model<I> = { kind: "model", inputs: spec.inputs, dims: spec.dims, fn };
+  return spec.tokensPerStep === undefined ? m : { ...m, tokensPerStep: spec.tokensPerStep };
+}
+
+/** Whether a value is a `model()`. */
+export function isModel(x: unknown): x is Model {
+  return typeof x === "object" && x !== null && (x as Model).kind === "model";
+}
