@@ -1,6 +1,6 @@
 // End to end: the `shardcost` bin run as a subprocess, every command and every error class.
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LLAMA3_8B } from "@shardcost/ops";
 import { shardedStep } from "@shardcost/serving";
@@ -209,10 +209,6 @@ describe("errors: model errors exit 1 with the message and line, usage errors ex
   });
 
   it.each([
-    [
-      ["estimate", "--model", "llama3-8b", "--mesh", "tpu9:4x4"],
-      /error\[hardware\]: unknown chip "tpu9"/,
-    ],
     [["estimate", "missing.ts"], /error\[input\]: model file missing\.ts not found/],
     [
       ["trace", MODEL_FILE, "--mesh", "v5e:2x4x4", "--out", "/nonexistent/dir/t.json"],
@@ -272,6 +268,7 @@ describe("errors: model errors exit 1 with the message and line, usage errors ex
       /--mesh "v5e:4y4": write CHIP:AxBxC/,
     ],
     [["estimate", "--model", "llama3-8b", "--weights", "int7"], /--weights "int7": dtypes are/],
+    [["estimate", "--model", "llama3-8b", "--mesh", "tpu9:4x4"], /unknown chip "tpu9"/],
     [["estimate", "--model", "llama-9"], /--model "llama-9": one of llama3-8b/],
     [["frobnicate"], /unknown command "frobnicate"/],
     [["sweep", "--model", "llama3-8b", "--batch", "64..8"], /a range is LO\.\.HI/],
@@ -426,6 +423,83 @@ describe("model-file typing", () => {
       expect(out.includes(String.fromCharCode(27))).toBe(false); // ESC: colour codes
       expect(out.includes("\r")).toBe(false); // the progress line's carriage return
     }
+  });
+});
+
+describe("model files are code", () => {
+  const file = (body: string, imports = "") =>
+    [
+      'import { tensor, type Traced } from "@shardcost/core";',
+      'import { einsum } from "@shardcost/ops";',
+      imports,
+      "export const dims = { B: 8, D: 64, F: 128 };",
+      'export const inputs = { x: tensor("x[B, D]"), w: tensor("w[D, F_X]", "bf16", "param") };',
+      `export default function f(t: Traced<typeof inputs>) {\n${body}\n}`,
+    ].join("\n");
+  const body = '  return { y: einsum("BD,DF->BF", t.x, t.w) };';
+
+  it("console.log is allowed and goes to stderr, so --json stays clean", () => {
+    const dir = scratch({ "m.ts": file(`  console.log("tracing", t.x.dims.join(""));\n${body}`) });
+    const r = shardcost(["estimate", "m.ts", "--mesh", "v5e:4", "--json"], dir);
+    expect(r.status).toBe(0);
+    // The function may run more than once (a second trace records source lines).
+    expect(r.stderr).toMatch(/^(tracing BD\n)+$/);
+    expect(JSON.parse(r.stdout).perChip.flops).toBe((2 * 8 * 64 * 128) / 4);
+  });
+
+  it(".mts files and imports from a parent directory work; source lines are relative", () => {
+    const dir = scratch();
+    mkdirSync(join(dir, "shared"));
+    mkdirSync(join(dir, "models"));
+    writeFileSync(
+      join(dir, "shared/layers.ts"),
+      'import { einsum } from "@shardcost/ops";\nimport type { Tracer } from "@shardcost/core";\n' +
+        'export const up = (x: Tracer, w: Tracer) => einsum("BD,DF->BF", x, w);\n',
+    );
+    writeFileSync(
+      join(dir, "models/m.mts"),
+      file("  return { y: up(t.x, t.w) };", 'import { up } from "../shared/layers";'),
+    );
+    const r = shardcost(["estimate", "models/m.mts", "--mesh", "v5e:4", "--json"], dir);
+    expect(r.stderr).toBe("");
+    const report = JSON.parse(r.stdout);
+    expect(report.perChip.flops).toBe((2 * 8 * 64 * 128) / 4);
+    expect(report.ops.map((o: { source: string }) => o.source)).toContain("shared/layers.ts:3");
+    // From another working directory the same file's lines are relative to it.
+    const inner = shardcost(
+      ["estimate", "m.mts", "--mesh", "v5e:4", "--json"],
+      join(dir, "models"),
+    );
+    expect(JSON.parse(inner.stdout).ops.map((o: { source: string }) => o.source)).toContain(
+      "../shared/layers.ts:3",
+    );
+  });
+
+  it("an endless loop ends in a typed error within --timeout, and no temp folder is left", () => {
+    const tmp = scratch();
+    const dir = scratch({ "m.ts": file(`  for (;;) {}\n${body}`) });
+    const started = Date.now();
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, "packages/cli/bin/shardcost.js"), "estimate", "m.ts", "--timeout", "2"],
+      { cwd: dir, encoding: "utf8", env: { ...process.env, TMPDIR: tmp } },
+    );
+    expect(Date.now() - started).toBeLessThan(12_000);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/error\[timeout\]: model file m\.ts did not finish within 2 s/);
+    expectNoStackTrace(r.stderr);
+    expect(readdirSync(tmp)).toEqual([]);
+    // A file that fails to compile leaves nothing either.
+    writeFileSync(join(dir, "bad.ts"), file("  return { y: t.x.nope };"));
+    spawnSync(
+      process.execPath,
+      [join(ROOT, "packages/cli/bin/shardcost.js"), "estimate", "bad.ts"],
+      {
+        cwd: dir,
+        env: { ...process.env, TMPDIR: tmp },
+      },
+    );
+    expect(readdirSync(tmp)).toEqual([]);
   });
 });
 

@@ -75,6 +75,14 @@ describe("installable packages", () => {
     expect(here.status).toBe(0);
     expect(JSON.parse(installed.stdout).perChip).toEqual(JSON.parse(here.stdout).perChip);
 
+    // A built-in model's report is the same byte for byte, installed or here: its source lines
+    // are package-relative.
+    const builtin = ["estimate", "--model", "llama3-8b", "--mesh", "v5e:2x2", "--json"];
+    const there = run(builtin);
+    expect(there.status).toBe(0);
+    expect(there.stdout).toBe(shardcost(builtin).stdout);
+    expect(there.stdout).toContain('"source": "@shardcost/ops/src/models/llama.ts:');
+
     // The installed compiler checks the starter with the written tsconfig.json.
     const tsc = spawnSync(process.execPath, [join(project, "node_modules/typescript/bin/tsc")], {
       cwd: project,

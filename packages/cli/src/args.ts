@@ -29,6 +29,7 @@ export const OPTIONS = {
   format: { type: "string" },
   out: { type: "string" },
   top: { type: "string" },
+  timeout: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -99,6 +100,9 @@ export function positiveInt(flag: string, text: string): number {
  * A list of positive integers: `8,16,32`, a doubling range `8..256` (8, 16, …, 256), a stepped
  * range `8..64:+8`, or a geometric one `1..1000:x10`; items may mix, e.g. `1,8..64`.
  */
+/** The most values one list flag may expand to. */
+export const MAX_LIST = 100_000;
+
 export function intList(flag: string, text: string): number[] {
   const out: number[] = [];
   for (const part of text.split(",")) {
@@ -116,9 +120,19 @@ export function intList(flag: string, text: string): number[] {
         `--${flag} ${JSON.stringify(part)}: a range is LO..HI with LO ≤ HI, stepped by :+N or :xN (N ≥ 2)`,
       );
     }
+    // Counted before expanding: a range can name more values than memory holds.
+    const count =
+      op === "+"
+        ? Math.floor((hi - lo) / step) + 1
+        : Math.floor(Math.log(hi / lo) / Math.log(step) + 1e-9) + 1;
+    if (out.length + count > MAX_LIST) {
+      throw new UsageError(
+        `--${flag} ${JSON.stringify(part)} names ${count.toLocaleString("en-US")} values; ` +
+          `a list holds at most ${MAX_LIST.toLocaleString("en-US")} (use a coarser step)`,
+      );
+    }
     for (let v = lo; v <= hi; v = op === "+" ? v + step : v * step) out.push(v);
   }
-  if (out.length > 100_000) throw new UsageError(`--${flag}: more than 100,000 values`);
   return [...new Set(out)];
 }
 

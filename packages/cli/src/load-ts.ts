@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, parse, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { workerData } from "node:worker_threads";
 import { isModel, ShardcostError } from "@shardcost/core";
 
 /** What a model file exports: the forward function, its inputs in notation, and dim sizes. */
@@ -32,6 +33,16 @@ const display = (file: string) => {
   return rel.startsWith("..") ? file : rel;
 };
 
+const CONSOLE_DECLARATION = `declare var console: {
+  log(...data: unknown[]): void;
+  info(...data: unknown[]): void;
+  warn(...data: unknown[]): void;
+  error(...data: unknown[]): void;
+  debug(...data: unknown[]): void;
+  table(data: unknown): void;
+};
+`;
+
 /** What to do when a declared input is used where a tracer is expected. */
 export const SPEC_HINT =
   "hint: the forward function receives a Tracer for every declared tensor(), not the spec. " +
@@ -45,8 +56,15 @@ export const SPEC_HINT =
  */
 export async function loadModelFile(path: string): Promise<ModelModule> {
   const file = resolve(path);
-  if (!existsSync(file) || !statSync(file).isFile()) {
-    throw new ShardcostError("input", `model file ${path} not found`);
+  if (!existsSync(file)) throw new ShardcostError("input", `model file ${path} not found`);
+  if (!statSync(file).isFile()) {
+    throw new ShardcostError("input", `model file ${path} is a directory, not a file`);
+  }
+  if (/\.cts$/.test(file)) {
+    throw new ShardcostError(
+      "input",
+      `model file ${path}: a CommonJS (.cts) module; write the model as an ES module (.ts or .mts)`,
+    );
   }
   if (!/\.(m?ts|tsx)$/.test(file)) {
     throw new ShardcostError("input", `model file ${path}: expected a TypeScript (.ts) module`);
@@ -54,8 +72,11 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
   // The compiler is large: loaded only when a model file is.
   const ts = (await import("typescript")).default;
   const entries = packageEntries();
-  const root = dirname(file);
-  const out = mkdtempSync(join(tmpdir(), "shardcost-model-"));
+  // The output mirrors the file system from its root, so `../` imports keep their places.
+  const root = parse(file).root;
+  // Under the CLI's worker, inside the folder its parent removes however the run ends.
+  const parent = (workerData as { tmp?: string } | null)?.tmp ?? tmpdir();
+  const out = mkdtempSync(join(parent, "shardcost-model-"));
   const options: import("typescript").CompilerOptions = {
     target: ts.ScriptTarget.ES2022,
     module: ts.ModuleKind.ESNext,
@@ -73,7 +94,10 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
     rewriteRelativeImportExtensions: true,
     paths: Object.fromEntries(Object.entries(entries).map(([name, e]) => [name, [e.dts]])),
   };
-  const program = ts.createProgram({ rootNames: [file], options });
+  // A model file may log: `console` is declared for it (the strict lib has none).
+  const globals = join(out, "shardcost-globals.d.ts");
+  writeFileSync(globals, CONSOLE_DECLARATION);
+  const program = ts.createProgram({ rootNames: [file, globals], options });
   const errors = ts
     .getPreEmitDiagnostics(program)
     .filter((d) => d.category === ts.DiagnosticCategory.Error);
@@ -98,7 +122,7 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
   const relative_ = /(\bfrom\s*|\bimport\s*\(?\s*)(["'])(\.\.?\/(?:[^"'/]+\/)*[^"'./]+)\2/g;
   let entry: string | undefined;
   program.emit(undefined, (name, text) => {
-    if (!name.endsWith(".js")) return;
+    if (!/\.m?js$/.test(name)) return;
     const rewritten = text
       .replace(specifier, (m, lead: string, q: string, spec: string) => {
         const target = entries[spec];
@@ -109,8 +133,9 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
         relative_,
         (_m, lead: string, q: string, spec: string) => `${lead}${q}${spec}.js${q}`,
       );
+    mkdirSync(dirname(name), { recursive: true });
     writeFileSync(name, rewritten);
-    const source = resolve(root, relative(out, name)).replace(/\.js$/, "");
+    const source = resolve(root, relative(out, name)).replace(/\.m?js$/, "");
     if (file.replace(/\.(m?ts|tsx)$/, "") === source) entry = name;
   });
   if (!entry) throw new ShardcostError("input", `model file ${path} produced no JavaScript`);

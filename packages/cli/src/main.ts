@@ -32,6 +32,7 @@ import { init } from "./init.js";
 import { describeModel, estimateModel, formatEstimate } from "./report.js";
 import {
   BUILTIN_ONLY,
+  checkDimNames,
   LAYOUT_HINT,
   layoutFromFlags,
   meshText,
@@ -60,12 +61,13 @@ flags:  --mesh CHIP:AxBxC (axes X, Y, Z; v5e:1 is one chip, h100:8 one node)
         --phase prefill|decode  --batch N  --seq N  --weights/--kv/--compute DTYPE
         --layout 1d-ws|2d-ws|weight-gathered|fsdp  --layers N  --attention flash|naive  --dim NAME=SIZE
         --json  --format csv|json  --out FILE  --top N
+        --timeout SECONDS (a model file's run, default 60)
 sweep and compare take lists: --batch 1,8..256 (doubling; 8..64:+8 stepped), --mesh v5e:4x4,v5e:8x8,
         --layout 1d-ws,2d-ws, --weights bf16,int8
 shardcost COMMAND --help lists a command's flags; shardcost --version prints the version.
 exit status: 0 ok, 1 a model error (message and source line), 2 a usage error`;
 
-interface Io {
+export interface Io {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
   readonly isTTY: boolean;
@@ -78,7 +80,7 @@ const defaultIo: Io = {
 };
 
 /** The model and step flags every command takes. */
-const MODEL_FLAGS: readonly FlagName[] = ["model", "mesh", "dim", ...BUILTIN_ONLY];
+const MODEL_FLAGS: readonly FlagName[] = ["model", "mesh", "dim", "timeout", ...BUILTIN_ONLY];
 
 /** Each command: what it does, and the flags it reads besides the model's. */
 const COMMAND_HELP: {
@@ -152,6 +154,14 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
       );
     }
     const c = command as Command;
+    if (flags.timeout !== undefined) {
+      const s = Number(flags.timeout);
+      if (!/^\d+(\.\d+)?$/.test(flags.timeout.trim()) || !(s > 0) || s > 86_400) {
+        throw new UsageError(
+          `--timeout ${JSON.stringify(flags.timeout)}: seconds, a positive number up to 86400`,
+        );
+      }
+    }
     if (flags.help) {
       io.out(`${commandUsage(c)}\n`);
       return 0;
@@ -228,6 +238,13 @@ async function estimateCommand(flags: Flags, positionals: readonly string[], io:
   );
 }
 
+/** The most configurations one sweep costs (about 15 minutes at a millisecond each). */
+const MAX_GRID = 1_000_000;
+
+const gridTooLarge = (n: number) =>
+  `the sweep names ${n.toLocaleString("en-US")} configurations; one sweep costs at most ` +
+  `${MAX_GRID.toLocaleString("en-US")} (split it, or use coarser ranges)`;
+
 async function sweepCommand(flags: Flags, positionals: readonly string[], io: Io) {
   // List-valued flags are read here; the rest through the single-model path.
   const lists = {
@@ -259,7 +276,10 @@ async function sweepCommand(flags: Flags, positionals: readonly string[], io: Io
         throw new UsageError(`--dim ${JSON.stringify(item)}: write NAME=LIST, e.g. --dim B=8..256`);
       dimLists[m[1]!] = intList(`dim ${m[1]}`, m[2]!);
     }
+    checkDimNames(model.name, model.module.dims, Object.keys(dimLists));
     const meshes = (flags.mesh ?? "v5e:1").split(",").map(parseMesh);
+    const combos = Object.values(dimLists).reduce((n, l) => n * l.length, meshes.length);
+    if (combos > MAX_GRID) throw new UsageError(gridTooLarge(combos));
     const rows = runFileSweep(model, meshes, dimLists, progress);
     if (progress) io.err("\n");
     write(
@@ -284,6 +304,7 @@ async function sweepCommand(flags: Flags, positionals: readonly string[], io: Io
     compute: dtypeList("compute", flags.compute ?? "bf16"),
   };
   const total = gridSize(grid);
+  if (total > MAX_GRID) throw new UsageError(gridTooLarge(total));
   const rows = runSweep(grid, progress);
   if (progress) io.err("\n");
   const text =

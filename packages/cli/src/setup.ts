@@ -16,7 +16,15 @@ import {
   type StepQuery,
 } from "@shardcost/serving";
 import { type Mesh, mesh, parseMeshShape } from "@shardcost/sharding";
-import { choice, dimFlags, dtypeFlag, type Flags, positiveInt, UsageError } from "./args.js";
+import {
+  choice,
+  closest,
+  dimFlags,
+  dtypeFlag,
+  type Flags,
+  positiveInt,
+  UsageError,
+} from "./args.js";
 import { loadModelFile, type ModelModule } from "./load-ts.js";
 
 /** The dims of a built-in model that `--dim` may set, and the config field each sets. */
@@ -43,7 +51,14 @@ export function parseMesh(text: string): Mesh {
       `--mesh ${JSON.stringify(text)}: write CHIP:AxBxC, e.g. v5e:4x4, v5e:2x2x2, v5e:1 or h100:8`,
     );
   }
-  return mesh(m[1]!, parseMeshShape(m[2]!));
+  // Every way a --mesh value can be wrong (chip, axis sizes, slice shape) is the flag's: exit 2.
+  try {
+    return mesh(m[1]!, parseMeshShape(m[2]!));
+  } catch (e) {
+    if (e instanceof ShardcostError)
+      throw new UsageError(`--mesh ${JSON.stringify(text)}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** The catalog name of a chip (`v5e`), as flags spell it. */
@@ -91,6 +106,26 @@ export const BUILTIN_ONLY = [
   "attention",
 ] as const;
 
+/** `--dim` names a model file's dims: a name it does not have is a usage error listing them. */
+export function checkDimNames(
+  file: string,
+  dims: Readonly<Record<string, number>>,
+  names: string[],
+) {
+  for (const name of names) {
+    if (!Object.hasOwn(dims, name)) {
+      const names = Object.keys(dims);
+      const near =
+        names.find((d) => d.toLowerCase() === name.toLowerCase()) ??
+        (name.length > 2 ? closest(name, names) : undefined);
+      throw new UsageError(
+        `--dim ${name}: ${file} has no dim ${name}${near ? ` (did you mean ${near}?)` : ""}; ` +
+          `its dims are ${Object.keys(dims).join(", ")}`,
+      );
+    }
+  }
+}
+
 /** The model named by `--model` or the positional model file, with the flags applied. */
 export async function modelFromFlags(flags: Flags, positionals: readonly string[]): Promise<Model> {
   const file = positionals[0];
@@ -107,7 +142,9 @@ export async function modelFromFlags(flags: Flags, positionals: readonly string[
       }
     }
     const module = await loadModelFile(file);
-    const dims = { ...module.dims, ...dimFlags(flags.dim) };
+    const resized = dimFlags(flags.dim);
+    checkDimNames(file, module.dims, Object.keys(resized));
+    const dims = { ...module.dims, ...resized };
     return { kind: "file", name: file, module, dims };
   }
   if (flags.model === undefined) {
@@ -121,7 +158,7 @@ export async function modelFromFlags(flags: Flags, positionals: readonly string[
   // --dim on a built-in model resizes it: D, F, N, K, H, V (and L, the layers).
   const resized = dimFlags(flags.dim);
   for (const [name, size] of Object.entries(resized)) {
-    const field = BUILTIN_DIMS[name];
+    const field = Object.hasOwn(BUILTIN_DIMS, name) ? BUILTIN_DIMS[name] : undefined;
     if (!field) {
       throw new UsageError(
         `--dim ${name}: a built-in model's dims are ${Object.keys(BUILTIN_DIMS).join(", ")} ` +
@@ -152,8 +189,8 @@ export async function modelFromFlags(flags: Flags, positionals: readonly string[
 }
 
 export function configFromName(name: string): LlamaConfig {
-  const preset = LLAMA3_PRESETS[name.toLowerCase()];
-  if (preset) return preset;
+  const key = name.toLowerCase();
+  if (Object.hasOwn(LLAMA3_PRESETS, key)) return LLAMA3_PRESETS[key]!;
   if (name.endsWith(".json") || existsSync(name)) {
     if (!existsSync(name)) throw new ShardcostError("input", `config file ${name} not found`);
     return readHfConfig(name);
@@ -211,9 +248,42 @@ export function traceModel(
     const dims = batch === undefined ? model.dims : { ...model.dims, B: batch };
     return trace(model.module.fn as never, model.module.inputs, dims, { sourceLocations: "lazy" });
   }
-  const spec = llamaStep(model.config, model.phase, {
-    ...stepQuery(model, batch),
-    ...(layout ? { layout } : {}),
-  });
+  const options = { ...stepQuery(model, batch), ...(layout ? { layout } : {}) };
+  checkTraceSize(model, options);
+  const spec = llamaStep(model.config, model.phase, options);
   return trace(spec.fn, spec.inputs, spec.dims, { sourceLocations: "lazy" });
+}
+
+/**
+ * The most equations a full trace may hold (about 1,200 LLaMA layers; tracing, lowering and
+ * costing that many takes a few seconds and a few hundred MB here).
+ */
+export const MAX_TRACED_EQNS = 60_000;
+
+/**
+ * A deep model is measured before it is traced: layers repeat, so two- and three-layer traces
+ * predict the full one. Past `MAX_TRACED_EQNS` it is a typed error pointing at `sweep`, whose
+ * engine costs a periodic model from those two traces alone — never minutes of tracing and an
+ * out-of-memory crash.
+ */
+function checkTraceSize(model: BuiltinModel, options: Parameters<typeof llamaStep>[2]) {
+  const layers = model.config.layers;
+  if (layers <= 256) return;
+  const count = (l: number) => {
+    const s = llamaStep({ ...model.config, layers: l }, model.phase, options);
+    return trace(s.fn, s.inputs, s.dims, { sourceLocations: false }).eqns.length;
+  };
+  const two = count(2);
+  const perLayer = count(3) - two;
+  const predicted = two + (layers - 2) * perLayer;
+  if (predicted <= MAX_TRACED_EQNS) return;
+  const most = 2 + Math.floor((MAX_TRACED_EQNS - two) / Math.max(1, perLayer));
+  throw new ShardcostError(
+    "resource",
+    `${model.name} with ${layers.toLocaleString("en-US")} layers would trace about ` +
+      `${predicted.toLocaleString("en-US")} equations; a full trace holds at most ` +
+      `${MAX_TRACED_EQNS.toLocaleString("en-US")} (${most.toLocaleString("en-US")} layers of this model). ` +
+      "`shardcost sweep` costs a model of any depth from two- and three-layer traces: " +
+      `shardcost sweep --model … --layers ${layers} --batch ${model.batch}`,
+  );
 }

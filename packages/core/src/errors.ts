@@ -12,7 +12,9 @@ export type ErrorCode =
   | "hardware"
   | "mesh"
   | "sharding"
-  | "ambiguous";
+  | "ambiguous"
+  | "resource"
+  | "timeout";
 
 export class ShardcostError extends Error {
   readonly code: ErrorCode;

@@ -168,7 +168,8 @@ export const CHIPS = {
 export type ChipName = keyof typeof CHIPS;
 
 export function chip(name: string): Chip {
-  const c = (CHIPS as Record<string, Chip>)[name.toLowerCase()];
+  const key = name.toLowerCase();
+  const c = Object.hasOwn(CHIPS, key) ? (CHIPS as Record<string, Chip>)[key] : undefined;
   if (!c) {
     throw new ShardcostError(
       "hardware",

@@ -5,10 +5,14 @@ export interface SourceLocation {
   readonly column: number;
 }
 
-// Frames from these files are the library's own; the first frame outside them is the user's.
-// Built-in model definitions (packages/ops/*/models) are model code, like a user's own file.
-const LIBRARY_FRAME =
-  /[\\/](packages[\\/](core|ops|sharding|serving|cli)[\\/](src|dist)[\\/](?!models[\\/])|node_modules[\\/])|^at (node:|.*\(node:)/;
+// Frames in the library's own packages (here or installed) are not the user's; built-in model
+// definitions (`@shardcost/ops` models/) are model code, like a user's own file, and are shown
+// package-relative so a report reads the same wherever it runs. Other dependencies and Node's
+// internals are skipped too.
+const PACKAGE_FILE =
+  /[\\/](?:packages|node_modules[\\/]@shardcost)[\\/]([a-z]+)[\\/](src|dist)[\\/](.*)$/;
+const DEPENDENCY = /[\\/]node_modules[\\/]/;
+const NODE_INTERNAL = /^at (node:|.*\(node:)/;
 const FRAME = /\(?((?:file:\/\/)?[^\s()]+):(\d+):(\d+)\)?\s*$/;
 
 /**
@@ -40,19 +44,35 @@ export function userFrame(stack: string): SourceLocation | undefined {
   const lines = stack.split("\n").slice(1);
   for (const raw of lines) {
     const line = raw.trim();
-    if (!line.startsWith("at ")) continue;
-    if (LIBRARY_FRAME.test(line)) continue;
+    if (!line.startsWith("at ") || NODE_INTERNAL.test(line)) continue;
     const m = FRAME.exec(line);
     if (!m) continue;
-    const file = m[1]!.replace(/^file:\/\//, "");
+    const file = decodeURI(m[1]!.replace(/^file:\/\//, ""));
+    const own = PACKAGE_FILE.exec(file);
+    if (own) {
+      if (!own[3]!.startsWith("models/")) continue;
+      return {
+        file: `@shardcost/${own[1]}/${own[2]}/${own[3]}`,
+        line: Number(m[2]),
+        column: Number(m[3]),
+      };
+    }
+    if (DEPENDENCY.test(file)) continue;
     return { file: shortPath(file), line: Number(m[2]), column: Number(m[3]) };
   }
   return undefined;
 }
 
+/** A path relative to the working directory (`../models/m.ts` too), so output is portable. */
 function shortPath(file: string): string {
   const cwd = typeof process !== "undefined" ? process.cwd() : "";
-  return cwd && file.startsWith(`${cwd}/`) ? file.slice(cwd.length + 1) : file;
+  if (!cwd || !file.startsWith("/") || !cwd.startsWith("/")) return file;
+  const from = cwd.split("/").filter(Boolean);
+  const to = file.split("/").filter(Boolean);
+  let common = 0;
+  while (common < from.length && common < to.length - 1 && from[common] === to[common]) common++;
+  if (common === 0) return file;
+  return [...Array(from.length - common).fill(".."), ...to.slice(common)].join("/");
 }
 
 /** The user's line that called into the library: for errors raised outside a trace's bind. */

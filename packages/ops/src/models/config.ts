@@ -107,14 +107,15 @@ export function llamaConfigFromHf(json: unknown, name = "config.json"): LlamaCon
     );
   }
   for (const f of HF_REQUIRED) {
-    if (!(f in o)) throw new ShardcostError("input", `${name}: missing field "${f}"`);
+    if (!Object.hasOwn(o, f)) throw new ShardcostError("input", `${name}: missing field "${f}"`);
   }
   const int = (f: string, fallback?: number): number => {
-    const v = o[f] ?? fallback;
+    const raw = Object.hasOwn(o, f) ? o[f] : undefined;
+    const v = raw ?? fallback;
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) {
       throw new ShardcostError(
         "input",
-        `${name}: "${f}" must be a positive integer, got ${JSON.stringify(v)}`,
+        `${name}: "${f}" must be a positive integer, got ${JSON.stringify(raw ?? null)}`,
       );
     }
     return v;
