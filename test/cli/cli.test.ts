@@ -21,7 +21,7 @@ describe("shardcost estimate", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("llama3-8b decode · batch 16 · KV cache 2048 · weights int8");
     expect(r.stdout).toContain("TPU v5e X=2 Y=2 (4 chips) · layout 1d-ws");
-    expect(r.stdout).toMatch(/einsum\[BD,DF->BF\].*packages\/ops\/src\/models\/llama\.ts:\d+/);
+    expect(r.stdout).toMatch(/einsum\[BD,DF->BF\].*@shardcost\/ops\/src\/models\/llama\.ts:\d+/);
     expect(r.stdout).toMatch(/Collectives per chip:\nkind/);
     expect(r.stdout).toMatch(/total .* of 16\.0 GB HBM — fits/);
     expect(r.stdout).toMatch(/tokens\/s\/chip/);
