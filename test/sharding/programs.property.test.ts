@@ -22,7 +22,7 @@ import {
 import { describe, expect, it } from "vitest";
 
 const SEED = 20261204;
-const RUNS = 600;
+const RUNS = 1500;
 const cases = meshArb({ maxAxes: 3, maxSize: 3 }).chain((m) =>
   programArb(m).map((recipe) => ({ m, recipe })),
 );

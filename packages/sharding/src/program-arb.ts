@@ -240,14 +240,21 @@ export function generateProgram(m: Mesh, seed: number, steps: number): ProgramRe
   const contract = (partial: boolean) => {
     const unused = POOL.filter((d) => !v.dims.includes(d));
     if (unused.length === 0 || v.dtype !== "f32") return;
-    const at = rng.int(v.dims.length);
-    const dim = v.dims[at]!;
+    // A partial sum contracts the smallest dim an axis divides (its values stay small, so exp
+    // and softmax may still follow); a plain einsum any dim.
+    const splittable = (d: string) => m.axes.some((a) => a.size > 1 && sizes[d]! % a.size === 0);
+    const candidates = partial ? v.dims.filter(splittable) : v.dims;
+    if (candidates.length === 0) return;
+    const smallest = Math.min(...candidates.map((d) => sizes[d]!));
+    const dim = partial
+      ? rng.pick(candidates.filter((d) => sizes[d] === smallest))
+      : rng.pick(candidates);
+    const at = v.dims.indexOf(dim);
     const produce = rng.pick(unused);
     const w = shardOf([dim, produce]);
     let before: DimSharding[] | undefined;
     if (partial) {
       const axes = m.axes.filter((a) => a.size > 1 && sizes[dim]! % a.size === 0);
-      if (axes.length === 0) return;
       const axis = rng.pick(axes).name;
       before = v.dims.map((d) => ({ dim: d, axes: d === dim ? [axis] : [] }));
       w.splice(0, 2, { dim, axes: [axis] }, { dim: produce, axes: [] });
@@ -273,7 +280,7 @@ export function generateProgram(m: Mesh, seed: number, steps: number): ProgramRe
         const fn = rng.pick(UNARY);
         if ((fn === "log" || fn === "rsqrt") && !v.positive) break;
         // exp turns an argument's rounding error into a relative one: only of bounded f32.
-        if (fn === "exp" && (v.bound > 8 || v.dtype !== "f32")) break;
+        if (fn === "exp" && (v.bound > 12 || v.dtype !== "f32")) break;
         out.push({ op: "unary", fn });
         if (fn === "exp") {
           v.bound = Math.exp(v.bound);
@@ -404,7 +411,7 @@ export function generateProgram(m: Mesh, seed: number, steps: number): ProgramRe
       }
       case "flash": {
         // A softmax of large scores turns f32 rounding into relative error, as exp does.
-        if (v.dtype !== "f32" || v.bound > 8) break;
+        if (v.dtype !== "f32" || v.bound > 12) break;
         // q = v with `dim` as the head dim; k and v over a fresh key dim, that head dim and
         // perhaps one more of q's dims (a batch-like dim).
         const key = freshDim(rng.pick([2, 4, 8]));
