@@ -24,8 +24,9 @@ import { localSizes } from "./sizes.js";
  *   folded onto one dimension share it). NVLink: W per GPU through the switch; across nodes
  *   the node's scale-out bandwidth shared by its GPUs; a collective spanning both runs level
  *   by level (`byLevel`);
- * - AllToAll on a bidirectional ring costs a quarter of the AllGather of the same bytes, half
- *   on an axis without wraparound;
+ * - AllToAll: each block goes to one owner by the shortest path, so the busiest link carries
+ *   V·⌊a²/4⌋/a per ring of a (both ways with wraparound): about a quarter of the AllGather of
+ *   the whole array on a bidirectional ring, half on a line (`allToAllSecondsPerByte`);
  * - latency: a hop costs ≥ 1 µs; a ring of n needs n/2 hops with wraparound, n−1 without;
  *   over several axes the hops add; an AllReduce (ReduceScatter + AllGather) takes twice the
  *   hops. Small collectives are latency-bound:
@@ -110,7 +111,7 @@ export function bytesSent(
 /**
  * ICI: the links of every torus dimension the collective spans work at once; logical axes
  * folded onto one dimension share its links. An AllToAll sends each block straight to its
- * owner: a quarter of an AllGather's time on a bidirectional ring, half on a line.
+ * owner along the shortest path: see `allToAllSecondsPerByte`.
  */
 function onTorus(primitive: Primitive, axes: readonly MeshAxis[]) {
   const links = new Map<number, number>();
@@ -119,14 +120,37 @@ function onTorus(primitive: Primitive, axes: readonly MeshAxis[]) {
   }
   let bandwidth = 0;
   for (const w of links.values()) bandwidth += w;
-  const speedup = primitive === Primitive.AllToAll ? (axes.every((a) => a.wraps) ? 4 : 2) : 1;
   // Bytes by axis: each dimension's share of the links, split among the axes on it.
   const share = new Map<string, number>(axes.map((a) => [a.name, 0]));
   for (const [p, w] of links) {
     const on = axes.filter((a) => a.physical.includes(p));
     for (const a of on) share.set(a.name, share.get(a.name)! + w / bandwidth / on.length);
   }
-  return { secondsPerByte: 1 / (bandwidth * speedup), shares: [...share] };
+  const secondsPerByte =
+    primitive === Primitive.AllToAll ? allToAllSecondsPerByte(axes, links) : 1 / bandwidth;
+  return { secondsPerByte, shares: [...share] };
+}
+
+/**
+ * An AllToAll routes each of its n blocks (V/n of a chip's V bytes) to one owner along the
+ * shortest path, dimension by dimension, and the dimensions' links work at once. On a ring of
+ * a chips the busiest link carries V·⌊a²/4⌋/a bytes per direction of travel: with wraparound
+ * blocks go both ways (2W), on a line one way across the middle (W). That is about a/4 of V —
+ * a quarter of the AllGather of the whole array, as the book puts it — not the (n−1)/n·V each
+ * chip injects: the time per injected byte is the busiest dimension's load over (n−1)/n.
+ */
+function allToAllSecondsPerByte(axes: readonly MeshAxis[], links: ReadonlyMap<number, number>) {
+  const n = axes.reduce((k, a) => k * a.size, 1);
+  const load = new Map<number, number>(); // seconds per byte of V on each torus dimension
+  for (const a of axes) {
+    // An axis over several dimensions spreads its traffic over their links.
+    let w = 0;
+    for (const p of a.physical) w += links.get(p)!;
+    const perByte = Math.floor((a.size * a.size) / 4) / a.size / w;
+    for (const p of a.physical) load.set(p, (load.get(p) ?? 0) + perByte);
+  }
+  const busiest = Math.max(...load.values());
+  return busiest / ((n - 1) / n);
 }
 
 /**
