@@ -164,10 +164,16 @@ const MUTANTS = [
     "      return (n - 1) * inBytes;",
   ],
   [
-    "AllToAll as fast on a line as on a ring",
+    "AllToAll costed at the bytes a chip injects, a quarter of an AllGather's rate",
     COST,
-    "(axes.every((a) => a.wraps) ? 4 : 2)",
-    "(axes.every((a) => a.wraps) ? 4 : 4)",
+    "const perByte = Math.floor((a.size * a.size) / 4) / a.size / w;",
+    "const perByte = (n - 1) / n / (4 * w);",
+  ],
+  [
+    "AllToAll on a line as fast as on a ring",
+    COST,
+    'return a.link === "ici" && a.wraps ? 2 * a.bandwidth : a.bandwidth;\n}',
+    'return a.link === "ici" ? 2 * a.bandwidth : a.bandwidth;\n}',
   ],
   [
     "wraparound does not double a ring's bandwidth",
@@ -242,9 +248,18 @@ const TESTS = [
   "test/graph.test.ts",
   "test/study.test.ts",
   "test/hardware.test.ts",
+  "test/sharding/link-oracle.test.ts",
 ];
 
 const only = process.argv[2];
+// Interrupted, the file being mutated is put back.
+let restore = () => {};
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    restore();
+    process.exit(130);
+  });
+}
 const build = () => execFileSync("npx", ["tsc", "-b"], { cwd: ROOT, stdio: "pipe" });
 const results = [];
 for (const [name, file, find, replace] of MUTANTS) {
@@ -257,6 +272,7 @@ for (const [name, file, find, replace] of MUTANTS) {
     continue;
   }
   const started = Date.now();
+  restore = () => writeFileSync(path, original);
   try {
     writeFileSync(path, original.replace(find, replace));
     let result;
