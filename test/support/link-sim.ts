@@ -48,7 +48,7 @@ interface RingRun {
 function gatherRing(n: number, wraps: boolean, block: number): RingRun {
   if (n === 1) return { busiest: 0, steps: 0 };
   // have[c] = set of pieces chip c holds; a piece is `origin:half`.
-  const have = Array.from({ length: n }, (_, c) => new Set<string>());
+  const have = Array.from({ length: n }, () => new Set<string>());
   const load = new Map<string, number>(); // directed link "a>b" → bytes over the run
   const send = (from: number, to: number, piece: string, bytes: number) => {
     have[to]!.add(piece);
