@@ -44,8 +44,8 @@ const MUTANTS = [
   [
     "flash attention gathers the KV cache instead of slicing q",
     RULES,
-    "const pick = own.length > 0 ? own : (kAxes.get(d.dim) ?? NONE);",
-    "const pick = own;",
+    "pickFrom((dim) => kAxes.get(dim) ?? NONE);\n    pickFrom((dim) => qAxes.get(dim) ?? NONE);",
+    "pickFrom((dim) => qAxes.get(dim) ?? NONE);\n    pickFrom((dim) => kAxes.get(dim) ?? NONE);",
   ],
   [
     "a GPU collective over NVLink and the network timed at the fast link",

@@ -1,6 +1,6 @@
 /** Lowered programs as text: every inserted collective shows up in review. */
 import { param, printProgram, tensor, trace } from "@shardcost/core";
-import { einsum, mul, shard, silu, split } from "@shardcost/ops";
+import { einsum, flashAttention, mul, shard, silu, split } from "@shardcost/ops";
 import { lower, mesh } from "@shardcost/sharding";
 import { assertSpmdEquivalent } from "@shardcost/sharding/testing";
 import { describe, expect, it } from "vitest";
@@ -187,5 +187,40 @@ describe("split keeps the axes that divide the major part", () => {
           a:f32[B, K_X, G] = split[N→K,G] q':f32[B, N_X]
         in (a) }"
     `);
+  });
+});
+
+describe("flash attention keeps the KV cache where it is", () => {
+  // Decode: q for B sequences, a KV cache split by batch (and by KV heads). Whatever q's own
+  // layout, the cache must not move — q is sliced to match it (a replicated q costs nothing to
+  // slice); gathering the cache would move S·K·H per sequence, every step.
+  const dims = { B: 8, S: 64, K: 4, G: 2, H: 16 };
+  const program = (qSpec: string, cacheSpec: string) =>
+    trace(
+      (t) => ({ o: shard(flashAttention(t.q, t.k, t.v, { key: "S", head: "H" }), qSpec) }),
+      {
+        q: tensor(`q${qSpec}`, "f32"),
+        k: tensor(`k${cacheSpec}`, "f32", "cache"),
+        v: tensor(`v${cacheSpec}`, "f32", "cache"),
+      },
+      dims,
+    );
+  it.each([
+    ["[B, K, G, H]", "[B_X, S, K, H]"],
+    ["[B, K, G, H]", "[B_X, S, K_Y, H]"],
+    ["[B_Y, K, G, H]", "[B_X, S, K_Y, H]"],
+    ["[B, K, G, H]", "[B, S_X, K, H]"],
+  ])("q%s with a cache %s: no collective reads k or v", (q, cache) => {
+    const m = mesh("v5e", { X: 2, Y: 2 });
+    const check = assertSpmdEquivalent(program(q, cache), m);
+    const cacheVars = new Set(
+      check.lowered.inputs.filter((i) => i.path !== "q").map((i) => i.var.id),
+    );
+    const moved = check.lowered.eqns.filter(
+      (e) =>
+        ["all_gather", "all_to_all", "reduce_scatter", "all_reduce"].includes(e.primitive) &&
+        e.inputs.some((a) => a.kind === "var" && cacheVars.has(a.id)),
+    );
+    expect(moved.map((e) => e.primitive)).toEqual([]);
   });
 });

@@ -16,9 +16,9 @@ const same = (a: readonly string[], b: readonly string[]) => a.join() === b.join
  *   multiplies its blocks and the result holds partial sums `{U_X}` (case 3);
  * - a contracting dim sharded in only some operands is gathered first (case 2), unless the
  *   `shard()` constraint on the result uses those axes (on a result dim or as `{U_X}`), or only
- *   the biggest operand splits it and the result is smaller than that operand (a weight split
- *   on D: reducing the result moves fewer bytes than gathering the weight; not for a program
- *   output, where a partial sum would be ambiguous): then the other
+ *   the biggest operand splits it and reducing the result moves fewer bytes than gathering
+ *   that operand (a weight split on D; the result counts twice when it must be all-reduced; not
+ *   for a program output, where a partial sum would be ambiguous): then the other
  *   operands keep their own blocks (a free slice) and the result is partial;
  * - an unsharded contracting dim needs nothing (case 1).
  * Partial-sum operands are reduced first.
@@ -36,6 +36,8 @@ export function einsumRule(
     ...(ctx.constraint?.dims.flatMap((d) => d.axes) ?? []),
     ...(ctx.constraint?.partial ?? []),
   ]);
+  const resultAxes = new Set(ctx.constraint?.dims.flatMap((d) => d.axes) ?? []);
+  const partialWanted = new Set(ctx.constraint?.partial ?? []);
   const used = new Set<string>();
   const chosen = new Map<string, readonly string[]>();
   const take = (dim: string, axes: readonly string[]) => {
@@ -49,6 +51,20 @@ export function einsumRule(
     .map((o, i) => ({ i, n: elements(o) }))
     .sort((a, b) => b.n - a.n || a.i - b.i)
     .map(({ i }) => axesIn[i]!);
+  // A result dim the constraint lays out differently from the operands that split it: when
+  // those operands are smaller than the result, reshard them before the product (moving the
+  // smaller array) rather than the result after it.
+  const resultElements = output.reduce((n, d) => n * ctx.dims[d]!, 1);
+  for (const c of ctx.constraint?.dims ?? []) {
+    if (!output.includes(c.dim) || !free(c.axes)) continue;
+    const holders = operands.filter((o, i) => {
+      const axes = axesIn[i]!.get(c.dim);
+      return axes !== undefined && axes.length > 0 && !same(axes, c.axes);
+    });
+    if (holders.length > 0 && holders.every((o) => elements(o) < resultElements)) {
+      take(c.dim, c.axes);
+    }
+  }
   for (const m of bySize) {
     for (const [dim, axes] of m) {
       if (output.includes(dim) && !chosen.has(dim) && axes.length > 0 && free(axes)) {
@@ -58,7 +74,6 @@ export function einsumRule(
   }
   for (const dim of output) if (!chosen.has(dim)) take(dim, NONE);
   const partial: string[] = [];
-  const resultElements = output.reduce((n, d) => n * ctx.dims[d]!, 1);
   const biggest = bySize[0]!;
   const biggestElements = Math.max(...operands.map(elements));
   for (const dim of contracting) {
@@ -70,14 +85,29 @@ export function einsumRule(
       continue;
     }
     const everywhere = sharded.length === holders.length && sharded.every((a) => same(a, first));
-    const wanted = first.every((a) => constrained.has(a)) && sharded.every((a) => same(a, first));
-    // Only the biggest operand (a weight) splits it: slicing the others and reducing the
-    // smaller result moves fewer bytes than gathering that operand.
+    // Keeping the split leaves a partial sum to reduce: a ReduceScatter moves the result once
+    // when the constraint splits result dims over all these axes, an AllReduce twice. The
+    // alternative gathers every operand that splits the dim. A constraint asking for `{U_…}`
+    // itself always keeps it.
+    const scatters = first.every((a) => ctx.axisSize(a) === 1 || resultAxes.has(a));
+    const reduceCost = (scatters ? 1 : 2) * resultElements;
+    const gatherCost = operands.reduce(
+      (n, o, i) => n + ((axesIn[i]!.get(dim)?.length ?? 0) > 0 ? elements(o) : 0),
+      0,
+    );
+    // A tie with a ReduceScatter keeps the split (same bytes and hops as the gather, as the
+    // book's case 2 does); a tie with an AllReduce gathers.
+    const cheaper = scatters ? reduceCost <= gatherCost : reduceCost < gatherCost;
+    const askedPartial = first.every((a) => partialWanted.has(a));
+    const wanted =
+      sharded.every((a) => same(a, first)) &&
+      (askedPartial || (first.every((a) => constrained.has(a)) && cheaper));
+    // Only the biggest operand (a weight) splits it: slice the others, reduce the result.
     const weightOnly =
       ctx.output !== true &&
       sharded.length === 1 &&
       same(biggest.get(dim) ?? NONE, first) &&
-      resultElements < biggestElements;
+      cheaper;
     if (everywhere || wanted || weightOnly) {
       take(dim, first);
       partial.push(...first);

@@ -284,8 +284,8 @@ export const shardingRules: { readonly [P in Primitive]: ShardingRule<P> } = {
   },
   // The head dim stays whole. A key dim split in k (a sequence-split KV cache) stays split:
   // each device attends to its keys and lowering combines the results over those axes
-  // (flash-decoding). Other dims q shares with k and v (batch, KV heads) take q's axes, or
-  // else k's (a KV cache split by batch stays put and q is sliced to match).
+  // (flash-decoding). Other dims q shares with k and v (batch, KV heads) take k's axes first —
+  // the cache stays put and q is sliced or moved to match — and q's own where k has none.
   [Primitive.FlashAttention]: (eqn, [q, k, v]) => {
     const { key, head } = eqn.params;
     const qAxes = axesOf(q!);
@@ -293,14 +293,18 @@ export const shardingRules: { readonly [P in Primitive]: ShardingRule<P> } = {
     const keyAxes = kAxes.get(key) ?? NONE;
     const used = new Set<string>(keyAxes);
     const chosen = new Map<string, readonly string[]>([[key, keyAxes]]);
-    for (const d of q!.dims) {
-      if (d.dim === head) continue;
-      const own = qAxes.get(d.dim) ?? NONE;
-      const pick = own.length > 0 ? own : (kAxes.get(d.dim) ?? NONE);
-      const ok = pick.every((a) => !used.has(a));
-      chosen.set(d.dim, ok ? pick : NONE);
-      if (ok) for (const a of pick) used.add(a);
-    }
+    // The cache's own split first (it must not move), then q's for the dims k leaves whole.
+    const pickFrom = (axesOf: (dim: string) => readonly string[]) => {
+      for (const d of q!.dims) {
+        if (d.dim === head || chosen.has(d.dim)) continue;
+        const pick = axesOf(d.dim);
+        if (pick.length === 0 || !pick.every((a) => !used.has(a))) continue;
+        chosen.set(d.dim, pick);
+        for (const a of pick) used.add(a);
+      }
+    };
+    pickFrom((dim) => kAxes.get(dim) ?? NONE);
+    pickFrom((dim) => qAxes.get(dim) ?? NONE);
     const tq = target(new Map(q!.dims.map((d) => [d.dim, chosen.get(d.dim) ?? NONE])));
     const kv = (a: Aval) =>
       target(
