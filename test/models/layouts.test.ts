@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fc, test } from "@fast-check/vitest";
@@ -56,6 +56,10 @@ describe("Hugging Face architectures", () => {
     { file: "mixtral-8x7b.json", type: "mixtral", params: 46_702_792_704 },
     // Qwen2's q/k/v biases (28 · 4608 = 129,024 parameters) are not modelled.
     { file: "qwen2-7b.json", type: "qwen2", params: 7_615_616_512 },
+    // 14.3B on the model card: 2 · 151936 · 2048 embeddings, and per layer q/k/v/o (4 · 2048²),
+    // 60 experts (60 · 3 · 2048 · 1408), the shared expert (3 · 2048 · 5632), its gate (2048),
+    // the router (2048 · 60), norms (2 · 2048) and q/k/v biases (3 · 2048, not modelled).
+    { file: "qwen1.5-moe-a2.7b.json", type: "qwen2_moe", params: 14_315_784_192 },
   ];
   it.each(cases)("$file: traced parameters within 1% of the published $params", (c) => {
     const config = readHfConfig(join("test/fixtures/hf", c.file));
@@ -76,10 +80,35 @@ describe("Hugging Face architectures", () => {
     expect(c.K).toBe(c.N);
   });
 
+  it("Qwen2-MoE reads experts, top-k and the shared expert; dense layers among sparse ones are refused", () => {
+    const c = readHfConfig("test/fixtures/hf/qwen1.5-moe-a2.7b.json");
+    expect(c.F).toBe(1408); // each expert's hidden dim
+    expect(c.moe).toEqual({ experts: 60, topK: 4, shared: { F: 5632 } });
+    const json = JSON.parse(readFileSync("test/fixtures/hf/qwen1.5-moe-a2.7b.json", "utf8"));
+    expect(() => llamaConfigFromHf({ ...json, mlp_only_layers: [0, 1] }, "q.json")).toThrow(
+      /q\.json: Qwen2-MoE with dense layers among the sparse ones .* is not supported/,
+    );
+  });
+
+  it("Qwen2-MoE under every layout on v5e 4x4: every weight split, the shared expert too", () => {
+    const config = readHfConfig("test/fixtures/hf/qwen1.5-moe-a2.7b.json");
+    const m = mesh("v5e", { X: 4, Y: 4 });
+    const perLayer = 4 * 2048 ** 2 + 60 * 3 * 2048 * 1408 + 3 * 2048 * 5632;
+    for (const layout of ["1d-ws", "2d-ws", "weight-gathered", "fsdp"] as const) {
+      const s = shardedStep({ ...config, layers: 2 }, { batch: 32, seq: 1024 }, layout, m);
+      // bf16; the big weights 16 ways. Norms, the router and the shared gate may be replicated.
+      const split = 2 * (2 * perLayer + 2 * 151936 * 2048);
+      const replicable = 2 * (2 * (2 * 2048 + 2048 * 60 + 2048) + 2048);
+      const perChip = s.estimate.memory.paramBytes;
+      expect(perChip).toBeGreaterThanOrEqual((split + replicable) / 16);
+      expect(perChip).toBeLessThanOrEqual(split / 16 + replicable);
+    }
+  });
+
   it("another architecture is an error naming it and the supported ones", () => {
     const gpt2 = { ...HF, architectures: ["GPT2LMHeadModel"], model_type: "gpt2" };
     expect(() => llamaConfigFromHf(gpt2, "gpt2.json")).toThrow(
-      /gpt2\.json: architecture GPT2LMHeadModel is not supported; shardcost models LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM/,
+      /gpt2\.json: architecture GPT2LMHeadModel is not supported; shardcost models LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM, Qwen2MoeForCausalLM/,
     );
   });
 
@@ -97,7 +126,7 @@ describe("Hugging Face architectures", () => {
     }
   });
 
-  it("a tiny mixture of experts is SPMD-equivalent under every layout, batch 1 and 8", () => {
+  it("a tiny mixture of experts (with and without a shared expert) is SPMD-equivalent under every layout, batch 1 and 8", () => {
     const tiny = {
       name: "tiny-moe",
       layers: 1,
@@ -109,18 +138,25 @@ describe("Hugging Face architectures", () => {
       V: 16,
       moe: { experts: 2, topK: 1 },
     };
+    const shared = {
+      ...tiny,
+      name: "tiny-moe-shared",
+      moe: { experts: 2, topK: 1, shared: { F: 8 } },
+    };
     const m = mesh("v5e", { X: 2, Y: 4 });
-    for (const layout of ["1d-ws", "2d-ws", "weight-gathered", "fsdp"] as const) {
-      for (const batch of [1, 8]) {
-        const step = { phase: "decode", batch, seq: 4 } as const;
-        const spec = llamaDecode(tiny, {
-          ...step,
-          weights: "f32",
-          kv: "f32",
-          compute: "f32",
-          layout: resolveLayout(layout, tiny, m, step),
-        });
-        assertSpmdEquivalent(trace(spec.fn, spec.inputs, spec.dims), m, { tolerance: 1e-5 });
+    for (const config of [tiny, shared]) {
+      for (const layout of ["1d-ws", "2d-ws", "weight-gathered", "fsdp"] as const) {
+        for (const batch of [1, 8]) {
+          const step = { phase: "decode", batch, seq: 4 } as const;
+          const spec = llamaDecode(config, {
+            ...step,
+            weights: "f32",
+            kv: "f32",
+            compute: "f32",
+            layout: resolveLayout(layout, config, m, step),
+          });
+          assertSpmdEquivalent(trace(spec.fn, spec.inputs, spec.dims), m, { tolerance: 1e-5 });
+        }
       }
     }
   });

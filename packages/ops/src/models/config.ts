@@ -14,8 +14,16 @@ export interface LlamaConfig {
   readonly V: number;
   /** Whether the output projection reuses the embedding table (default: untied). */
   readonly tied?: boolean;
-  /** A mixture of experts in place of the MLP: E experts, each token routed to k of them. */
-  readonly moe?: { readonly experts: number; readonly topK: number };
+  /**
+   * A mixture of experts in place of the MLP: E experts (each with hidden dim F), each token
+   * routed to k of them; Qwen2-MoE adds a shared expert every token takes (hidden dim
+   * `shared.F`, scaled by a sigmoid gate).
+   */
+  readonly moe?: {
+    readonly experts: number;
+    readonly topK: number;
+    readonly shared?: { readonly F: number };
+  };
 }
 
 /** Meta's published LLaMA 3 shapes (the config.json of each release). */
@@ -58,14 +66,16 @@ export const LLAMA3_PRESETS: Readonly<Record<string, LlamaConfig>> = {
 
 /**
  * The Hugging Face architectures this model builder covers: decoders with grouped-query
- * attention, RoPE, RMSNorm and a SwiGLU MLP (Mixtral: a mixture of SwiGLU experts). Qwen2's q/k/v
- * biases are not modelled (under 0.01% of its parameters).
+ * attention, RoPE, RMSNorm and a SwiGLU MLP (Mixtral: a mixture of SwiGLU experts; Qwen2-MoE:
+ * experts plus a gated shared expert). Qwen2's q/k/v biases are not modelled (under 0.01% of
+ * its parameters).
  */
 const HF_ARCHITECTURES: Readonly<Record<string, string>> = {
   LlamaForCausalLM: "llama",
   MistralForCausalLM: "mistral",
   Qwen2ForCausalLM: "qwen2",
   MixtralForCausalLM: "mixtral",
+  Qwen2MoeForCausalLM: "qwen2_moe",
 };
 const HF_MODEL_TYPES = new Set(Object.values(HF_ARCHITECTURES));
 
@@ -80,7 +90,8 @@ const HF_REQUIRED = [
 
 /**
  * A LlamaConfig from a Hugging Face `config.json` object, by its `architectures` (else its
- * `model_type`): LLaMA, Mistral, Qwen2 and Mixtral (experts and top-k). A missing required field
+ * `model_type`): LLaMA, Mistral, Qwen2, Mixtral (experts and top-k) and Qwen2-MoE (experts, top-k
+ * and the shared expert). A missing required field
  * is an error naming it; absent optional fields take Hugging Face's defaults
  * (`num_key_value_heads` = heads, `head_dim` = hidden_size / heads, `tie_word_embeddings` false,
  * Mixtral 8 experts, top 2); another architecture is an error naming it and the supported ones.
@@ -140,15 +151,37 @@ export function llamaConfigFromHf(json: unknown, name = "config.json"): LlamaCon
   if (typeof tied !== "boolean") {
     throw new ShardcostError("input", `${name}: "tie_word_embeddings" must be true or false`);
   }
-  const moe =
-    type === "mixtral"
-      ? { experts: int("num_local_experts", 8), topK: int("num_experts_per_tok", 2) }
-      : undefined;
+  let moe: LlamaConfig["moe"];
+  let F = int("intermediate_size");
+  if (type === "mixtral") {
+    moe = { experts: int("num_local_experts", 8), topK: int("num_experts_per_tok", 2) };
+  } else if (type === "qwen2_moe") {
+    // Every layer sparse (decoder_sparse_step 1, no mlp_only_layers), as the released models.
+    const step = o.decoder_sparse_step ?? 1;
+    const dense = o.mlp_only_layers ?? [];
+    if (step !== 1 || !Array.isArray(dense) || dense.length > 0) {
+      throw new ShardcostError(
+        "input",
+        `${name}: Qwen2-MoE with dense layers among the sparse ones (decoder_sparse_step ` +
+          `${JSON.stringify(step)}, mlp_only_layers ${JSON.stringify(dense)}) is not supported; ` +
+          "shardcost models every layer as a mixture of experts",
+      );
+    }
+    F = int("moe_intermediate_size");
+    const sharedF = Object.hasOwn(o, "shared_expert_intermediate_size")
+      ? int("shared_expert_intermediate_size")
+      : 0;
+    moe = {
+      experts: int("num_experts", 60),
+      topK: int("num_experts_per_tok", 4),
+      ...(sharedF > 0 ? { shared: { F: sharedF } } : {}),
+    };
+  }
   return {
     name: `${type}:${name}`,
     layers: int("num_hidden_layers"),
     D,
-    F: int("intermediate_size"),
+    F,
     N,
     K,
     H,
@@ -194,6 +227,10 @@ export type LlamaRole =
   | "expertGate"
   | "expertUp"
   | "expertDown"
+  | "sharedGate"
+  | "sharedUp"
+  | "sharedDown"
+  | "sharedRouter"
   | "kvCache"
   | "finalNorm"
   | "unembed";
@@ -265,6 +302,10 @@ export const ROLE_DIMS: { readonly [R in LlamaRole]: string } = {
   expertGate: "[E, D, F]",
   expertUp: "[E, D, F]",
   expertDown: "[E, F, D]",
+  sharedGate: "[D, Fs]",
+  sharedUp: "[D, Fs]",
+  sharedDown: "[Fs, D]",
+  sharedRouter: "[D]",
   kvCache: "[B, S, K, H]",
   finalNorm: "[D]",
   unembed: "[D, V]",

@@ -8,8 +8,8 @@ import {
   tensor,
 } from "@shardcost/core";
 import { constraintsFrom } from "../constrain.js";
-import { contractWith } from "../einsum.js";
-import { add, astype } from "../elementwise.js";
+import { contractTo, contractWith } from "../einsum.js";
+import { add, astype, div, exp, mul, neg } from "../elementwise.js";
 import { attention, flashAttention, gatedMlp, rmsnorm, rope } from "../nn.js";
 import { dynamicUpdateSlice, gather, merge, split } from "../structural.js";
 import {
@@ -62,6 +62,14 @@ function layerInputs(c: LlamaConfig, w: DType, act: DType, spec: ReturnType<type
         expertGate: param(spec("expertGate", "Wegate"), w),
         expertUp: param(spec("expertUp", "Weup"), w),
         expertDown: param(spec("expertDown", "Wedown"), w),
+        ...(c.moe.shared
+          ? {
+              sharedGate: param(spec("sharedGate", "Wsgate"), w),
+              sharedUp: param(spec("sharedUp", "Wsup"), w),
+              sharedDown: param(spec("sharedDown", "Wsdown"), w),
+              sharedRouter: param(spec("sharedRouter", "Wsrouter"), act),
+            }
+          : {}),
       }
     : {
         gate: param(spec("gate", "Wgate"), w),
@@ -174,6 +182,7 @@ export function llamaStep(config: LlamaConfig, phase: Phase, options: StepOption
         Gr: groups,
         Tg: tokens / groups,
         C: options.capacity ?? Math.max(1, Math.ceil((tokens / groups) * (moe.topK / moe.experts))),
+        ...(moe.shared ? { Fs: moe.shared.F } : {}),
       }
     : {};
   const dims = {
@@ -226,7 +235,20 @@ function moeLayer(m: Tracer, layer: object, x: object, tok: readonly string[]): 
   });
   const y = moeMlp(grouped, w, dispatch);
   const back = merge(y, ["Gr", "Tg"], tok.length === 1 ? "B" : "Bt");
-  return tok.length === 1 ? back : split(back, "Bt", { B: m.size("B"), T: m.size("T") });
+  const routed = tok.length === 1 ? back : split(back, "Bt", { B: m.size("B"), T: m.size("T") });
+  const s = layer as Partial<
+    Record<"sharedGate" | "sharedUp" | "sharedDown" | "sharedRouter", Tracer>
+  >;
+  if (!s.sharedGate || !s.sharedUp || !s.sharedDown || !s.sharedRouter) return routed;
+  // Qwen2-MoE's shared expert: every token, scaled by sigmoid(x·w) = 1 / (1 + exp(−x·w)).
+  const shared = gatedMlp(
+    m,
+    { gate: s.sharedGate, up: s.sharedUp, down: s.sharedDown },
+    { hidden: "Fs" },
+  );
+  const score = contractTo(tok, m, s.sharedRouter);
+  const gate = div(1, add(exp(neg(score)), 1));
+  return add(routed, mul(shared, gate));
 }
 
 export const llamaDecode = (config: LlamaConfig, options: StepOptions) =>

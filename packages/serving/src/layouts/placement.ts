@@ -28,9 +28,19 @@ export function mlpRoles(
   c: LlamaConfig,
   dense: { readonly gateUp: Axes; readonly down: Axes },
   experts: Axes,
+  /** A shared expert's weights (Qwen2-MoE), laid out as a dense MLP over its dim Fs. */
+  shared?: { readonly gateUp: Axes; readonly down: Axes },
 ): Partial<Record<WeightRole, Axes>> {
   if (!c.moe) return { gate: dense.gateUp, up: dense.gateUp, down: dense.down };
-  return { router: {}, expertGate: experts, expertUp: experts, expertDown: experts };
+  const routed = { router: {}, expertGate: experts, expertUp: experts, expertDown: experts };
+  if (!c.moe.shared || !shared) return routed;
+  return {
+    ...routed,
+    sharedGate: shared.gateUp,
+    sharedUp: shared.gateUp,
+    sharedDown: shared.down,
+    sharedRouter: {},
+  };
 }
 
 const roleMap = <R extends string>(
@@ -63,14 +73,26 @@ export function noteSpec(name: string, dims: readonly string[], axes: Axes | und
 
 /** The weight roles a model has (norms are replicated by design and not listed). */
 export function weightRoles(c: LlamaConfig): WeightRole[] {
+  const shared: WeightRole[] = c.moe?.shared
+    ? ["sharedGate", "sharedUp", "sharedDown", "sharedRouter"]
+    : [];
   const mlp: WeightRole[] = c.moe
-    ? ["router", "expertGate", "expertUp", "expertDown"]
+    ? ["router", "expertGate", "expertUp", "expertDown", ...shared]
     : ["gate", "up", "down"];
   return ["embed", "wq", "wk", "wv", "wo", ...mlp, ...(c.tied ? [] : ["unembed" as const])];
 }
 
 export function roleSizes(c: LlamaConfig): Record<string, number> {
-  return { D: c.D, F: c.F, N: c.N, K: c.K, H: c.H, V: c.V, E: c.moe?.experts ?? 1 };
+  return {
+    D: c.D,
+    F: c.F,
+    N: c.N,
+    K: c.K,
+    H: c.H,
+    V: c.V,
+    E: c.moe?.experts ?? 1,
+    ...(c.moe?.shared ? { Fs: c.moe.shared.F } : {}),
+  };
 }
 
 /** A role's dims in order: `wq` → D, N, H. */

@@ -88,7 +88,7 @@ export function resolveLayout(
   if (m.chips > 1) {
     const sizes = roleSizes(c);
     for (const role of weightRoles(c)) {
-      if (role === "router") continue; // tiny, replicated like the norms
+      if (role === "router" || role === "sharedRouter") continue; // tiny, replicated like norms
       const a = placement.weights[role];
       if (!a || Object.values(a).every((x) => x.length === 0)) {
         const dims = Object.fromEntries(

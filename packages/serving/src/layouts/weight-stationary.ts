@@ -50,6 +50,9 @@ export function weightStationary(
   const aE = c.moe ? fit(c.moe.experts, yz) : [];
   const fE = fit(c.F, without(yz, aE));
   const dE = fit(c.D, [...x, ...without(yz, [...aE, ...fE])]);
+  // A shared expert (Qwen2-MoE) is a dense MLP over its own hidden dim.
+  const aFs = c.moe?.shared ? fit(c.moe.shared.F, yz) : [];
+  const dFs = fit(c.D, [...x, ...without(yz, aFs)]);
 
   const aN = fit(c.N, yz);
   const aK = prefixDividing(c.K, aN);
@@ -84,6 +87,7 @@ export function weightStationary(
         F: fE,
         D: dE,
       },
+      { gateUp: { D: dFs, Fs: aFs }, down: { Fs: aFs, D: dFs } },
     ),
     unembed: { D: dV, V: aV },
   };
