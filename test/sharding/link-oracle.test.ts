@@ -93,6 +93,9 @@ describe("collective time: closed form = link-level simulation", () => {
       expect(ops).toHaveLength(1);
       const op = ops[0]!;
       expect(op.label.toLowerCase().replace(/[^a-z]/g, "")).toContain(kind.replace(/_/g, ""));
+      // The bytes by axis add up to the bytes sent (each link level counted once).
+      const byAxis = Object.values(op.iciByAxis ?? {}).reduce((a, b) => a + b, 0);
+      expect(Math.abs(byAxis - op.iciBytes)).toBeLessThanOrEqual(1e-9 * op.iciBytes);
       if (regime === "bandwidth") {
         expect(Math.abs(op.iciS - sim.bandwidthS) / sim.bandwidthS).toBeLessThanOrEqual(0.02);
       } else {

@@ -57,7 +57,7 @@ export function einsumRule(
   const resultElements = output.reduce((n, d) => n * ctx.dims[d]!, 1);
   for (const c of ctx.constraint?.dims ?? []) {
     if (!output.includes(c.dim) || !free(c.axes)) continue;
-    const holders = operands.filter((o, i) => {
+    const holders = operands.filter((_o, i) => {
       const axes = axesIn[i]!.get(c.dim);
       return axes !== undefined && axes.length > 0 && !same(axes, c.axes);
     });
@@ -75,7 +75,6 @@ export function einsumRule(
   for (const dim of output) if (!chosen.has(dim)) take(dim, NONE);
   const partial: string[] = [];
   const biggest = bySize[0]!;
-  const biggestElements = Math.max(...operands.map(elements));
   for (const dim of contracting) {
     const holders = axesIn.map((m) => m.get(dim)).filter((a): a is readonly string[] => !!a);
     const sharded = holders.filter((a) => a.length > 0);
