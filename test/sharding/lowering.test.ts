@@ -1,7 +1,7 @@
 /** Lowered programs as text: every inserted collective shows up in review. */
 import { param, printProgram, tensor, trace } from "@shardcost/core";
-import { einsum, flashAttention, mul, shard, silu, split } from "@shardcost/ops";
-import { lower, mesh } from "@shardcost/sharding";
+import { einsum, flashAttention, mul, shard, silu, split, tanh } from "@shardcost/ops";
+import { estimateSpmd, lower, mesh } from "@shardcost/sharding";
 import { assertSpmdEquivalent } from "@shardcost/sharding/testing";
 import { describe, expect, it } from "vitest";
 
@@ -222,5 +222,20 @@ describe("flash attention keeps the KV cache where it is", () => {
         e.inputs.some((a) => a.kind === "var" && cacheVars.has(a.id)),
     );
     expect(moved.map((e) => e.primitive)).toEqual([]);
+  });
+});
+
+describe("a shard_slice fuses into the kernel that makes its operand", () => {
+  it("tanh of a replicated x, constrained to [A_X, B]: one loop reads x once and writes a quarter", () => {
+    const m = mesh("v5e", { X: 4 });
+    const dims = { A: 1024, B: 512 };
+    const program = trace((x) => shard(tanh(x), "[A_X, B]"), tensor("x[A, B]", "f32"), dims);
+    const lowered = lower(program, m);
+    expect(lowered.eqns.map((e) => e.primitive)).toContain("shard_slice");
+    const est = estimateSpmd(lowered, m);
+    // Fused: x read whole (f32), only this chip's quarter of tanh(x) written. Unfused, tanh
+    // would write all of it and the slice read it back: 2 × 4 bytes × A·B more.
+    const bytes = 4 * dims.A * dims.B;
+    expect(est.totals.hbmBytes).toBe(bytes + bytes / 4);
   });
 });

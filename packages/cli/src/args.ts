@@ -30,6 +30,12 @@ export const OPTIONS = {
   out: { type: "string" },
   top: { type: "string" },
   timeout: { type: "string" },
+  chip: { type: "string" },
+  context: { type: "string" },
+  prompt: { type: "string" },
+  output: { type: "string" },
+  "latency-ms": { type: "string" },
+  "show-commands": { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;

@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import {
+  CHIPS,
   type Eqn,
   formatBytes,
   formatLocation,
@@ -17,6 +18,7 @@ import {
 import { isLayoutName, STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
 import { lower, mesh } from "@shardcost/sharding";
 import {
+  choice,
   choiceList,
   closest,
   dtypeList,
@@ -29,6 +31,7 @@ import {
 } from "./args.js";
 import { reportData, reportHtml } from "./html.js";
 import { init } from "./init.js";
+import { formatPlan, plan } from "./plan.js";
 import { describeModel, estimateModel, formatEstimate } from "./report.js";
 import {
   BUILTIN_ONLY,
@@ -109,6 +112,12 @@ const COMMAND_HELP: {
   trace: {
     does: "a simulated step timeline for Perfetto (--out FILE.json, default shardcost-trace.json)",
     flags: ["out"],
+  },
+  plan: {
+    does:
+      "a deployment: every slice of --chip with its max batch, step, tokens/s and $/M tokens; " +
+      "the smallest that fits; time to first token and a whole request on it",
+    flags: ["chip", "context", "prompt", "output", "latency-ms", "show-commands", "json", "out"],
   },
 };
 
@@ -494,6 +503,64 @@ const COMMANDS = {
   explain: explainCommand,
   report: reportCommand,
   trace: traceCommand,
+  plan: planCommand,
 } as const;
+
+async function planCommand(flags: Flags, positionals: readonly string[], io: Io) {
+  if (positionals.length > 0 || flags.model === undefined) {
+    throw new UsageError("plan takes a built-in model: --model llama3-70b (or PATH/config.json)");
+  }
+  for (const f of ["mesh", "seq", "phase"] as const) {
+    if (flags[f] !== undefined) {
+      throw new UsageError(
+        `--${f} does not apply to plan: it tries every slice of --chip, sizes the KV cache by ` +
+          "--context and runs prefill (--prompt) and decode (--output)",
+      );
+    }
+  }
+  const context = flags.context === undefined ? 8192 : positiveInt("context", flags.context);
+  const model = await modelFromFlags({ ...flags, seq: String(context), batch: undefined }, []);
+  if (model.kind !== "builtin") throw new UsageError("plan takes a built-in model");
+  const chip = flags.chip ?? "v5e";
+  if (!Object.hasOwn(CHIPS, chip)) {
+    throw new UsageError(`--chip ${JSON.stringify(chip)}: one of ${Object.keys(CHIPS).join(", ")}`);
+  }
+  const latency = flags["latency-ms"];
+  let latencyS: number | undefined;
+  if (latency !== undefined) {
+    const v = Number(latency);
+    if (!/^\d+(\.\d+)?$/.test(latency.trim()) || !(v > 0)) {
+      throw new UsageError(
+        `--latency-ms ${JSON.stringify(latency)}: a positive number of milliseconds`,
+      );
+    }
+    latencyS = v / 1e3;
+  }
+  const p = plan({
+    config: model.config,
+    modelFlag: flags.model,
+    chip,
+    layout:
+      flags.layout === undefined
+        ? "1d-ws"
+        : choice("layout", flags.layout, isLayoutName, LAYOUT_HINT),
+    context,
+    prompt: flags.prompt === undefined ? 1024 : positiveInt("prompt", flags.prompt),
+    output: flags.output === undefined ? 256 : positiveInt("output", flags.output),
+    weights: model.weights,
+    kv: model.kv,
+    compute: model.compute,
+    attention: model.attention,
+    ...(flags.batch !== undefined ? { batch: positiveInt("batch", flags.batch) } : {}),
+    ...(latencyS !== undefined ? { latencyS } : {}),
+  });
+  write(
+    flags,
+    io,
+    flags.json
+      ? `${JSON.stringify(p, null, 2)}\n`
+      : `${formatPlan(p, flags["show-commands"] === true)}\n`,
+  );
+}
 
 const rate = (x: number) => (x >= 100 ? x.toFixed(0) : x.toPrecision(3));
