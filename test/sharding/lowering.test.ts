@@ -1,6 +1,6 @@
 /** Lowered programs as text: every inserted collective shows up in review. */
 import { param, printProgram, tensor, trace } from "@shardcost/core";
-import { einsum, flashAttention, mul, shard, silu, split, tanh } from "@shardcost/ops";
+import { astype, einsum, flashAttention, mul, shard, silu, split, tanh } from "@shardcost/ops";
 import { estimateSpmd, lower, mesh } from "@shardcost/sharding";
 import { assertSpmdEquivalent } from "@shardcost/sharding/testing";
 import { describe, expect, it } from "vitest";
@@ -237,5 +237,19 @@ describe("a shard_slice fuses into the kernel that makes its operand", () => {
     // would write all of it and the slice read it back: 2 × 4 bytes × A·B more.
     const bytes = 4 * dims.A * dims.B;
     expect(est.totals.hbmBytes).toBe(bytes + bytes / 4);
+  });
+});
+
+describe("partial sums are reduced in the precision they were accumulated in", () => {
+  it("an f32 partial sum cast to bf16: the AllReduce moves f32, then the cast", () => {
+    const m = mesh("v5e", { X: 4 });
+    const program = trace(
+      (t) => shard(astype(einsum("BD,DF->BF", t.x, t.w), "bf16"), "[B, F]"),
+      { x: tensor("x[B, D_X]", "f32"), w: tensor("w[D_X, F]", "f32", "param") },
+      { B: 8, D: 16, F: 32 },
+    );
+    const ops = lower(program, m).eqns.map((e) => `${e.primitive} ${e.outputs[0]!.aval.dtype}`);
+    expect(ops.indexOf("all_reduce f32")).toBeGreaterThanOrEqual(0);
+    expect(ops.indexOf("all_reduce f32")).toBeLessThan(ops.indexOf("astype bf16"));
   });
 });
