@@ -26,6 +26,20 @@ export interface LlamaConfig {
   };
 }
 
+/** A config's dim sizes by name: D, F, N, K, H, V, and E (experts) and Fs (shared expert). */
+export function configDims(c: LlamaConfig): Record<string, number> {
+  return {
+    D: c.D,
+    F: c.F,
+    N: c.N,
+    K: c.K,
+    H: c.H,
+    V: c.V,
+    E: c.moe?.experts ?? 1,
+    ...(c.moe?.shared ? { Fs: c.moe.shared.F } : {}),
+  };
+}
+
 /** Meta's published LLaMA 3 shapes (the config.json of each release). */
 export const LLAMA3_8B: LlamaConfig = {
   name: "llama3-8b",

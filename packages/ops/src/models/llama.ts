@@ -14,6 +14,7 @@ import { attention, flashAttention, gatedMlp, rmsnorm, rope } from "../nn.js";
 import { dynamicUpdateSlice, gather, merge, split } from "../structural.js";
 import {
   type ActivationRole,
+  configDims,
   type LlamaConfig,
   type LlamaLayout,
   specFor,
@@ -206,15 +207,7 @@ function checkConfig(c: LlamaConfig): void {
   const fail = (why: string): never => {
     throw new ShardcostError("dim-size", `model ${c.name}: ${why}`);
   };
-  for (const [k, v] of Object.entries({
-    L: c.layers,
-    D: c.D,
-    F: c.F,
-    N: c.N,
-    K: c.K,
-    H: c.H,
-    V: c.V,
-  })) {
+  for (const [k, v] of Object.entries({ L: c.layers, ...configDims(c) })) {
     if (!Number.isSafeInteger(v) || v < (k === "L" ? 0 : 1))
       fail(`${k}=${v} is not a positive integer`);
   }

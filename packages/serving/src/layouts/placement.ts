@@ -1,6 +1,7 @@
 import { printSharding } from "@shardcost/core";
 import {
   type ActivationRole,
+  configDims,
   type DimAxes,
   dimNames,
   type LlamaConfig,
@@ -83,16 +84,7 @@ export function weightRoles(c: LlamaConfig): WeightRole[] {
 }
 
 export function roleSizes(c: LlamaConfig): Record<string, number> {
-  return {
-    D: c.D,
-    F: c.F,
-    N: c.N,
-    K: c.K,
-    H: c.H,
-    V: c.V,
-    E: c.moe?.experts ?? 1,
-    ...(c.moe?.shared ? { Fs: c.moe.shared.F } : {}),
-  };
+  return configDims(c);
 }
 
 /** A role's dims in order: `wq` → D, N, H. */
