@@ -235,6 +235,7 @@ export function plan(q: PlanQuery): Plan {
       q.weights ?? "bf16",
       q.compute ?? "bf16",
       chipKey(chip),
+      q.config.moe ?? { experts: 1, topK: 1 },
     ),
     request,
   };
