@@ -709,6 +709,44 @@ describe("shardcost sweep, compare, explain, trace", () => {
     for (let i = 1; i < spans.length; i++)
       expect(spans[i].ts).toBeGreaterThanOrEqual(spans[i - 1].ts);
   });
+
+  it("trace: whole-nanosecond slices that never overlap on a track, in the Perfetto JSON form", () => {
+    const dir = scratch();
+    const out = join(dir, "step.json");
+    const args = [
+      "trace",
+      "--model",
+      "llama3-8b",
+      "--mesh",
+      "v5e:4x4",
+      "--batch",
+      "64",
+      "--out",
+      out,
+    ];
+    expect(shardcost(args).status).toBe(0);
+    const t = JSON.parse(readFileSync(out, "utf8"));
+    const spans = t.traceEvents.filter((e: { ph: string }) => e.ph === "X");
+    expect(spans.length).toBeGreaterThan(200);
+    const ns = (us: number) => Math.round(us * 1000);
+    const tracks = new Map<string, { ts: number; dur: number }[]>();
+    for (const e of spans) {
+      for (const key of ["name", "ph", "ts", "dur", "pid", "tid"]) expect(e).toHaveProperty(key);
+      // Whole nanoseconds, as Perfetto stores them.
+      expect(Math.abs(e.ts * 1000 - ns(e.ts))).toBeLessThan(1e-6);
+      expect(Math.abs(e.dur * 1000 - ns(e.dur))).toBeLessThan(1e-6);
+      const k = `${e.pid}/${e.tid}`;
+      tracks.set(k, [...(tracks.get(k) ?? []), e]);
+    }
+    for (const track of tracks.values()) {
+      for (let i = 1; i < track.length; i++) {
+        // Sorted, and each slice starts at or after the previous one ends.
+        expect(ns(track[i]!.ts)).toBeGreaterThanOrEqual(
+          ns(track[i - 1]!.ts) + ns(track[i - 1]!.dur),
+        );
+      }
+    }
+  });
 });
 
 describe("the README's JSON sample", () => {

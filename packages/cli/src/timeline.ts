@@ -16,7 +16,7 @@ interface TraceEvent {
  * A simulated step as a Chrome/Perfetto trace (chrome://tracing, ui.perfetto.dev): kernels on
  * a compute track and collectives on an ICI track, one after another as the serial step runs
  * them. Every chip of an SPMD program runs the same kernels, so one process stands for the
- * group of all chips. Times in µs.
+ * group of all chips. Times in µs, on whole nanoseconds.
  */
 export function chromeTrace(e: Estimated): { traceEvents: TraceEvent[]; displayTimeUnit: "ns" } {
   const chips = e.mesh.chips;
@@ -27,17 +27,21 @@ export function chromeTrace(e: Estimated): { traceEvents: TraceEvent[]; displayT
     { name: "thread_name", ph: "M", pid: 0, tid: 0, args: { name: "compute (HBM + MXU)" } },
     { name: "thread_name", ph: "M", pid: 0, tid: 1, args: { name: linkName(e.mesh.chip) } },
   ];
-  let t = 0;
+  // Whole nanoseconds: each slice starts where the last one's rounded end is, so no two
+  // overlap (Perfetto drops a slice that overlaps its neighbour by even a rounding error).
+  let seconds = 0;
+  let startNs = 0;
   for (const o of e.estimate.ops) {
-    const dur = o.timeS * 1e6;
+    seconds += o.timeS;
+    const endNs = Math.round(seconds * 1e9);
     const ici = o.iciS > 0 || o.iciBytes > 0;
     events.push({
       name: o.label,
       ph: "X",
       pid: 0,
       tid: ici ? 1 : 0,
-      ts: +t.toFixed(4),
-      dur: +dur.toFixed(4),
+      ts: startNs / 1000,
+      dur: (endNs - startNs) / 1000,
       cat: ici ? "collective" : "kernel",
       args: {
         result: o.result,
@@ -49,7 +53,7 @@ export function chromeTrace(e: Estimated): { traceEvents: TraceEvent[]; displayT
         bound: o.bound,
       },
     });
-    t += dur;
+    startNs = endNs;
   }
   return { traceEvents: events, displayTimeUnit: "ns" };
 }
