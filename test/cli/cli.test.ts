@@ -14,6 +14,32 @@ const lineOf = (needle: string) => modelLines.findIndex((l) => l.includes(needle
 
 const BUILTIN_8B = ["--model", "llama3-8b", "--batch", "16", "--seq", "2048", "--weights", "int8"];
 
+describe("the op table", () => {
+  const seconds = (text: string) => {
+    const m = /([\d.]+) (ns|µs|ms|s)$/.exec(text.trim());
+    if (!m) throw new Error(`not a time: ${text}`);
+    return Number(m[1]) * { ns: 1e-9, µs: 1e-6, ms: 1e-3, s: 1 }[m[2] as "ns"];
+  };
+  /** The time column of each op row (between the header rule and the summary rows). */
+  const times = (out: string) =>
+    out
+      .split("\n")
+      .filter((l) => /^\s+×\d+\s/.test(l))
+      .map((l) => seconds(/([\d.]+ (?:ns|µs|ms|s))\s+\S+$/.exec(l)![1]!));
+  it("shows the N slowest kernels (in program order) and says what its notation means", () => {
+    const args = ["estimate", "--model", "llama3-8b", "--mesh", "v5e:4x4", "--batch", "64"];
+    const top3 = shardcost([...args, "--top", "3"]);
+    const all = shardcost([...args, "--top", "1000"]);
+    expect(top3.stdout).toContain("the 3 slowest, in program order");
+    expect(top3.stdout).toContain("+N ops fused into the kernel");
+    expect(top3.stdout).toContain("{U_X}: partial sums over X, not yet reduced");
+    const shown = times(top3.stdout);
+    const every = times(all.stdout).sort((a, b) => b - a);
+    expect(shown).toHaveLength(3);
+    expect([...shown].sort((a, b) => b - a)).toEqual(every.slice(0, 3));
+  });
+});
+
 describe("shardcost estimate", () => {
   it("prints the per-op table, collectives, memory verdict and totals of a built-in model", () => {
     const r = shardcost(["estimate", ...BUILTIN_8B, "--mesh", "v5e:2x2", "--layout", "1d-ws"]);

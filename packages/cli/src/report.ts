@@ -200,6 +200,11 @@ export function describeModel(model: Model): string {
   );
 }
 
+/** What the op table's notation means, printed under it. */
+export const OP_LEGEND =
+  "×N kernels merged · +N ops fused into the kernel · B_Y: dim B split over mesh axis Y · " +
+  "{U_X}: partial sums over X, not yet reduced";
+
 /** The terminal report of `shardcost estimate`. */
 export function formatEstimate(e: Estimated, top = 15): string {
   const r = e.report;
@@ -207,8 +212,9 @@ export function formatEstimate(e: Estimated, top = 15): string {
     describeModel(e.model),
     `on ${printMesh(e.mesh)}${e.layout ? ` · layout ${e.layout}` : ""}`,
     "",
-    `Per chip, kernels of one step (the same op on the same line merged, top ${top} by time):`,
+    `Per chip, kernels of one step (the same op on the same line merged; the ${top} slowest, in program order):`,
     formatOpTable(e.estimate, { aggregate: true, top }),
+    OP_LEGEND,
   ];
   if (r.collectives.length > 0) {
     lines.push(
