@@ -14,6 +14,41 @@ const lineOf = (needle: string) => modelLines.findIndex((l) => l.includes(needle
 
 const BUILTIN_8B = ["--model", "llama3-8b", "--batch", "16", "--seq", "2048", "--weights", "int8"];
 
+describe("efficiency knobs", () => {
+  const args = ["estimate", "--model", "llama3-8b", "--mesh", "v5e:2x2", "--batch", "64", "--json"];
+  it("--mfu, --hbm-efficiency, --ici-efficiency scale compute, HBM and link time, and are echoed", () => {
+    const peak = JSON.parse(shardcost(args).stdout);
+    const r = shardcost([
+      ...args,
+      "--mfu",
+      "0.5",
+      "--hbm-efficiency",
+      "0.8",
+      "--ici-efficiency",
+      "0.25",
+    ]);
+    expect(r.status).toBe(0);
+    const derated = JSON.parse(r.stdout);
+    expect(derated.assumptions).toEqual({ mfu: 0.5, hbm: 0.8, ici: 0.25 });
+    // The same bytes and FLOPs, moved and computed more slowly.
+    expect(derated.perChip).toEqual(peak.perChip);
+    expect(derated.time.computeS).toBeCloseTo(peak.time.computeS / 0.5, 12);
+    expect(derated.time.hbmS).toBeCloseTo(peak.time.hbmS / 0.8, 12);
+    // Collective time: bandwidth-bound ones 4× slower; latency-bound ones no slower.
+    expect(derated.time.iciS).toBeGreaterThan(peak.time.iciS);
+    expect(derated.time.iciS).toBeLessThanOrEqual((peak.time.iciS / 0.25) * (1 + 1e-12));
+    const text = shardcost(args.filter((a) => a !== "--json").concat("--mfu", "0.5"));
+    expect(text.stdout).toContain(
+      "Roofline at 50% of peak FLOP/s, 100% of HBM and 100% of link bandwidth",
+    );
+  });
+  it.each(["0", "1.5", "-0.2", "half"])("--mfu %s is a usage error", (v) => {
+    const r = shardcost([...args, `--mfu=${v}`]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`--mfu "${v}": a fraction of peak in (0, 1]`);
+  });
+});
+
 describe("the op table", () => {
   const seconds = (text: string) => {
     const m = /([\d.]+) (ns|µs|ms|s)$/.exec(text.trim());
@@ -69,9 +104,11 @@ describe("shardcost estimate", () => {
       "memory",
       "time",
       "throughput",
+      "assumptions",
       "collectives",
       "ops",
     ]);
+    expect(report.assumptions).toEqual({ mfu: 1, hbm: 1, ici: 1 });
     expect(report.mesh).toEqual({ chip: "v5e", axes: { X: 2, Y: 2 }, chips: 4 });
     expect(Object.keys(report.memory)).toEqual([
       "paramBytes",

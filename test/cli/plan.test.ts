@@ -93,7 +93,9 @@ describe("shardcost plan", () => {
   it("prints the roofline assumption, and the commands behind each figure on request", () => {
     const r = shardcost(["plan", "--model", "llama3-8b", "--chip", "h100", "--show-commands"]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain("Roofline lower bounds: 100% of peak FLOP/s, HBM and ICI bandwidth");
+    expect(r.stdout).toContain(
+      "Roofline at 100% of peak FLOP/s, 100% of HBM and 100% of link bandwidth",
+    );
     expect(r.stdout).toMatch(/shardcost estimate --model llama3-8b --mesh h100:1 /);
     expect(r.stdout).toContain("smallest slice that fits: h100:1");
   }, 60_000);

@@ -36,6 +36,9 @@ export const OPTIONS = {
   output: { type: "string" },
   "latency-ms": { type: "string" },
   "show-commands": { type: "boolean" },
+  mfu: { type: "string" },
+  "hbm-efficiency": { type: "string" },
+  "ici-efficiency": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;

@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import {
   CHIPS,
+  derate,
   type Eqn,
   formatBytes,
   formatLocation,
@@ -36,6 +37,7 @@ import { describeModel, estimateModel, formatEstimate } from "./report.js";
 import {
   BUILTIN_ONLY,
   checkDimNames,
+  efficiencyFromFlags,
   LAYOUT_HINT,
   layoutFromFlags,
   meshText,
@@ -83,7 +85,16 @@ const defaultIo: Io = {
 };
 
 /** The model and step flags every command takes. */
-const MODEL_FLAGS: readonly FlagName[] = ["model", "mesh", "dim", "timeout", ...BUILTIN_ONLY];
+const MODEL_FLAGS: readonly FlagName[] = [
+  "model",
+  "mesh",
+  "dim",
+  "timeout",
+  "mfu",
+  "hbm-efficiency",
+  "ici-efficiency",
+  ...BUILTIN_ONLY,
+];
 
 /** Each command: what it does, and the flags it reads besides the model's. */
 const COMMAND_HELP: {
@@ -213,10 +224,10 @@ function reportError(e: unknown, io: Io): number {
 }
 
 function oneMesh(flags: Flags) {
-  if (flags.mesh === undefined) return parseMesh("v5e:1");
+  if (flags.mesh === undefined) return parseMesh("v5e:1", efficiencyFromFlags(flags));
   if (flags.mesh.includes(","))
     throw new UsageError("--mesh takes one mesh here (lists are for sweep and compare)");
-  return parseMesh(flags.mesh);
+  return parseMesh(flags.mesh, efficiencyFromFlags(flags));
 }
 
 /** Writes an output file; a path that cannot be written is the user's to fix (exit 1). */
@@ -286,7 +297,8 @@ async function sweepCommand(flags: Flags, positionals: readonly string[], io: Io
       dimLists[m[1]!] = intList(`dim ${m[1]}`, m[2]!);
     }
     checkDimNames(model.name, model.module.dims, Object.keys(dimLists));
-    const meshes = (flags.mesh ?? "v5e:1").split(",").map(parseMesh);
+    const eff = efficiencyFromFlags(flags);
+    const meshes = (flags.mesh ?? "v5e:1").split(",").map((t) => parseMesh(t, eff));
     const combos = Object.values(dimLists).reduce((n, l) => n * l.length, meshes.length);
     if (combos > MAX_GRID) throw new UsageError(gridTooLarge(combos));
     const rows = runFileSweep(model, meshes, dimLists, progress);
@@ -306,7 +318,9 @@ async function sweepCommand(flags: Flags, positionals: readonly string[], io: Io
     seq: model.seq,
     attention: model.attention,
     batches: intList("batch", flags.batch ?? "1..256"),
-    meshes: (flags.mesh ?? "v5e:2x4").split(",").map(parseMesh),
+    meshes: (flags.mesh ?? "v5e:2x4")
+      .split(",")
+      .map((t) => parseMesh(t, efficiencyFromFlags(flags))),
     layouts: choiceList("layout", flags.layout ?? "1d-ws", isLayoutName, LAYOUT_HINT),
     weights: dtypeList("weights", flags.weights ?? "bf16"),
     kv: dtypeList("kv", flags.kv ?? "bf16"),
@@ -334,8 +348,8 @@ async function compareCommand(flags: Flags, positionals: readonly string[], io: 
   const model = await modelFromFlags(lists, positionals);
   const meshes =
     flags.mesh === undefined
-      ? STUDY_SHAPES.map((s) => mesh("v5e", s))
-      : flags.mesh.split(",").map(parseMesh);
+      ? STUDY_SHAPES.map((s) => mesh(derate(CHIPS.v5e, efficiencyFromFlags(flags)), s))
+      : flags.mesh.split(",").map((t) => parseMesh(t, efficiencyFromFlags(flags)));
   if (model.kind === "file") {
     // A model file carries its own shardings: compare it across meshes.
     const rows = runFileSweep(model, meshes, {});
@@ -537,6 +551,7 @@ async function planCommand(flags: Flags, positionals: readonly string[], io: Io)
     latencyS = v / 1e3;
   }
   const p = plan({
+    efficiency: efficiencyFromFlags(flags),
     config: model.config,
     modelFlag: flags.model,
     chip,

@@ -1,4 +1,4 @@
-import { CHIPS, type Chip, ShardcostError } from "@shardcost/core";
+import { CHIPS, type Chip, derate, type Efficiency, ShardcostError } from "@shardcost/core";
 import type { LlamaConfig } from "@shardcost/ops";
 import {
   criticalBatch,
@@ -9,11 +9,13 @@ import {
   type StepQuery,
 } from "@shardcost/serving";
 import { type Mesh, mesh } from "@shardcost/sharding";
-import { chipKey, meshText } from "./setup.js";
+import { assumptionLine, chipKey, meshText } from "./setup.js";
 
 /** What `shardcost plan` is asked. */
 export interface PlanQuery {
   readonly config: LlamaConfig;
+  /** Fractions of peak every step is costed at. */
+  readonly efficiency: Efficiency;
   readonly modelFlag: string;
   readonly chip: string;
   readonly layout: LayoutName;
@@ -57,6 +59,7 @@ export interface PlanRow {
 
 export interface Plan {
   readonly model: string;
+  readonly efficiency: Efficiency;
   readonly chip: string;
   readonly layout: LayoutName;
   readonly context: number;
@@ -104,7 +107,7 @@ const axes = (sizes: readonly number[]) =>
  */
 export function plan(q: PlanQuery): Plan {
   const engine = new StepEstimator();
-  const chip: Chip = CHIPS[q.chip as keyof typeof CHIPS];
+  const chip: Chip = derate(CHIPS[q.chip as keyof typeof CHIPS], q.efficiency);
   const price = (chip as { pricePerHour?: number }).pricePerHour;
   const decode = (batch: number, seq: number): StepQuery => ({
     phase: "decode",
@@ -224,6 +227,7 @@ export function plan(q: PlanQuery): Plan {
   }
   return {
     model: q.config.name,
+    efficiency: q.efficiency,
     chip: chipKey(chip),
     layout: q.layout,
     context: q.context,
@@ -247,7 +251,7 @@ const ms = (s: number) => (s >= 1 ? `${s.toFixed(2)} s` : `${(s * 1e3).toPrecisi
 export function formatPlan(p: Plan, showCommands: boolean): string {
   const lines = [
     `${p.model} on ${p.chip}, ${p.layout}, KV cache ${p.context} positions`,
-    "Roofline lower bounds: 100% of peak FLOP/s, HBM and ICI bandwidth; step = collectives overlapped.",
+    `${assumptionLine(p.efficiency)} Step: collectives overlapped.`,
     "",
     "slice     chips  fits  batch   step (serial)          tokens/s  tokens/s/chip  $/M tokens  bound",
   ];

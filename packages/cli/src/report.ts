@@ -1,5 +1,6 @@
 import {
   type Bound,
+  type Efficiency,
   type Estimate,
   formatBytes,
   formatLocation,
@@ -14,7 +15,15 @@ import {
 } from "@shardcost/core";
 import type { LayoutName } from "@shardcost/serving";
 import { estimateSpmd, lower, type Mesh, printMesh } from "@shardcost/sharding";
-import { chipKey, type Model, resolveFor, tokensPerStep, traceModel } from "./setup.js";
+import {
+  assumptionLine,
+  chipKey,
+  efficiencyOf,
+  type Model,
+  resolveFor,
+  tokensPerStep,
+  traceModel,
+} from "./setup.js";
 
 export interface CollectiveRow {
   readonly kind: string;
@@ -73,6 +82,8 @@ export interface JsonReport {
     readonly bound: Bound;
   };
   readonly throughput: { readonly tokensPerS: number; readonly tokensPerSPerChip: number };
+  /** The fractions of peak FLOP/s, HBM and link bandwidth the figures assume (default 1). */
+  readonly assumptions: Efficiency;
   readonly collectives: readonly CollectiveRow[];
   readonly ops: readonly OpRow[];
 }
@@ -174,6 +185,7 @@ export function estimateModel(
       bound: t.bound,
     },
     throughput: { tokensPerS, tokensPerSPerChip: tokensPerS / m.chips },
+    assumptions: efficiencyOf(m.chip),
     collectives: collectiveRows(est.ops),
     ops: opRows(est.ops),
   };
@@ -233,7 +245,14 @@ export function formatEstimate(e: Estimated, top = 15): string {
       ),
     );
   }
-  lines.push("", "Memory per chip:", formatMemory(e.estimate), "", formatTotals(e.estimate));
+  lines.push(
+    "",
+    "Memory per chip:",
+    formatMemory(e.estimate),
+    "",
+    assumptionLine(r.assumptions),
+    formatTotals(e.estimate),
+  );
   const tp = r.throughput;
   lines.push(
     `${fmt(tp.tokensPerS)} tokens/s, ${fmt(tp.tokensPerSPerChip)} tokens/s/chip ` +

@@ -1,5 +1,16 @@
 import { existsSync } from "node:fs";
-import { CHIPS, type Chip, type DType, type Program, ShardcostError, trace } from "@shardcost/core";
+import {
+  CHIPS,
+  type Chip,
+  type DType,
+  derate,
+  type Efficiency,
+  chip as lookupChip,
+  PEAK_EFFICIENCY,
+  type Program,
+  ShardcostError,
+  trace,
+} from "@shardcost/core";
 import {
   LLAMA3_PRESETS,
   type LlamaConfig,
@@ -44,7 +55,45 @@ export const LAYOUT_NAMES = Object.keys(LAYOUTS) as LayoutName[];
 export const LAYOUT_HINT = [...LAYOUT_NAMES, "weight-gathered:X|XY|XYZ"];
 
 /** `CHIP:AxBxC` → a mesh with axes X, Y, Z; `v5e:1` is one chip, `h100:8` one node. */
-export function parseMesh(text: string): Mesh {
+/** `--mfu`, `--hbm-efficiency`, `--ici-efficiency`: fractions in (0, 1], default 1. */
+export function efficiencyFromFlags(flags: Flags): Efficiency {
+  const read = (flag: "mfu" | "hbm-efficiency" | "ici-efficiency") => {
+    const text = flags[flag];
+    if (text === undefined) return 1;
+    const v = Number(text);
+    if (!/^\d*\.?\d+$/.test(text.trim()) || !(v > 0 && v <= 1)) {
+      throw new UsageError(
+        `--${flag} ${JSON.stringify(text)}: a fraction of peak in (0, 1], e.g. 0.6`,
+      );
+    }
+    return v;
+  };
+  return { mfu: read("mfu"), hbm: read("hbm-efficiency"), ici: read("ici-efficiency") };
+}
+
+/** The efficiencies a (possibly derated) chip runs at, against its catalog entry. */
+export function efficiencyOf(c: Chip): Efficiency {
+  const base = (CHIPS as Record<string, Chip>)[chipKey(c)];
+  if (!base) return PEAK_EFFICIENCY;
+  const cls = Object.keys(base.flops)[0] as keyof Chip["flops"];
+  const round = (x: number) => +x.toFixed(6);
+  return {
+    mfu: round(c.flops[cls]! / base.flops[cls]!),
+    hbm: round(c.hbmBandwidth / base.hbmBandwidth),
+    ici: round(c.linkBandwidth / base.linkBandwidth),
+  };
+}
+
+/** The one line every text output states: what its figures assume. */
+export function assumptionLine(e: Efficiency): string {
+  const pct = (x: number) => `${+(x * 100).toFixed(1)}%`;
+  return (
+    `Roofline at ${pct(e.mfu)} of peak FLOP/s, ${pct(e.hbm)} of HBM and ${pct(e.ici)} of ` +
+    "link bandwidth (--mfu, --hbm-efficiency, --ici-efficiency)."
+  );
+}
+
+export function parseMesh(text: string, efficiency: Efficiency = PEAK_EFFICIENCY): Mesh {
   const m = /^([A-Za-z0-9]+):(\d+(?:x\d+){0,2})$/.exec(text.trim());
   if (!m) {
     throw new UsageError(
@@ -53,7 +102,7 @@ export function parseMesh(text: string): Mesh {
   }
   // Every way a --mesh value can be wrong (chip, axis sizes, slice shape) is the flag's: exit 2.
   try {
-    return mesh(m[1]!, parseMeshShape(m[2]!));
+    return mesh(derate(lookupChip(m[1]!), efficiency), parseMeshShape(m[2]!));
   } catch (e) {
     if (e instanceof ShardcostError)
       throw new UsageError(`--mesh ${JSON.stringify(text)}: ${e.message}`);
@@ -63,7 +112,8 @@ export function parseMesh(text: string): Mesh {
 
 /** The catalog name of a chip (`v5e`), as flags spell it. */
 export function chipKey(c: Chip): string {
-  return Object.entries(CHIPS).find(([, x]) => x === c)?.[0] ?? c.name;
+  // By name: a chip derated to an efficiency is a copy of its catalog entry.
+  return Object.entries(CHIPS).find(([, x]) => x.name === c.name)?.[0] ?? c.name;
 }
 
 export function meshText(m: Mesh): string {

@@ -215,3 +215,38 @@ export function linkName(c: Chip): string {
       return kind satisfies never;
   }
 }
+
+/**
+ * Fractions of peak a deployment reaches: model FLOPs utilisation, and the share of HBM and
+ * link (ICI, NVLink, network) bandwidth it achieves. Every estimate is a roofline at these.
+ */
+export interface Efficiency {
+  readonly mfu: number;
+  readonly hbm: number;
+  readonly ici: number;
+}
+
+/** 100% of peak: the roofline lower bound. */
+export const PEAK_EFFICIENCY: Efficiency = { mfu: 1, hbm: 1, ici: 1 };
+
+/**
+ * The chip as it runs at `e` of its peak figures: every FLOP/s class scaled by the MFU, HBM
+ * bandwidth by the HBM efficiency, every link (and a GPU node's scale-out) by the ICI one. The
+ * one place efficiencies apply: a mesh built on the derated chip costs everything with them.
+ */
+export function derate(c: Chip, e: Efficiency): Chip {
+  if (e.mfu === 1 && e.hbm === 1 && e.ici === 1) return c;
+  const flops: Partial<Record<ComputeClass, number>> = {};
+  for (const [k, v] of Object.entries(c.flops) as [ComputeClass, number][]) flops[k] = v * e.mfu;
+  const topology: Topology =
+    c.topology.kind === "nvlink"
+      ? { ...c.topology, scaleOutBandwidth: c.topology.scaleOutBandwidth * e.ici }
+      : c.topology;
+  return {
+    ...c,
+    flops,
+    hbmBandwidth: c.hbmBandwidth * e.hbm,
+    linkBandwidth: c.linkBandwidth * e.ici,
+    topology,
+  };
+}
