@@ -90,6 +90,14 @@ describe("shardcost plan", () => {
     }
   }, 120_000);
 
+  it("a latency bound no batch meets is said per slice, not answered with a slower batch", () => {
+    const p = run([...BASE, "--latency-ms", "1"]);
+    for (const r of p.rows as (Row & { note: string | null })[]) {
+      expect(r.stepS).toBeNull();
+      expect(r.note).toMatch(/does not fit|over --latency-ms/);
+    }
+  }, 60_000);
+
   it("prints the roofline assumption, and the commands behind each figure on request", () => {
     const r = shardcost(["plan", "--model", "llama3-8b", "--chip", "h100", "--show-commands"]);
     expect(r.status).toBe(0);

@@ -184,6 +184,11 @@ export function plan(q: PlanQuery): Plan {
       rows.push({ ...base, fits: true, ...empty, batch, note: `batch ${batch} does not fit` });
       continue;
     }
+    if (q.latencyS !== undefined && s.totals.overlappedS > q.latencyS) {
+      const note = `even batch ${batch} takes ${ms(s.totals.overlappedS)}, over --latency-ms`;
+      rows.push({ ...base, fits: true, ...empty, batch, note });
+      continue;
+    }
     const tokensPerS = batch / s.totals.overlappedS;
     rows.push({
       ...base,
