@@ -34,11 +34,9 @@ export interface SimResult {
   readonly hops: number;
 }
 
-/** One ring or line of n chips: per-step bytes on each directed link. */
+/** One ring or line of n chips: the bytes its busiest directed link carries over the run. */
 interface RingRun {
-  /** Bytes the busiest directed link carries over the whole run. */
   readonly busiest: number;
-  readonly steps: number;
 }
 
 /**
@@ -46,7 +44,7 @@ interface RingRun {
  * returns the busiest link's bytes, and checks that every chip ends with every block.
  */
 function gatherRing(n: number, wraps: boolean, block: number): RingRun {
-  if (n === 1) return { busiest: 0, steps: 0 };
+  if (n === 1) return { busiest: 0 };
   // have[c] = set of pieces chip c holds; a piece is `origin:half`.
   const have = Array.from({ length: n }, () => new Set<string>());
   const load = new Map<string, number>(); // directed link "a>b" → bytes over the run
@@ -55,7 +53,6 @@ function gatherRing(n: number, wraps: boolean, block: number): RingRun {
     const k = `${from}>${to}`;
     load.set(k, (load.get(k) ?? 0) + bytes);
   };
-  let steps = 0;
   if (wraps) {
     // Half of each block each way round; each step forwards what arrived in the last one.
     for (let c = 0; c < n; c++) {
@@ -77,7 +74,6 @@ function gatherRing(n: number, wraps: boolean, block: number): RingRun {
       }
       cw = nextCw;
       ccw = nextCcw;
-      steps++;
     }
   } else {
     // Every block flows out both ways along the line, one hop a step.
@@ -101,14 +97,13 @@ function gatherRing(n: number, wraps: boolean, block: number): RingRun {
           send(c, c - 1, `${origin}:1`, block / 2);
         }
       }
-      steps++;
     }
   }
   for (let c = 0; c < n; c++) {
     if (have[c]!.size !== 2 * n)
       throw new Error(`chip ${c} of ${n} ended with ${have[c]!.size / 2} blocks`);
   }
-  return { busiest: Math.max(...load.values()), steps };
+  return { busiest: Math.max(...load.values()) };
 }
 
 /** Hops of the latency-optimal AllGather: whole blocks both ways, until every chip has all. */

@@ -168,10 +168,8 @@ export function plan(q: PlanQuery): Plan {
     } else {
       // Memory grows with the batch, and so does the step: the largest batch both allow.
       let lo = 1;
-      let hi = 1;
-      while (hi < 4096 && fitsAt(hi * 2) && withinLatency(hi * 2)) hi *= 2;
-      lo = hi;
-      hi = Math.min(4096, hi * 2);
+      while (lo < 4096 && fitsAt(lo * 2) && withinLatency(lo * 2)) lo *= 2;
+      let hi = Math.min(4096, lo * 2);
       while (hi - lo > 1) {
         const mid = (lo + hi) >> 1;
         if (fitsAt(mid) && withinLatency(mid)) lo = mid;
