@@ -99,8 +99,6 @@ export interface Estimated {
   readonly report: JsonReport;
 }
 
-const COLLECTIVE = /^(AllGather|ReduceScatter|AllReduce|AllToAll)(?:_([A-Z]+))?/;
-
 /** Per-op rows of the JSON report: core's kernel groups (one per op, type and line). */
 export function opRows(ops: readonly OpEstimate[]): OpRow[] {
   return groupOps(ops).map((g) => ({
@@ -122,10 +120,10 @@ export function collectiveRows(ops: readonly OpEstimate[]): CollectiveRow[] {
   const rows = new Map<string, CollectiveRow>();
   for (const o of ops) {
     if (o.iciBytes === 0 && o.iciS === 0) continue;
-    const m = COLLECTIVE.exec(o.label);
-    if (!m) continue;
-    const kind = m[1]!;
-    const axes = m[2] ?? Object.keys(o.iciByAxis).join("");
+    const c = o.collective;
+    if (!c) continue;
+    const kind = c.kind;
+    const axes = c.axes === "" ? Object.keys(o.iciByAxis).join("") : c.axes;
     const key = `${kind}|${axes}`;
     const r = rows.get(key);
     rows.set(

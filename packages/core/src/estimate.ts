@@ -1,3 +1,4 @@
+import { COLLECTIVES, isCollective } from "./collectives.js";
 import { avalBytes, costRules, type OpCost, type SizeContext } from "./cost-rules.js";
 import { eliminateDeadCode } from "./dce.js";
 import { debugPass } from "./debug.js";
@@ -7,7 +8,7 @@ import { type Fusion, type FusionGroup, fuse } from "./fusion.js";
 import { type ProgramGraph, programGraph } from "./graph.js";
 import { type Chip, chip as lookupChip, peakFlops } from "./hardware.js";
 import type { Eqn, Program } from "./ir.js";
-import { isCollective, Primitive } from "./primitives.js";
+import { Primitive } from "./primitives.js";
 import { printOp, printProgram, printType, printVar } from "./printer.js";
 import type { StackCapture } from "./source.js";
 import { sourceOf } from "./sources.js";
@@ -50,6 +51,8 @@ export interface OpEstimate {
   readonly weightFlops: number;
   readonly computeS: number;
   readonly hbmS: number;
+  /** For a collective kernel: its book name and the mesh axes it runs over, as printed. */
+  readonly collective: { readonly kind: string; readonly axes: string } | undefined;
   /** Interconnect bytes this chip sends, and their time (collectives only). */
   readonly iciBytes: number;
   readonly iciByAxis: Readonly<Record<string, number>>;
@@ -257,6 +260,12 @@ class KernelEstimate implements OpEstimate {
   }
   get source(): StackCapture | undefined {
     return sourceOf(this.program, this.main);
+  }
+  get collective(): { readonly kind: string; readonly axes: string } | undefined {
+    const p = this.main.primitive;
+    if (!isCollective(p)) return undefined;
+    const axes = (this.main.params as { readonly axes: readonly string[] }).axes.join("");
+    return { kind: COLLECTIVES[p].name, axes };
   }
   get label(): string {
     return printOp(this.main);

@@ -1,3 +1,4 @@
+export * from "./collectives.js";
 export * from "./cost-rules.js";
 export * from "./dce.js";
 export * from "./debug.js";

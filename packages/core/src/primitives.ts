@@ -70,21 +70,6 @@ export enum Primitive {
   ShardSlice = "shard_slice",
 }
 
-export type CollectivePrimitive =
-  | Primitive.AllGather
-  | Primitive.ReduceScatter
-  | Primitive.AllReduce
-  | Primitive.AllToAll;
-
-export function isCollective(p: Primitive): p is CollectivePrimitive {
-  return (
-    p === Primitive.AllGather ||
-    p === Primitive.ReduceScatter ||
-    p === Primitive.AllReduce ||
-    p === Primitive.AllToAll
-  );
-}
-
 export const PRIMITIVES: readonly Primitive[] = Object.values(Primitive);
 
 export type UnaryPrimitive =

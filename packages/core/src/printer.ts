@@ -1,3 +1,4 @@
+import { COLLECTIVES, isCollective } from "./collectives.js";
 import type { Atom, Aval, Eqn, Program, Var } from "./ir.js";
 import { printDim, printPartial, printSharding } from "./notation.js";
 import { type ParamsOf, Primitive } from "./primitives.js";
@@ -56,18 +57,13 @@ const paramPrinters: { readonly [P in Primitive]: ParamPrinter<P> } = {
   [Primitive.ShardSlice]: (p) => `${p.dim}_${p.axes.join("")}`,
 };
 
-/** Collectives print as the book writes them: `AllGather_XY`, `ReduceScatter_X`. */
-const collectiveNames: Partial<Record<Primitive, string>> = {
-  [Primitive.AllGather]: "AllGather",
-  [Primitive.ReduceScatter]: "ReduceScatter",
-  [Primitive.AllReduce]: "AllReduce",
-  [Primitive.AllToAll]: "AllToAll",
-};
-
-/** `einsum[BD,DF->BF]`: the primitive's printed name with its params. */
+/**
+ * `einsum[BD,DF->BF]`: the primitive's printed name with its params; collectives print as the
+ * book writes them, with their axes: `AllGather_XY[B]`.
+ */
 export function printOp(eqn: Eqn): string {
-  const collective = collectiveNames[eqn.primitive];
-  if (collective) {
+  if (isCollective(eqn.primitive)) {
+    const collective = COLLECTIVES[eqn.primitive].name;
     const axes = (eqn.params as { readonly axes: readonly string[] }).axes.join("");
     const printerC = paramPrinters[eqn.primitive] as ParamPrinter<typeof eqn.primitive>;
     const where = printerC(eqn.params as never);

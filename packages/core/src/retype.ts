@@ -8,21 +8,44 @@ export interface StorageRetype {
   readonly to: DType;
 }
 
-/** Primitives whose result keeps its first operand's dtype: the stored dtype passes through. */
-const PASSES = new Set<Primitive>([
-  Primitive.Shard,
-  Primitive.Gather,
-  Primitive.AllGather,
-  Primitive.AllReduce,
-  Primitive.ReduceScatter,
-  Primitive.AllToAll,
-  Primitive.ShardSlice,
-  Primitive.Rename,
-  Primitive.Split,
-  Primitive.Merge,
-  Primitive.DynamicSlice,
-  Primitive.DynamicUpdateSlice,
-]);
+/**
+ * Whether a primitive's result keeps its first operand's dtype, so a stored dtype passes
+ * through it (constraints, collectives, lookups, layout ops, slices, in-place updates). Total:
+ * a new primitive must say.
+ */
+const passesDtype: { readonly [P in Primitive]: boolean } = {
+  [Primitive.Einsum]: false,
+  [Primitive.Exp]: false,
+  [Primitive.Log]: false,
+  [Primitive.Tanh]: false,
+  [Primitive.Rsqrt]: false,
+  [Primitive.Neg]: false,
+  [Primitive.Silu]: false,
+  [Primitive.Gelu]: false,
+  [Primitive.Cast]: false,
+  [Primitive.Add]: false,
+  [Primitive.Sub]: false,
+  [Primitive.Mul]: false,
+  [Primitive.Div]: false,
+  [Primitive.Max]: false,
+  [Primitive.ReduceSum]: false,
+  [Primitive.ReduceMax]: false,
+  [Primitive.ReduceMean]: false,
+  [Primitive.Gather]: true,
+  [Primitive.DynamicSlice]: true,
+  [Primitive.DynamicUpdateSlice]: true,
+  [Primitive.Rename]: true,
+  [Primitive.Split]: true,
+  [Primitive.Merge]: true,
+  [Primitive.Concatenate]: false,
+  [Primitive.FlashAttention]: false,
+  [Primitive.Shard]: true,
+  [Primitive.AllGather]: true,
+  [Primitive.ReduceScatter]: true,
+  [Primitive.AllReduce]: true,
+  [Primitive.AllToAll]: true,
+  [Primitive.ShardSlice]: true,
+};
 
 /**
  * The same program with its weights (`param`) and caches (`cache`) stored in other dtypes: a
@@ -48,7 +71,7 @@ export function retypeStorage(
   const castTo = new Map<Eqn, DType>();
   for (const e of program.eqns) {
     const [x] = e.inputs;
-    if (!PASSES.has(e.primitive) || x?.kind !== "var") continue;
+    if (!passesDtype[e.primitive] || x?.kind !== "var") continue;
     const dtype = to.get(x.id);
     if (dtype === undefined || e.outputs[0]!.aval.dtype !== x.aval.dtype) continue;
     for (const o of e.outputs) to.set(o.id, dtype);
@@ -65,7 +88,7 @@ export function retypeStorage(
         for (const id of path) to.set(id, dtype);
         break;
       }
-      if (!PASSES.has(p.primitive)) break;
+      if (!passesDtype[p.primitive]) break;
       u = p.inputs[0];
     }
   }

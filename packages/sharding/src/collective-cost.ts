@@ -2,6 +2,8 @@ import {
   avalBytes,
   type CollectiveCost,
   type CollectiveCostFn,
+  type CollectivePrimitive,
+  type CollectiveTable,
   type Eqn,
   type Estimate,
   estimate,
@@ -53,7 +55,7 @@ function collectiveCostFor(mesh: Mesh): CollectiveCostFn {
     let l = links.get(key);
     if (l === undefined) {
       l = linksOf(
-        eqn.primitive,
+        collectiveRules[eqn.primitive as CollectivePrimitive],
         names.map((a) => byName.get(a)!),
         mesh.chip.hopLatency,
       );
@@ -63,7 +65,11 @@ function collectiveCostFor(mesh: Mesh): CollectiveCostFn {
     const input = eqn.inputs[0]!;
     const inBytes = input.kind === "var" ? avalBytes(input.aval, sizes) : 0;
     const outBytes = avalBytes(eqn.outputs[0]!.aval, sizes);
-    const bytes = bytesSent(eqn.primitive, l.n, inBytes, outBytes);
+    const bytes = collectiveRules[eqn.primitive as CollectivePrimitive].bytesSent(
+      l.n,
+      inBytes,
+      outBytes,
+    );
     const byAxis: Record<string, number> = {};
     for (const [name, share] of l.shares) byAxis[name] = bytes * share;
     return { bytes, timeS: Math.max(bytes * l.secondsPerByte, l.latencyS), byAxis };
@@ -78,42 +84,69 @@ interface Links {
   readonly shares: readonly (readonly [string, number])[];
 }
 
-function linksOf(primitive: Primitive, axes: readonly MeshAxis[], hopLatency: number): Links {
+function linksOf(rule: CollectiveRule, axes: readonly MeshAxis[], hopLatency: number): Links {
   const n = axes.reduce((k, a) => k * a.size, 1);
   const ici = axes.every((a) => a.link === "ici");
-  const { secondsPerByte, shares } = ici ? onTorus(primitive, axes) : byLevel(primitive, axes, n);
+  const { secondsPerByte, shares } = ici ? onTorus(rule, axes) : byLevel(rule, axes, n);
   const ring = axes.reduce((h, a) => h + (a.wraps ? Math.floor(a.size / 2) : a.size - 1), 0);
-  // An AllReduce is a ReduceScatter then an AllGather: twice the hops.
-  const hops = primitive === Primitive.AllReduce ? 2 * ring : ring;
-  return { n, secondsPerByte, latencyS: hops * hopLatency, shares };
+  return { n, secondsPerByte, latencyS: rule.passes * ring * hopLatency, shares };
 }
 
-export function bytesSent(
-  primitive: Primitive,
-  n: number,
-  inBytes: number,
-  outBytes: number,
-): number {
-  switch (primitive) {
-    case Primitive.AllGather:
-      return (n - 1) * inBytes;
-    case Primitive.ReduceScatter:
-      return (n - 1) * outBytes;
-    case Primitive.AllReduce:
-      return (2 * (n - 1) * inBytes) / n;
-    case Primitive.AllToAll:
-      return ((n - 1) * inBytes) / n;
-    default:
-      return 0;
-  }
+/** How one collective moves its bytes: the facts its cost needs, one entry per collective. */
+export interface CollectiveRule {
+  /** Bytes each chip sends, given n chips and one chip's input and output bytes. */
+  readonly bytesSent: (n: number, inBytes: number, outBytes: number) => number;
+  /** Ring traversals it needs (each costs the ring's hops of latency). */
+  readonly passes: number;
+  /**
+   * `ring`: blocks pass from neighbour to neighbour, every torus dimension's links at once;
+   * `direct`: each block travels straight to its owner by the shortest path
+   * (`allToAllSecondsPerByte`).
+   */
+  readonly routing: "ring" | "direct";
+  /** The fraction of its blocks that cross between nodes, given n chips and nLocal per node. */
+  readonly acrossNodes: (n: number, nLocal: number) => number;
 }
+
+/** Blocks for other nodes: one per other node (hierarchical), of n − 1 blocks in all. */
+const oneBlockPerNode = (n: number, nLocal: number) => (n / nLocal - 1) / (n - 1);
+
+/** The collective table: a new collective cannot be costed until it has an entry here. */
+export const collectiveRules: CollectiveTable<CollectiveRule> = {
+  [Primitive.AllGather]: {
+    bytesSent: (n, inBytes) => (n - 1) * inBytes,
+    passes: 1,
+    routing: "ring",
+    acrossNodes: oneBlockPerNode,
+  },
+  [Primitive.ReduceScatter]: {
+    bytesSent: (n, _in, outBytes) => (n - 1) * outBytes,
+    passes: 1,
+    routing: "ring",
+    acrossNodes: oneBlockPerNode,
+  },
+  // A ReduceScatter then an AllGather: twice the hops.
+  [Primitive.AllReduce]: {
+    bytesSent: (n, inBytes) => (2 * (n - 1) * inBytes) / n,
+    passes: 2,
+    routing: "ring",
+    acrossNodes: oneBlockPerNode,
+  },
+  // Every block for another node goes across.
+  [Primitive.AllToAll]: {
+    bytesSent: (n, inBytes) => ((n - 1) * inBytes) / n,
+    passes: 1,
+    routing: "direct",
+    acrossNodes: (n, nLocal) => (n - nLocal) / (n - 1),
+  },
+};
 
 /**
  * ICI: the links of every torus dimension the collective spans work at once; logical axes
  * folded onto one dimension share its links. An AllToAll sends each block straight to its
  * owner along the shortest path: see `allToAllSecondsPerByte`.
  */
-function onTorus(primitive: Primitive, axes: readonly MeshAxis[]) {
+function onTorus(rule: CollectiveRule, axes: readonly MeshAxis[]) {
   const links = new Map<number, number>();
   for (const a of axes) {
     for (const p of a.physical) links.set(p, Math.max(links.get(p) ?? 0, effectiveBandwidth(a)));
@@ -127,7 +160,7 @@ function onTorus(primitive: Primitive, axes: readonly MeshAxis[]) {
     for (const a of on) share.set(a.name, share.get(a.name)! + w / bandwidth / on.length);
   }
   const secondsPerByte =
-    primitive === Primitive.AllToAll ? allToAllSecondsPerByte(axes, links) : 1 / bandwidth;
+    rule.routing === "direct" ? allToAllSecondsPerByte(axes, links) : 1 / bandwidth;
   return { secondsPerByte, shares: [...share] };
 }
 
@@ -159,13 +192,13 @@ function allToAllSecondsPerByte(axes: readonly MeshAxis[], links: ReadonlyMap<nu
  * AllReduce sends (n_net − 1)·u across nodes (one block per other node, to its peer GPU) and
  * the rest inside the node; an AllToAll sends every block for another node across.
  */
-function byLevel(primitive: Primitive, axes: readonly MeshAxis[], n: number) {
+function byLevel(rule: CollectiveRule, axes: readonly MeshAxis[], n: number) {
   const net = axes.filter((a) => a.link === "scale-out");
   const local = axes.filter((a) => a.link !== "scale-out");
   const nNet = net.reduce((k, a) => k * a.size, 1);
   const nLocal = n / nNet;
   // The fraction of the bytes that crosses the network.
-  const across = n === 1 ? 0 : (primitive === Primitive.AllToAll ? n - nLocal : nNet - 1) / (n - 1);
+  const across = n === 1 ? 0 : rule.acrossNodes(n, nLocal);
   const slowest = (xs: readonly MeshAxis[]) => Math.min(...xs.map((a) => a.bandwidth));
   const secondsPerByte =
     (across > 0 ? across / slowest(net) : 0) + (across < 1 ? (1 - across) / slowest(local) : 0);

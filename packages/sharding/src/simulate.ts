@@ -2,11 +2,15 @@ import {
   type ArrayInput,
   type Aval,
   bytesOf,
+  type CollectivePrimitive,
+  type DType,
   type Eqn,
+  type EqnOf,
   evalEqn,
   forEachIndex,
   globalShape,
   inputArray,
+  isCollective,
   type NDArray,
   ndarray,
   type Operand,
@@ -244,7 +248,8 @@ export function simulate(
     const out = eqn.outputs.map((v) => dev.localShape(v.aval, lowered.dims));
     const sent = new Array<number>(chips).fill(0);
     const results = runOn(eqn, dev, at, out, sent);
-    if (isComm(eqn)) collectives.push({ eqn: index, primitive: eqn.primitive, bytesSent: sent });
+    if (isCollective(eqn.primitive))
+      collectives.push({ eqn: index, primitive: eqn.primitive, bytesSent: sent });
     sent.forEach((b, d) => {
       bytesSent[d]! += b;
     });
@@ -270,14 +275,79 @@ export function simulate(
   return { outputs, bytesSent, collectives };
 }
 
-function isComm(eqn: Eqn): boolean {
-  return (
-    eqn.primitive === Primitive.AllGather ||
-    eqn.primitive === Primitive.ReduceScatter ||
-    eqn.primitive === Primitive.AllReduce ||
-    eqn.primitive === Primitive.AllToAll
-  );
+/** What a collective step sees: the devices, each one's operand, and where to count bytes. */
+interface StepContext {
+  readonly dev: Devices;
+  readonly devices: readonly number[];
+  readonly x: (d: number) => NDArray;
+  readonly dtype: DType;
+  readonly bytes: (a: NDArray) => number;
+  readonly sent: number[];
 }
+
+type CollectiveStep<K extends CollectivePrimitive> = (
+  eqn: EqnOf<K>,
+  run: StepContext,
+) => NDArray[][];
+
+/**
+ * Each collective as real data movement between simulated devices, counting the bytes every
+ * device sends (the cost model's ICI bytes must equal them). Total over the collectives.
+ */
+const collectiveSteps: { readonly [K in CollectivePrimitive]: CollectiveStep<K> } = {
+  [Primitive.AllGather]: (eqn, { dev, devices, x, bytes, sent }) => {
+    // Several dims at once: the same data as one gather per dim, and the same bytes
+    // ((|A|−1)·in + (|B|−1)·|A|·in = (|A||B|−1)·in).
+    let cur = devices.map((d) => x(d));
+    for (const { dim, axes } of eqn.params.parts ?? [eqn.params]) {
+      const before = cur;
+      cur = devices.map((d) => {
+        const group = dev.group(d, axes);
+        sent[d]! += (group.length - 1) * bytes(before[d]!);
+        return concat(
+          group.map((e) => before[e]!),
+          dim,
+        );
+      });
+    }
+    return cur.map((a) => [a]);
+  },
+  [Primitive.ReduceScatter]: (eqn, { dev, devices, x, bytes, sent }) => {
+    const { dim, axes } = eqn.params;
+    return devices.map((d) => {
+      const group = dev.group(d, axes);
+      const mine = blockOf(sum(group.map(x)), dim, dev.block(d, axes), group.length);
+      sent[d] = (group.length - 1) * bytes(mine);
+      return [mine];
+    });
+  },
+  [Primitive.AllReduce]: (eqn, { dev, devices, x, dtype, sent }) => {
+    const { axes, op } = eqn.params;
+    return devices.map((d) => {
+      const group = dev.group(d, axes);
+      const n = group.length;
+      const total = op === "max" ? maximum(group.map(x)) : sum(group.map(x));
+      // As a ReduceScatter then an AllGather over n near-equal chunks of the flat array:
+      // a device sends every chunk but its own, then its own reduced chunk to the others.
+      const length = total.data.length;
+      const own = dev.block(d, axes);
+      const chunk = Math.floor(length / n) + (own < length % n ? 1 : 0);
+      sent[d] = bytesOf(dtype, length - chunk) + (n - 1) * bytesOf(dtype, chunk);
+      return [total];
+    });
+  },
+  [Primitive.AllToAll]: (eqn, { dev, devices, x, bytes, sent }) => {
+    const { from, to, axes } = eqn.params;
+    return devices.map((d) => {
+      const group = dev.group(d, axes);
+      const n = group.length;
+      const me = dev.block(d, axes);
+      const pieces = group.map((e) => blockOf(x(e), to, me, n));
+      sent[d] = bytes(x(d)) - bytes(blockOf(x(d), to, me, n));
+      return [concat(pieces, from)];
+    });
+  },
+};
 
 /** One equation on every device; returns each device's results and fills `sent`. */
 function runOn(
@@ -292,62 +362,14 @@ function runOn(
   const x = (d: number) => at(d)[0] as NDArray;
   const dtype = eqn.outputs[0]!.aval.dtype;
   const bytes = (a: NDArray) => bytesOf(dtype, a.data.length);
+  if (isCollective(eqn.primitive)) {
+    const step = collectiveSteps[eqn.primitive] as CollectiveStep<CollectivePrimitive>;
+    return step(eqn as EqnOf<CollectivePrimitive>, { dev, devices, x, dtype, bytes, sent });
+  }
   switch (eqn.primitive) {
     case Primitive.ShardSlice: {
       const { dim, axes } = eqn.params;
       return devices.map((d) => [blockOf(x(d), dim, dev.block(d, axes), dev.count(axes))]);
-    }
-    case Primitive.AllGather: {
-      // Several dims at once: the same data as one gather per dim, and the same bytes
-      // ((|A|−1)·in + (|B|−1)·|A|·in = (|A||B|−1)·in).
-      let cur = devices.map((d) => x(d));
-      for (const { dim, axes } of eqn.params.parts ?? [eqn.params]) {
-        const before = cur;
-        cur = devices.map((d) => {
-          const group = dev.group(d, axes);
-          sent[d]! += (group.length - 1) * bytes(before[d]!);
-          return concat(
-            group.map((e) => before[e]!),
-            dim,
-          );
-        });
-      }
-      return cur.map((a) => [a]);
-    }
-    case Primitive.ReduceScatter: {
-      const { dim, axes } = eqn.params;
-      return devices.map((d) => {
-        const group = dev.group(d, axes);
-        const mine = blockOf(sum(group.map(x)), dim, dev.block(d, axes), group.length);
-        sent[d] = (group.length - 1) * bytes(mine);
-        return [mine];
-      });
-    }
-    case Primitive.AllReduce: {
-      const { axes, op } = eqn.params;
-      return devices.map((d) => {
-        const group = dev.group(d, axes);
-        const n = group.length;
-        const total = op === "max" ? maximum(group.map(x)) : sum(group.map(x));
-        // As a ReduceScatter then an AllGather over n near-equal chunks of the flat array:
-        // a device sends every chunk but its own, then its own reduced chunk to the others.
-        const length = total.data.length;
-        const own = dev.block(d, axes);
-        const chunk = Math.floor(length / n) + (own < length % n ? 1 : 0);
-        sent[d] = bytesOf(dtype, length - chunk) + (n - 1) * bytesOf(dtype, chunk);
-        return [total];
-      });
-    }
-    case Primitive.AllToAll: {
-      const { from, to, axes } = eqn.params;
-      return devices.map((d) => {
-        const group = dev.group(d, axes);
-        const n = group.length;
-        const me = dev.block(d, axes);
-        const pieces = group.map((e) => blockOf(x(e), to, me, n));
-        sent[d] = bytes(x(d)) - bytes(blockOf(x(d), to, me, n));
-        return [concat(pieces, from)];
-      });
     }
     case Primitive.DynamicUpdateSlice: {
       // A cache split along the written dim: each device writes the part of the update that
