@@ -36,6 +36,7 @@ export const OPTIONS = {
   output: { type: "string" },
   "latency-ms": { type: "string" },
   "show-commands": { type: "boolean" },
+  pass: { type: "string" },
   mfu: { type: "string" },
   "hbm-efficiency": { type: "string" },
   "ici-efficiency": { type: "string" },
@@ -112,6 +113,10 @@ export function positiveInt(flag: string, text: string): number {
 /** The most values one list flag may expand to. */
 export const MAX_LIST = 100_000;
 
+/**
+ * Parses a list of integers: `1,8..256` (doubling) or `8..64:+8` (stepped); a bad list is a usage
+ * error.
+ */
 export function intList(flag: string, text: string): number[] {
   const out: number[] = [];
   for (const part of text.split(",")) {
@@ -182,6 +187,7 @@ export function dtypeFlag(flag: string, text: string): DType {
   return dtypeList(flag, text)[0]!;
 }
 
+/** Parses a comma-separated list of dtypes; an unknown one is a usage error. */
 export function dtypeList(flag: string, text: string): DType[] {
   const named = text.replace(/\bfp8\b/g, "fp8e4m3");
   const isName = (s: string): s is DType => isDType(s);

@@ -7,6 +7,7 @@ import {
   ShardcostError,
   type StepTotals,
 } from "@shardcost/core";
+import { tokensPerStep } from "@shardcost/ops";
 import { STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
 import { type Mesh, mesh } from "@shardcost/sharding";
 import { describeModel, type Estimated, estimateModel } from "./report.js";
@@ -51,7 +52,7 @@ export function reportData(main: Estimated, batches: readonly number[]): ReportD
   ): { totals: StepTotals; fits: boolean; tokensPerSPerChip: number } => {
     if (model.kind === "builtin" && layout) {
       const c = engine.step(model.config, stepQuery(model, batch), layout, m);
-      const tokens = model.phase === "decode" ? batch : batch * model.seq;
+      const tokens = tokensPerStep(model.phase, batch, model.seq);
       return {
         totals: c.totals,
         fits: c.memory.fits,

@@ -1,8 +1,12 @@
-export * from "./args.js";
-export * from "./html.js";
-export * from "./load-ts.js";
-export * from "./main.js";
-export * from "./report.js";
-export * from "./setup.js";
-export * from "./sweep.js";
-export * from "./timeline.js";
+export { dimFlags, dtypeList, intList, UsageError } from "./args.js";
+export { type Io, main } from "./main.js";
+export type { CollectiveRow, JsonReport, OpRow } from "./report.js";
+export { parseMesh } from "./setup.js";
+export {
+  type FileSweepRow,
+  markPareto,
+  progressBar,
+  runSweep,
+  type SweepGrid,
+  type SweepRow,
+} from "./sweep.js";

@@ -17,7 +17,7 @@ import {
   userFrame,
 } from "@shardcost/core";
 import { isLayoutName, STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
-import { lower, mesh } from "@shardcost/sharding";
+import { mesh, PASSES } from "@shardcost/sharding";
 import {
   choice,
   choiceList,
@@ -72,6 +72,7 @@ sweep and compare take lists: --batch 1,8..256 (doubling; 8..64:+8 stepped), --m
 shardcost COMMAND --help lists a command's flags; shardcost --version prints the version.
 exit status: 0 ok, 1 a model error (message and source line), 2 a usage error`;
 
+/** Where the CLI writes: standard output, standard error, and whether stderr is a terminal. */
 export interface Io {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
@@ -113,8 +114,10 @@ const COMMAND_HELP: {
     flags: ["json", "out"],
   },
   explain: {
-    does: "the traced and lowered programs in notation, each collective with its cause",
-    flags: ["out"],
+    does:
+      "the traced and lowered programs in notation, each collective with its cause " +
+      "(--pass traced|lowered|fused|estimate: that pass's result alone)",
+    flags: ["out", "pass"],
   },
   report: {
     does: "a self-contained HTML report with charts (--out FILE.html, default shardcost-report.html)",
@@ -447,13 +450,16 @@ async function compareCommand(flags: Flags, positionals: readonly string[], io: 
 }
 
 async function explainCommand(flags: Flags, positionals: readonly string[], io: Io) {
+  const pass = flags.pass === undefined ? undefined : choice("pass", flags.pass, PASSES);
   const model = await modelFromFlags(flags, positionals);
   const m = oneMesh(flags);
   const e = estimateModel(model, m, layoutFromFlags(flags, m, model));
-  const traced = e.traced.retrace ? e.traced.retrace() : e.traced;
-  const lowered = lower(traced, m);
-  const where = (eqn: Eqn, program: Program) =>
-    formatLocation((eqn.source ?? sourceOf(program, eqn))?.location);
+  const { traced, lowered } = e.compiled;
+  if (pass !== undefined) {
+    write(flags, io, `${e.compiled.print(pass)}\n`);
+    return;
+  }
+  const where = (eqn: Eqn, program: Program) => formatLocation(sourceOf(program, eqn)?.location);
   const lines = [
     describeModel(model),
     `on ${meshText(m)}${e.layout ? ` · layout ${e.layout}` : ""}`,

@@ -10,21 +10,24 @@ import {
   formatTotals,
   groupOps,
   type OpEstimate,
-  type Program,
   table,
 } from "@shardcost/core";
 import type { LayoutName } from "@shardcost/serving";
-import { estimateSpmd, lower, type Mesh, printMesh } from "@shardcost/sharding";
+import { type Compiled, type Mesh, printMesh } from "@shardcost/sharding";
 import {
   assumptionLine,
   chipKey,
+  compileModel,
   efficiencyOf,
   type Model,
   resolveFor,
   tokensPerStep,
-  traceModel,
 } from "./setup.js";
 
+/**
+ * Collectives of one kind over the same axes in the JSON report: count, bytes each chip sends,
+ * time.
+ */
 export interface CollectiveRow {
   readonly kind: string;
   readonly axes: string;
@@ -33,6 +36,7 @@ export interface CollectiveRow {
   readonly count: number;
 }
 
+/** One row of the JSON report's op table: kernels of the same op, types and source line, merged. */
 export interface OpRow {
   readonly op: string;
   readonly fused: readonly string[];
@@ -93,8 +97,8 @@ export interface Estimated {
   readonly model: Model;
   readonly mesh: Mesh;
   readonly layout: LayoutName | undefined;
-  readonly traced: Program;
-  readonly lowered: Program;
+  /** The pipeline's passes: traced, lowered, fused, estimated. */
+  readonly compiled: Compiled;
   readonly estimate: Estimate;
   readonly report: JsonReport;
 }
@@ -148,9 +152,9 @@ export function estimateModel(
   batch?: number,
 ): Estimated {
   const resolved = resolveFor(model, m, layout, batch);
-  const traced = traceModel(model, resolved, batch);
-  const lowered = lower(traced, m);
-  const est = estimateSpmd(lowered, m);
+  const compiled = compileModel(model, m, resolved, batch);
+  const { traced } = compiled;
+  const est = compiled.estimate;
   const t = est.totals;
   const mem = est.memory;
   const tokens = tokensPerStep(batch === undefined ? model : withBatch(model, batch));
@@ -187,7 +191,7 @@ export function estimateModel(
     collectives: collectiveRows(est.ops),
     ops: opRows(est.ops),
   };
-  return { model, mesh: m, layout, traced, lowered, estimate: est, report };
+  return { model, mesh: m, layout, compiled, estimate: est, report };
 }
 
 export function withBatch(model: Model, batch: number): Model {

@@ -7,7 +7,6 @@ import {
   type Efficiency,
   chip as lookupChip,
   PEAK_EFFICIENCY,
-  type Program,
   ShardcostError,
   trace,
 } from "@shardcost/core";
@@ -17,6 +16,7 @@ import {
   llamaStep,
   type Phase,
   readHfConfig,
+  tokensPerStep as stepTokens,
 } from "@shardcost/ops";
 import {
   isLayoutName,
@@ -26,7 +26,14 @@ import {
   resolveLayout,
   type StepQuery,
 } from "@shardcost/serving";
-import { type Mesh, mesh, parseMeshShape } from "@shardcost/sharding";
+import {
+  type Compiled,
+  compile,
+  type Mesh,
+  mesh,
+  parseMeshShape,
+  type Traceable,
+} from "@shardcost/sharding";
 import {
   choice,
   closest,
@@ -93,6 +100,10 @@ export function assumptionLine(e: Efficiency): string {
   );
 }
 
+/**
+ * Parses `--mesh CHIP:AxBxC` into a mesh (axes X, Y, Z) on the chip derated by the efficiencies; a
+ * bad mesh is a usage error.
+ */
 export function parseMesh(text: string, efficiency: Efficiency = PEAK_EFFICIENCY): Mesh {
   const m = /^([A-Za-z0-9]+):(\d+(?:x\d+){0,2})$/.exec(text.trim());
   if (!m) {
@@ -258,8 +269,7 @@ export function layoutFromFlags(flags: Flags, m: Mesh, model: Model): LayoutName
 
 /** Tokens one step processes: decode one per sequence, prefill every prompt token. */
 export function tokensPerStep(model: Model): number {
-  if (model.kind === "builtin")
-    return model.phase === "decode" ? model.batch : model.batch * model.seq;
+  if (model.kind === "builtin") return stepTokens(model.phase, model.batch, model.seq);
   if (model.module.tokensPerStep !== undefined) return model.module.tokensPerStep;
   return (model.dims.B ?? 1) * (model.dims.T ?? 1);
 }
@@ -288,20 +298,21 @@ export function resolveFor(
   return resolveLayout(layout, model.config, m, stepQuery(model, batch));
 }
 
-/** The traced (not yet lowered) program of `model` under a resolved layout. */
-export function traceModel(
+/** `model` under a resolved layout (at `batch` if given) through the pipeline, on `m`. */
+export function compileModel(
   model: Model,
+  m: Mesh,
   layout: ResolvedLayout | undefined,
   batch?: number,
-): Program {
+): Compiled {
   if (model.kind === "file") {
     const dims = batch === undefined ? model.dims : { ...model.dims, B: batch };
-    return trace(model.module.fn as never, model.module.inputs, dims, { sourceLocations: "lazy" });
+    const { fn, inputs } = model.module;
+    return compile({ fn: fn as Traceable<unknown>["fn"], inputs, dims }, { mesh: m });
   }
   const options = { ...stepQuery(model, batch), ...(layout ? { layout } : {}) };
   checkTraceSize(model, options);
-  const spec = llamaStep(model.config, model.phase, options);
-  return trace(spec.fn, spec.inputs, spec.dims, { sourceLocations: "lazy" });
+  return compile(llamaStep(model.config, model.phase, options), { mesh: m });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { type DType, ShardcostError } from "@shardcost/core";
-import type { LlamaConfig, Phase } from "@shardcost/ops";
-import { type LayoutName, StepEstimator } from "@shardcost/serving";
+import { type LlamaConfig, type Phase, tokensPerStep } from "@shardcost/ops";
+import { type LayoutName, paretoFrontier, StepEstimator } from "@shardcost/serving";
 import type { Mesh } from "@shardcost/sharding";
 import { estimateModel } from "./report.js";
 import { type FileModel, meshText } from "./setup.js";
@@ -19,6 +19,10 @@ export interface SweepGrid {
   readonly compute: readonly DType[];
 }
 
+/**
+ * One configuration of a sweep: mesh, layout, dtypes and batch with its step, throughput and memory
+ * (null where the layout cannot be used).
+ */
 export interface SweepRow {
   readonly mesh: string;
   readonly chips: number;
@@ -63,7 +67,6 @@ export function runSweep(
   const engine = new StepEstimator();
   const total = gridSize(g);
   const rows: SweepRow[] = [];
-  const tokensPerStep = (b: number) => (g.phase === "decode" ? b : b * g.seq);
   // Configurations in a stable order: mesh, layout, weights, KV, compute, then batch (so one
   // structure's batches are costed together, from the engine's cache).
   const configs = product(g.meshes, g.layouts, g.weights, g.kv, g.compute, g.batches);
@@ -80,7 +83,7 @@ export function runSweep(
         attention: g.attention,
       };
       const c = engine.step(g.config, query, layout, m);
-      const tps = tokensPerStep(batch) / c.totals.serialS;
+      const tps = tokensPerStep(g.phase, batch, g.seq) / c.totals.serialS;
       rows.push({
         ...base,
         error: null,
@@ -112,20 +115,10 @@ interface Frontier {
 
 /** Rows that fit and that no other fitting row beats on both latency and tokens/s/chip. */
 export function markPareto<R extends Frontier>(rows: readonly R[]): R[] {
-  const fitting = rows
-    .map((r, i) => ({ r, i }))
-    .filter(({ r }) => r.fits === true)
-    .sort((a, b) => a.r.stepS! - b.r.stepS! || b.r.tokensPerSPerChip! - a.r.tokensPerSPerChip!);
-  const onFrontier = new Set<number>();
-  let best = -Infinity;
-  for (const { r, i } of fitting) {
-    // Sorted by latency: a row is on the frontier if it beats every faster row's throughput.
-    if (r.tokensPerSPerChip! > best) {
-      onFrontier.add(i);
-      best = r.tokensPerSPerChip!;
-    }
-  }
-  return rows.map((r, i) => (onFrontier.has(i) ? { ...r, pareto: true } : r));
+  const frontier = paretoFrontier(
+    rows.map((r) => ({ fits: r.fits, latencyS: r.stepS, throughput: r.tokensPerSPerChip })),
+  );
+  return rows.map((r, i) => (frontier.has(i) ? { ...r, pareto: true } : r));
 }
 
 /** A row of a model file's sweep: a mesh and a choice of dim sizes. */

@@ -21,12 +21,14 @@ export interface OpCost {
 
 export type CostRule<P extends Primitive> = (eqn: EqnOf<P>, ctx: SizeContext) => OpCost;
 
+/** Elements of a value as one chip holds it (each dim at its size in `ctx`). */
 export function elements(aval: Pick<Aval, "dims">, ctx: SizeContext): number {
   let n = 1;
   for (const d of aval.dims) n *= ctx.size(d);
   return n;
 }
 
+/** Bytes of a value as one chip holds it: elements × its dtype's width. */
 export function avalBytes(aval: Aval, ctx: SizeContext): number {
   return bytesOf(aval.dtype, elements(aval, ctx));
 }

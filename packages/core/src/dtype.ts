@@ -25,8 +25,10 @@ const dtypeInfo: { readonly [D in DType]: DTypeInfo } = {
   int32: { bits: 32, compute: "f32", float: false },
 };
 
+/** Every dtype the notation accepts, in the catalog's order. */
 export const DTYPES: readonly DType[] = Object.keys(dtypeInfo) as DType[];
 
+/** Whether `s` names a dtype (`bf16`, `int8`, …). */
 export function isDType(s: string): s is DType {
   return Object.hasOwn(dtypeInfo, s);
 }
@@ -41,10 +43,12 @@ export function bytesOf(dtype: DType, count: number): number {
   return Math.ceil((count * dtypeInfo[dtype].bits) / 8);
 }
 
+/** The class of peak FLOP/s a dtype computes at on a chip (e.g. int8 matmuls at the int8 peak). */
 export function computeClass(dtype: DType): ComputeClass {
   return dtypeInfo[dtype].compute;
 }
 
+/** Whether a dtype is floating point (not an integer type). */
 export function isFloat(dtype: DType): boolean {
   return dtypeInfo[dtype].float;
 }

@@ -16,6 +16,10 @@ export type ErrorCode =
   | "resource"
   | "timeout";
 
+/**
+ * The one error type the library throws: a `code` saying what kind of mistake, a message that names
+ * the tensor, the op and the user's source line, and how to fix it.
+ */
 export class ShardcostError extends Error {
   readonly code: ErrorCode;
   readonly source: SourceLocation | undefined;

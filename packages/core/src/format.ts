@@ -2,6 +2,10 @@
 
 const PREFIXES = ["", "k", "M", "G", "T", "P", "E"] as const;
 
+/**
+ * A number with an SI prefix and unit, to `digits` significant digits: `si(4.2e9, "B")` is `4.20
+ * GB`.
+ */
 export function si(value: number, unit: string, digits = 3): string {
   if (!Number.isFinite(value)) return value > 0 ? `∞ ${unit}` : value < 0 ? `-∞ ${unit}` : "—";
   if (value === 0) return `0 ${unit}`;
@@ -15,6 +19,7 @@ export function si(value: number, unit: string, digits = 3): string {
   return `${sign}${v.toPrecision(digits)} ${PREFIXES[k]}${unit}`;
 }
 
+/** Bytes with an SI prefix: `47.2 MB`. */
 export const formatBytes = (b: number) => si(b, "B");
 
 /**
@@ -25,8 +30,10 @@ export function formatCapacity(bytes: number): string {
   const gib = bytes / 2 ** 30;
   return Number.isInteger(gib) ? `${gib} GiB (${formatBytes(bytes)})` : formatBytes(bytes);
 }
+/** FLOPs with an SI prefix: `21.5 GFLOP`. */
 export const formatFlops = (f: number) => si(f, "FLOP");
 
+/** Seconds in the unit that suits them (ns, µs, ms, s). */
 export function formatTime(seconds: number): string {
   if (!Number.isFinite(seconds)) return "—";
   const a = Math.abs(seconds);
@@ -37,6 +44,7 @@ export function formatTime(seconds: number): string {
   return `${seconds.toPrecision(3)} s`;
 }
 
+/** A table column's alignment. */
 export type Align = "left" | "right";
 
 /** A plain-text table: a header row, a rule, the rows; numbers right-aligned. */

@@ -1,6 +1,8 @@
+import { eliminateDeadCode } from "./dce.js";
 import { type ProgramGraph, programGraph } from "./graph.js";
 import type { Program } from "./ir.js";
 import { fusionKind } from "./primitives.js";
+import { printOp, printVar } from "./printer.js";
 
 /** Equations that run as one kernel: they read their external inputs and write once. */
 export interface FusionGroup {
@@ -13,6 +15,7 @@ export interface FusionGroup {
   readonly kernel: number | undefined;
 }
 
+/** The fusion pass's grouping: kernels of equations, and the kernels each equation runs in. */
 export interface Fusion {
   readonly groups: readonly FusionGroup[];
   /** For each equation, the groups it runs in (several for a duplicated cast or rename). */
@@ -91,4 +94,36 @@ export function fuse(program: Program, graph: ProgramGraph = programGraph(progra
     if (gs.length > 1) gs.sort((a, b) => a - b);
   }
   return { groups, groupsOf };
+}
+
+/** A program as the chip runs it: dead code dropped, def-use facts, equations fused into kernels. */
+export interface FusedProgram {
+  /** The program without dead code (the kernels index its equations). */
+  readonly program: Program;
+  readonly graph: ProgramGraph;
+  readonly fusion: Fusion;
+}
+
+/**
+ * The fusion pass: drop dead code, build def-use facts and group equations into kernels. Its
+ * result depends on the program's structure only, not on dim sizes, so one fused program is
+ * costed at many sizes.
+ */
+export function fuseKernels(input: Program): FusedProgram {
+  const program = eliminateDeadCode(input);
+  const graph = programGraph(program);
+  return { program, graph, fusion: fuse(program, graph) };
+}
+
+/** The fused program, one kernel a line: `kernel 3: einsum[BD,DF->BF] + astype[bf16]`. */
+export function printFused(fused: FusedProgram): string {
+  const { program, fusion } = fused;
+  return fusion.groups
+    .map((g) => {
+      const main = g.kernel ?? g.root;
+      const rest = g.eqns.filter((i) => i !== main).map((i) => printOp(program.eqns[i]!));
+      const out = program.eqns[g.root]!.outputs.map(printVar).join(" ");
+      return `kernel ${g.id}: ${out} = ${[printOp(program.eqns[main]!), ...rest].join(" + ")}`;
+    })
+    .join("\n");
 }

@@ -35,6 +35,10 @@ export function varCountOf(program: Program): number {
   return max + 1;
 }
 
+/**
+ * Def-use facts of a program (producers, consumers, outputs by var id) and a graphlib view for
+ * analyses.
+ */
 export function programGraph(program: Program): ProgramGraph {
   const varCount = varCountOf(program);
   const producer = new Int32Array(varCount).fill(-1);

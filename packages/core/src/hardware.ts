@@ -26,6 +26,10 @@ export type Topology =
     }
   | { readonly kind: "pcie" };
 
+/**
+ * A chip as data: peak FLOP/s per compute class, HBM size and bandwidth, links and their topology,
+ * hop latency and price, each with its source.
+ */
 export interface Chip {
   readonly name: string;
   readonly vendor: "google" | "nvidia";
@@ -165,8 +169,13 @@ export const CHIPS = {
   },
 } as const satisfies Record<string, Chip>;
 
+/** The names of the chips in the catalog (`v5e`, `h100`, …). */
 export type ChipName = keyof typeof CHIPS;
 
+/**
+ * The catalog entry for `name` (case-insensitive); an unknown name is a typed error listing the
+ * chips.
+ */
 export function chip(name: string): Chip {
   const key = name.toLowerCase();
   const c = Object.hasOwn(CHIPS, key) ? (CHIPS as Record<string, Chip>)[key] : undefined;
@@ -193,6 +202,7 @@ const FALLBACK: Readonly<Record<ComputeClass, readonly ComputeClass[]>> = {
   f32: ["f32", "bf16"],
 };
 
+/** A chip's peak FLOP/s for a compute class. */
 export function peakFlops(c: Chip, cls: ComputeClass): number {
   for (const k of FALLBACK[cls]) {
     const f = c.flops[k];

@@ -1,26 +1,178 @@
-export * from "./collectives.js";
-export * from "./cost-rules.js";
-export * from "./dce.js";
-export * from "./debug.js";
-export * from "./dot.js";
-export * from "./dtype.js";
-export * from "./errors.js";
-export * from "./estimate.js";
-export * from "./format.js";
-export * from "./fusion.js";
-export * from "./graph.js";
-export * from "./hardware.js";
-export * from "./interpret.js";
-export * from "./ir.js";
-export * from "./ndarray.js";
-export * from "./notation.js";
-export * from "./numeric-rules.js";
-export * from "./primitives.js";
-export * from "./printer.js";
-export * from "./report.js";
-export * from "./retype.js";
-export * from "./rounding.js";
-export * from "./shape-rules.js";
-export * from "./source.js";
-export * from "./sources.js";
-export * from "./tracer.js";
+export {
+  COLLECTIVES,
+  type CollectiveInfo,
+  type CollectivePrimitive,
+  type CollectiveTable,
+  isCollective,
+} from "./collectives.js";
+export { avalBytes, elements, type OpCost, type SizeContext } from "./cost-rules.js";
+export { debugPass } from "./debug.js";
+export { fusionGraph, toDot } from "./dot.js";
+export {
+  byteSize,
+  bytesOf,
+  type ComputeClass,
+  computeClass,
+  DTYPES,
+  type DType,
+  isDType,
+  isFloat,
+  precisionRank,
+} from "./dtype.js";
+export { type ErrorCode, NotationError, OpError, ShardcostError } from "./errors.js";
+export { type Estimate, type EstimateOptions, estimate, globalSizes } from "./estimate.js";
+export {
+  type Align,
+  formatBytes,
+  formatCapacity,
+  formatFlops,
+  formatTime,
+  si,
+  table,
+} from "./format.js";
+export {
+  type FusedProgram,
+  type Fusion,
+  type FusionGroup,
+  fuse,
+  fuseKernels,
+  printFused,
+} from "./fusion.js";
+export {
+  isTopologicallyOrdered,
+  lastUses,
+  type ProgramGraph,
+  programGraph,
+  topologicalOrder,
+  varCountOf,
+} from "./graph.js";
+export {
+  CHIPS,
+  type Chip,
+  type ChipName,
+  chip,
+  derate,
+  type Efficiency,
+  linkName,
+  PEAK_EFFICIENCY,
+  peakFlops,
+  type Topology,
+} from "./hardware.js";
+export { type ArrayInput, evalEqn, globalShape, inputArray, interpret } from "./interpret.js";
+export type {
+  Atom,
+  Aval,
+  Eqn,
+  EqnOf,
+  InputRole,
+  Literal,
+  Program,
+  ProgramInput,
+  ProgramOutput,
+  Var,
+} from "./ir.js";
+export {
+  type CollectiveCost,
+  type CollectiveCostFn,
+  eqnCost,
+  type OpEstimate,
+} from "./kernel-cost.js";
+export { type MemoryEstimate, memoryVerdict } from "./memory.js";
+export { forEachIndex, layout, type NDArray, ndarray, stridesOf } from "./ndarray.js";
+export {
+  axesOf,
+  checkSharding,
+  type DimSharding,
+  parseSharding,
+  printDim,
+  printPartial,
+  printSharding,
+  type Sharding,
+} from "./notation.js";
+export { contract, type Operand, type ResultShape } from "./numeric-rules.js";
+export {
+  type AllGatherParams,
+  type AllReduceParams,
+  type AllToAllParams,
+  type AxesParams,
+  type AxisDimParams,
+  type BinaryPrimitive,
+  type CastParams,
+  type ConcatenateParams,
+  type DynamicSliceParams,
+  type DynamicUpdateSliceParams,
+  type EinsumParams,
+  type FlashAttentionParams,
+  type FusionKind,
+  fusionKind,
+  type GatherParams,
+  type MeanParams,
+  type MergeParams,
+  type NoParams,
+  type ParamsOf,
+  type ParamsTable,
+  PRIMITIVES,
+  Primitive,
+  type ReduceParams,
+  type ReducePrimitive,
+  type RenameParams,
+  type ShardParams,
+  type SplitParams,
+  type UnaryPrimitive,
+} from "./primitives.js";
+export {
+  type PrintOptions,
+  printAtom,
+  printEqn,
+  printOp,
+  printProgram,
+  printType,
+  printVar,
+} from "./printer.js";
+export {
+  formatMemory,
+  formatOpTable,
+  formatTotals,
+  groupOps,
+  type OpGroup,
+  type ReportOptions,
+} from "./report.js";
+export { retypeStorage, type StorageRetype } from "./retype.js";
+export { roundBf16 } from "./rounding.js";
+export { shapeRules } from "./shape-rules.js";
+export {
+  callerLocation,
+  composite,
+  formatLocation,
+  registerModelCode,
+  type SourceLocation,
+  StackCapture,
+  userFrame,
+} from "./source.js";
+export { sourceOf } from "./sources.js";
+export {
+  type Bound,
+  boundOf,
+  combineSums,
+  STEP_FIGURES,
+  type StepSums,
+  type StepTotals,
+  stepTotals,
+} from "./step-sums.js";
+export {
+  bind1,
+  cache,
+  type Dims,
+  isModel,
+  type Model,
+  model,
+  param,
+  recordDeclarationSites,
+  type TensorSpec,
+  type Traced,
+  type TraceOptions,
+  type TraceResult,
+  Tracer,
+  tensor,
+  trace,
+} from "./tracer.js";

@@ -5,6 +5,7 @@ import { numericRules, type Operand, type ResultShape } from "./numeric-rules.js
 
 import { roundArray } from "./rounding.js";
 
+/** A concrete input for `interpret`: an array with dims, or flat numbers in row-major order. */
 export type ArrayInput = NDArray | ArrayLike<number>;
 
 /** Runs one equation on concrete operands; results rounded to their dtypes. */
@@ -25,6 +26,7 @@ export function evalEqn(
   return results;
 }
 
+/** A value's dim names and global sizes (every dim at its full size). */
 export function globalShape(aval: Aval, dims: Readonly<Record<string, number>>): ResultShape {
   return { dims: aval.dims.map((d) => d.dim), shape: aval.dims.map((d) => dims[d.dim]!) };
 }

@@ -10,6 +10,7 @@ export interface Aval {
   readonly partial: readonly string[];
 }
 
+/** A named, typed value of a program: produced once, by an input or an equation. */
 export interface Var {
   readonly kind: "var";
   readonly id: number;
@@ -23,8 +24,10 @@ export interface Literal {
   readonly value: number;
 }
 
+/** An equation's operand: a var or a literal number. */
 export type Atom = Var | Literal;
 
+/** One equation of primitive `P`: its params, operands and results, and where it was traced. */
 export interface EqnOf<P extends Primitive> {
   readonly primitive: P;
   readonly params: ParamsOf<P>;
@@ -44,6 +47,10 @@ export type Eqn = { [P in Primitive]: EqnOf<P> }[Primitive];
 /** What an input holds, for memory accounting: weights, caches, or per-step activations. */
 export type InputRole = "param" | "cache" | "activation";
 
+/**
+ * A program input: its var, its path in the inputs object and its role (weights, cache or
+ * activation).
+ */
 export interface ProgramInput {
   readonly var: Var;
   readonly role: InputRole;
@@ -53,6 +60,7 @@ export interface ProgramInput {
   readonly site?: StackCapture;
 }
 
+/** A program output: its var and its path in the result object. */
 export interface ProgramOutput {
   readonly var: Var;
   readonly path: string;

@@ -5,6 +5,7 @@ export interface NDArray {
   readonly data: Float64Array;
 }
 
+/** A dense float64 array with named dims, zero-filled unless data is given. */
 export function ndarray(
   dims: readonly string[],
   shape: readonly number[],
@@ -21,6 +22,7 @@ export function ndarray(
   return { dims, shape, data: buf } satisfies NDArray;
 }
 
+/** Row-major strides of a shape. */
 export function stridesOf(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;

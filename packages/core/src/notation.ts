@@ -10,6 +10,10 @@ export interface DimSharding {
   readonly axes: readonly string[];
 }
 
+/**
+ * A parsed sharding in the book's notation: each dim with the mesh axes that split it, and the axes
+ * it is a partial sum over.
+ */
 export interface Sharding {
   readonly name?: string;
   readonly dims: readonly DimSharding[];
@@ -124,10 +128,12 @@ export function checkSharding(s: Sharding): Sharding {
   return Object.freeze(s);
 }
 
+/** One dim as the notation writes it: `D`, `D_X`, `F_YZ`. */
 export function printDim(d: DimSharding): string {
   return d.axes.length > 0 ? `${d.dim}_${d.axes.join("")}` : d.dim;
 }
 
+/** Pending partial sums as the notation writes them: `{U_X}` (empty when none). */
 export function printPartial(partial: readonly string[]): string {
   return partial.length > 0 ? `{U_${partial.join("")}}` : "";
 }

@@ -3,7 +3,7 @@ import type { Sharding } from "./notation.js";
 
 /**
  * The closed primitive set. The string value is the printed name; the comment is the contract.
- * Everything else composes in `@shardcost/ops`.
+ * Everything else is composed from these by the ops built on them.
  */
 export enum Primitive {
   /** 2·∏(distinct dim sizes) FLOPs; operands and result matched by dim name. */
@@ -70,8 +70,10 @@ export enum Primitive {
   ShardSlice = "shard_slice",
 }
 
+/** Every primitive of the closed set. */
 export const PRIMITIVES: readonly Primitive[] = Object.values(Primitive);
 
+/** The elementwise primitives of one operand. */
 export type UnaryPrimitive =
   | Primitive.Exp
   | Primitive.Log
@@ -81,6 +83,7 @@ export type UnaryPrimitive =
   | Primitive.Silu
   | Primitive.Gelu;
 
+/** The elementwise primitives of two operands, broadcast by dim name. */
 export type BinaryPrimitive =
   | Primitive.Add
   | Primitive.Sub
@@ -88,8 +91,10 @@ export type BinaryPrimitive =
   | Primitive.Div
   | Primitive.Max;
 
+/** The reductions over named dims. */
 export type ReducePrimitive = Primitive.ReduceSum | Primitive.ReduceMax | Primitive.ReduceMean;
 
+/** Params of `einsum`: the spec and its parsed operand and result dims, and the result dtype. */
 export interface EinsumParams {
   /** The spec as written, e.g. "BD,DF->BF". */
   readonly spec: string;
@@ -98,48 +103,63 @@ export interface EinsumParams {
   /** Result dtype (the compute dtype is the operands' common dtype). */
   readonly outDtype: DType;
 }
+/** Params of a primitive that has none. */
 export type NoParams = Readonly<Record<never, never>>;
+/** Params of `astype`: the target dtype. */
 export interface CastParams {
   readonly dtype: DType;
 }
+/** Params of a reduction: the dims it reduces. */
 export interface ReduceParams {
   readonly dims: readonly string[];
 }
+/** Params of `mean`: the dims, and after lowering the global count it divides by. */
 export interface MeanParams extends ReduceParams {
   /** Divide by this many elements instead of the local count (a sharded mean's global count). */
   readonly count?: number;
 }
+/** Params of `gather`: the table dim the ids index. */
 export interface GatherParams {
   /** The table dim the ids index, e.g. V. */
   readonly dim: string;
 }
+/** Params of `dynamic_slice`: the dim sliced and the window's dim name (null: one position). */
 export interface DynamicSliceParams {
   readonly dim: string;
   /** The window's dim name in the result, or null to take one position and drop the dim. */
   readonly outDim: string | null;
 }
+/** Params of `dynamic_update_slice`: the dim written and the update's dim name. */
 export interface DynamicUpdateSliceParams {
   readonly dim: string;
   /** The update's dim laid along `dim`, or null when the update is one position without it. */
   readonly updateDim: string | null;
 }
+/** Params of `rename`: the dim's old and new names. */
 export interface RenameParams {
   readonly from: string;
   readonly to: string;
 }
+/** Params of `split`: the dim and the dims it becomes. */
 export interface SplitParams {
   readonly dim: string;
   readonly into: readonly string[];
 }
+/** Params of `merge`: the adjacent dims and the dim they become. */
 export interface MergeParams {
   readonly dims: readonly string[];
   readonly into: string;
 }
+/** Params of `concatenate`: each operand's dim and the result dim. */
 export interface ConcatenateParams {
   /** Per operand, the dim laid along the result's `dim`. */
   readonly inputDims: readonly string[];
   readonly dim: string;
 }
+/**
+ * Params of `flash_attention`: query, key and head dims, the scale, and whether it returns its
+ * log-sum-exp.
+ */
 export interface FlashAttentionParams {
   /** Query length dim (T, or null in single-token decode), key length (S) and head dim (H). */
   readonly query: string | null;
@@ -152,14 +172,17 @@ export interface FlashAttentionParams {
    */
   readonly stats?: boolean;
 }
+/** Params of `shard`: the sharding the value must have. */
 export interface ShardParams {
   readonly sharding: Sharding;
 }
 
+/** Params of a collective along one dim: the dim and the mesh axes. */
 export interface AxisDimParams {
   readonly dim: string;
   readonly axes: readonly string[];
 }
+/** Params of an AllGather: the dim(s) and the mesh axes gathered. */
 export interface AllGatherParams extends AxisDimParams {
   /**
    * When one AllGather spans several dims (`[B_X, D_Y] → [B, D]` over XY, using every axis's
@@ -168,19 +191,23 @@ export interface AllGatherParams extends AxisDimParams {
    */
   readonly parts?: readonly AxisDimParams[];
 }
+/** Params of a collective over mesh axes. */
 export interface AxesParams {
   readonly axes: readonly string[];
 }
+/** Params of an AllReduce: the mesh axes, and sum (default) or max. */
 export interface AllReduceParams extends AxesParams {
   /** Sum (default: partial sums reduced) or max (per-device maxima combined). */
   readonly op?: "max";
 }
+/** Params of an AllToAll: the dim that loses the axes, the dim that gains them, and the axes. */
 export interface AllToAllParams {
   readonly from: string;
   readonly to: string;
   readonly axes: readonly string[];
 }
 
+/** Each primitive's params type: the IR's params are typed by primitive. */
 export interface ParamsTable {
   [Primitive.Einsum]: EinsumParams;
   [Primitive.Exp]: NoParams;
@@ -215,6 +242,7 @@ export interface ParamsTable {
   [Primitive.ShardSlice]: AxisDimParams;
 }
 
+/** The params type of primitive `P`. */
 export type ParamsOf<P extends Primitive> = ParamsTable[P];
 
 /** How the fusion pass treats a primitive (see `fusion.ts`). */
@@ -231,6 +259,7 @@ export type FusionKind =
   /** Communication between chips: never fuses. */
   | "collective";
 
+/** How the fusion pass treats each primitive (a total table). */
 export const fusionKind: { readonly [P in Primitive]: FusionKind } = {
   [Primitive.Einsum]: "kernel",
   [Primitive.Exp]: "elementwise",

@@ -9,10 +9,12 @@ export function printType(aval: Aval): string {
   return `${aval.dtype}[${aval.dims.map(printDim).join(", ")}]${printPartial(aval.partial)}`;
 }
 
+/** A var with its type: `h:bf16[B, F_YZ]`. */
 export function printVar(v: Var): string {
   return `${v.name}:${printType(v.aval)}`;
 }
 
+/** An operand: a typed var, or a literal. */
 export function printAtom(a: Atom): string {
   return a.kind === "var" ? printVar(a) : String(a.value);
 }
@@ -74,6 +76,7 @@ export function printOp(eqn: Eqn): string {
   return params === "" ? eqn.primitive : `${eqn.primitive}[${params}]`;
 }
 
+/** How `printEqn` and `printProgram` print. */
 export interface PrintOptions {
   /** Append `# file:line` of the user's call to every equation. */
   readonly source?: boolean;

@@ -1,8 +1,10 @@
-import type { Estimate, OpEstimate } from "./estimate.js";
+import type { Estimate } from "./estimate.js";
 import { formatBytes, formatCapacity, formatFlops, formatTime, table } from "./format.js";
 import { linkName } from "./hardware.js";
+import type { OpEstimate } from "./kernel-cost.js";
 import { formatLocation } from "./source.js";
 
+/** How `formatOpTable` shows kernels: how many rows, merged or not. */
 export interface ReportOptions {
   /** Show only the `top` most expensive rows (by time); the rest are summed in one row. */
   readonly top?: number;

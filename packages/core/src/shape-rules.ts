@@ -151,6 +151,10 @@ function parseCheck(spec: string, inputs: readonly OperandAval[], p: ParamsOf<Pr
   }
 }
 
+/**
+ * Each primitive's shape rule: result types from operand types and params, or a typed error saying
+ * why not (a total table).
+ */
 export const shapeRules: { readonly [P in Primitive]: ShapeRule<P> } = {
   [Primitive.Einsum]: (inputs, p, ctx) => {
     parseCheck(p.spec, inputs, p);
@@ -165,7 +169,7 @@ export const shapeRules: { readonly [P in Primitive]: ShapeRule<P> } = {
         throw new RuleError(
           "dtype",
           `operands have dtypes ${dtype} and ${a.dtype}; cast one with astype ` +
-            "(the einsum op in @shardcost/ops does this for you)",
+            "(the einsum op does this for you)",
         );
       }
       dtype = a.dtype;

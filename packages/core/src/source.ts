@@ -5,15 +5,29 @@ export interface SourceLocation {
   readonly column: number;
 }
 
-// Frames in the library's own packages (here or installed) are not the user's; built-in model
-// definitions (`@shardcost/ops` models/) are model code, like a user's own file, and are shown
-// package-relative so a report reads the same wherever it runs. Other dependencies and Node's
-// internals are skipped too.
+// Frames in the library's own packages (here or installed) are not the user's, except in the
+// folders a package registers as model code (`registerModelCode`): built-in model definitions are
+// model code like a user's own file, shown package-relative so a report reads the same wherever
+// it runs. Other dependencies and Node's internals are skipped too.
 const PACKAGE_FILE =
   /[\\/](?:packages|node_modules[\\/]@shardcost)[\\/]([a-z]+)[\\/](src|dist)[\\/](.*)$/;
 const DEPENDENCY = /[\\/]node_modules[\\/]/;
 const NODE_INTERNAL = /^at (node:|.*\(node:)/;
 const FRAME = /\(?((?:file:\/\/)?[^\s()]+):(\d+):(\d+)\)?\s*$/;
+
+/** Folders of the library's packages that hold model code, by package name. */
+const modelCode = new Map<string, string[]>();
+
+/**
+ * Declares `folder` (e.g. `models/`) of the library's package `pkg` (e.g. `ops`) as model code:
+ * source lines there are reported, as `@shardcost/<pkg>/src/<folder>/file.ts:142`. A package
+ * that defines models calls it once when it loads.
+ */
+export function registerModelCode(pkg: string, folder: string): void {
+  const folders = modelCode.get(pkg) ?? [];
+  if (!folders.includes(folder)) folders.push(folder);
+  modelCode.set(pkg, folders);
+}
 
 /**
  * A captured call stack, formatted only when a location is asked for: V8 captures frames
@@ -21,6 +35,10 @@ const FRAME = /\(?((?:file:\/\/)?[^\s()]+):(\d+):(\d+)\)?\s*$/;
  */
 const resolved = new WeakMap<Error, SourceLocation | null>();
 
+/**
+ * A call stack captured when an op was traced, resolved to the user's line only when asked
+ * (`location`).
+ */
 export class StackCapture {
   private readonly error: Error;
   constructor() {
@@ -40,6 +58,10 @@ export class StackCapture {
   }
 }
 
+/**
+ * The first frame of a stack that is the user's code (or a built-in model's), as a file, line and
+ * column.
+ */
 export function userFrame(stack: string): SourceLocation | undefined {
   const lines = stack.split("\n").slice(1);
   for (const raw of lines) {
@@ -50,7 +72,8 @@ export function userFrame(stack: string): SourceLocation | undefined {
     const file = decodeURI(m[1]!.replace(/^file:\/\//, ""));
     const own = PACKAGE_FILE.exec(file);
     if (own) {
-      if (!own[3]!.startsWith("models/")) continue;
+      const folders = modelCode.get(own[1]!) ?? [];
+      if (!folders.some((f) => own[3]!.startsWith(f))) continue;
       return {
         file: `@shardcost/${own[1]}/${own[2]}/${own[3]}`,
         line: Number(m[2]),
@@ -80,6 +103,7 @@ export function callerLocation(): SourceLocation | undefined {
   return new StackCapture().location;
 }
 
+/** `file:line`, or `?` when unknown. */
 export function formatLocation(loc: SourceLocation | undefined): string {
   return loc ? `${loc.file}:${loc.line}` : "?";
 }

@@ -118,11 +118,16 @@ export class Tracer {
   }
 }
 
+/**
+ * What a forward function receives for declared inputs of type `T`: every `tensor()` spec as a
+ * `Tracer`, at any depth.
+ */
 export type Traced<T> = T extends TensorSpec ? Tracer : { [K in keyof T]: Traced<T[K]> };
 
 /** What a traced function may return: a tensor, or arrays/objects of them. */
 export type TraceResult = Tracer | readonly TraceResult[] | { readonly [k: string]: TraceResult };
 
+/** Dim sizes by name: `{ B: 32, D: 8192 }`. */
 export type Dims = Readonly<Record<string, number>>;
 
 function isSpec(x: unknown): x is TensorSpec {
@@ -300,7 +305,7 @@ function checkDimSize(name: string, size: number): void {
 
 /**
  * Binds a primitive to operands inside a trace and returns its results. This is how every op in
- * `@shardcost/ops` reaches the IR; the user's source line is captured here.
+ * the library reaches the IR; the user's source line is captured here.
  */
 export function bind<P extends Primitive>(
   primitive: P,
@@ -401,6 +406,11 @@ export interface TraceOptions {
   readonly sourceLocations?: boolean | "lazy";
 }
 
+/**
+ * Runs `fn` on tracers for `inputs` and records the program it builds: a flat list of typed
+ * equations with global shapes and shardings (like `jax.make_jaxpr`). Checks every op's shapes,
+ * dims and shardings as it goes.
+ */
 export function trace<I>(
   fn: (inputs: Traced<I>) => TraceResult,
   inputs: I,

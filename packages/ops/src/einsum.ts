@@ -11,6 +11,7 @@ import {
 } from "@shardcost/core";
 import { astype } from "./elementwise.js";
 
+/** How `einsum` computes: the dtype its operands are cast to, and the result dtype. */
 export interface EinsumOptions {
   /** Dtype the contraction runs in (operands are cast to it); default: the widest operand's. */
   readonly compute?: DType;

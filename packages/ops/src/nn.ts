@@ -16,6 +16,7 @@ import {
 } from "./elementwise.js";
 import { concatenate, dynamicSlice, merge, split } from "./structural.js";
 
+/** How `softmax` computes: max-subtracted (stable, the default) or the textbook exp/sum/divide. */
 export interface SoftmaxOptions {
   /**
    * Subtract the row max first (default true), as every real kernel does. Without it the cost is
@@ -61,6 +62,7 @@ export const layernorm = composite(function layernorm(
   return add(mul(astype(mul(centered, r), x.dtype), w), b);
 });
 
+/** The sine and cosine tables rotary embeddings read. */
 export interface RopeTables {
   /** sin and cos of position × frequency, over the position dims and `${head}h` (H/2). */
   readonly sin: Tracer;
@@ -89,6 +91,7 @@ export const rope = composite(function rope(
   return merge(out, [r, h], head);
 });
 
+/** The dims attention works over: query length (absent in decode), key length and head dim. */
 export interface AttentionDims {
   /** Query-length dim (T; absent in single-token decode), key-length dim (S), head dim (H). */
   readonly query?: string;
@@ -96,6 +99,7 @@ export interface AttentionDims {
   readonly head: string;
 }
 
+/** How attention runs: its dims, the score scale, an additive mask and the softmax. */
 export interface AttentionOptions extends AttentionDims {
   /** Score scale, default 1/√H; null for none. */
   readonly scale?: number | null;
@@ -141,6 +145,7 @@ export const flashAttention = composite(function flashAttention(
   });
 });
 
+/** A gated MLP's weights: gate, up and down projections. */
 export interface GatedMlpWeights {
   /** Gate and up projections [D, F], down projection [F, D]. */
   readonly gate: Tracer;
@@ -148,6 +153,7 @@ export interface GatedMlpWeights {
   readonly down: Tracer;
 }
 
+/** A gated MLP's dims, its matmul, and hooks that constrain its intermediates (e.g. `shard()`). */
 export interface GatedMlpOptions {
   /** Model dim (default D) and hidden dim (default F). */
   readonly model?: string;

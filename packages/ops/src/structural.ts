@@ -14,6 +14,7 @@ import {
 export const gather = (table: Tracer, ids: Tracer, dim: string) =>
   bind1(Primitive.Gather, [table, ids], { dim });
 
+/** The window of a dynamic slice: its dim's name and size, or one position (the dim dropped). */
 export interface SliceOptions {
   /** Name and size of the window's dim; omit to take one position and drop `dim`. */
   readonly as?: { readonly dim: string; readonly size: number };
@@ -52,6 +53,7 @@ export function dynamicUpdateSlice(
   });
 }
 
+/** Renames a dim (free): `rename(x, "S", "T")`. */
 export const rename = (x: Tracer, from: string, to: string) =>
   bind1(
     Primitive.Rename,

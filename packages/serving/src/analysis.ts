@@ -6,6 +6,7 @@ import {
   estimate,
   chip as lookupChip,
   type MemoryEstimate,
+  memoryVerdict,
   type Program,
   param,
   peakFlops,
@@ -23,10 +24,16 @@ import {
   type StepOptions,
   shardingOf,
   specFor,
+  tokensPerStep,
 } from "@shardcost/ops";
-import { estimateSpmd, lower, type Mesh, mesh as meshOf } from "@shardcost/sharding";
+import { compile, type Mesh, mesh as meshOf } from "@shardcost/sharding";
 import { type LayoutName, resolveLayout } from "./layouts/index.js";
+import { compileStep } from "./step.js";
 
+/**
+ * A step's time per chip, in parts (weights, KV, FLOPs, ICI, HBM) and as serial, overlapped and
+ * roofline wholes.
+ */
 export interface StepTime {
   /** Streaming the weights, the KV caches, and the FLOPs, each alone, per chip. */
   readonly paramLoadS: number;
@@ -45,6 +52,7 @@ export interface StepTime {
   readonly bound: "compute" | "hbm" | "ici";
 }
 
+/** A serving step's figures per chip: memory, time, tokens per step and per second, FLOPs. */
 export interface StepReport {
   readonly phase: Phase;
   readonly batch: number;
@@ -64,6 +72,7 @@ export interface StepReport {
   readonly program: Program;
 }
 
+/** A step for the serving analyses: the model's step options and a phase (default decode). */
 export interface ServeOptions extends Omit<StepOptions, "layout"> {
   readonly phase?: Phase;
 }
@@ -88,7 +97,7 @@ function report(
 ): StepReport {
   const t = est.totals;
   const phase = options.phase ?? "decode";
-  const tokensPerStep = phase === "decode" ? options.batch : options.batch * options.seq;
+  const tokens = tokensPerStep(phase, options.batch, options.seq);
   const serialS = t.serialS / scale;
   const time: StepTime = {
     paramLoadS: t.paramBytes / scale / c.hbmBandwidth,
@@ -101,7 +110,7 @@ function report(
     rooflineS: Math.max(t.computeS / scale, t.hbmS / scale, t.iciS),
     bound: t.bound,
   };
-  const tokensPerS = tokensPerStep / serialS;
+  const tokensPerS = tokens / serialS;
   return {
     phase,
     batch: options.batch,
@@ -109,7 +118,7 @@ function report(
     chips,
     memory,
     time,
-    tokensPerStep,
+    tokensPerStep: tokens,
     tokensPerS,
     tokensPerSPerChip: tokensPerS / chips,
     flopsPerChip: t.flops / scale,
@@ -133,15 +142,14 @@ export function idealStep(
   const program = traceStep(config, options);
   const est = estimate(program, c);
   const m = est.memory;
-  const memory: MemoryEstimate = {
-    paramBytes: m.paramBytes / chips,
-    cacheBytes: m.cacheBytes / chips,
-    activationBytes: m.activationBytes / chips,
-    totalBytes: m.totalBytes / chips,
-    capacityBytes: c.hbmBytes,
-    fits: m.totalBytes / chips <= c.hbmBytes,
-    headroomBytes: c.hbmBytes - m.totalBytes / chips,
-  };
+  const memory = memoryVerdict(
+    {
+      paramBytes: m.paramBytes / chips,
+      cacheBytes: m.cacheBytes / chips,
+      activationBytes: m.activationBytes / chips,
+    },
+    c.hbmBytes,
+  );
   return report(options, chips, c, est, program, chips, memory);
 }
 
@@ -152,9 +160,10 @@ export function shardedStep(
   layout: LayoutName,
   m: Mesh,
 ): StepReport {
-  const program = traceStep(config, options, resolveLayout(layout, config, m, options));
-  const est = estimateSpmd(lower(program, m), m);
-  return report(options, m.chips, m.chip, est, program, 1, est.memory);
+  const query = { ...options, phase: options.phase ?? "decode" };
+  const { compiled } = compileStep(config, query, layout, m);
+  const est = compiled.estimate;
+  return report(options, m.chips, m.chip, est, compiled.traced, 1, est.memory);
 }
 
 /**
@@ -283,6 +292,7 @@ export function prefillToDecodeRatio(
   return prefillS / ((decodeStepS * decodeTokens) / batch);
 }
 
+/** One batch size of a latency–throughput sweep. */
 export interface SweepPoint {
   readonly batch: number;
   readonly latencyS: number;
@@ -317,19 +327,38 @@ export function latencyThroughputSweep(
       fits: s.memory.fits,
     };
   });
-  return points.map((p) => ({
-    ...p,
-    pareto:
-      p.fits &&
-      !points.some(
-        (q) =>
-          q.fits &&
-          q !== p &&
-          q.latencyS <= p.latencyS &&
-          q.tokensPerS >= p.tokensPerS &&
-          (q.latencyS < p.latencyS || q.tokensPerS > p.tokensPerS),
-      ),
-  }));
+  const frontier = paretoFrontier(
+    points.map((p) => ({ fits: p.fits, latencyS: p.latencyS, throughput: p.tokensPerS })),
+  );
+  return points.map((p, i) => ({ ...p, pareto: frontier.has(i) }));
+}
+
+/** A point on the latency–throughput plane; `null` where it could not be costed. */
+export interface FrontierPoint {
+  readonly fits: boolean | null;
+  readonly latencyS: number | null;
+  readonly throughput: number | null;
+}
+
+/**
+ * The latency–throughput Pareto frontier: the indices of the points that fit and that no other
+ * fitting point beats on both latency and throughput (of exact ties, the first).
+ */
+export function paretoFrontier(points: readonly FrontierPoint[]): Set<number> {
+  const fitting = points
+    .map((p, i) => ({ p, i }))
+    .filter(({ p }) => p.fits === true)
+    .sort((a, b) => a.p.latencyS! - b.p.latencyS! || b.p.throughput! - a.p.throughput!);
+  const onFrontier = new Set<number>();
+  let best = -Infinity;
+  for (const { p, i } of fitting) {
+    // Sorted by latency: a point is on the frontier if it beats every faster point's throughput.
+    if (p.throughput! > best) {
+      onFrontier.add(i);
+      best = p.throughput!;
+    }
+  }
+  return onFrontier;
 }
 
 /** Logical 3-axis v5e meshes from 8 to 256 chips, as the book's 2D study lays them out. */
@@ -342,6 +371,7 @@ export const STUDY_SHAPES: readonly Readonly<Record<string, number>>[] = [
   { X: 4, Y: 8, Z: 8 },
 ];
 
+/** One mesh and layout of the MLP layout study: communication, compute and step time. */
 export interface MlpStudyRow {
   readonly chips: number;
   readonly layout: "1d-ws" | "2d-ws";
@@ -388,7 +418,7 @@ export function mlpLayoutStudy(
         { B: batch, D: config.D, F: config.F },
         { sourceLocations: false },
       );
-      const t = estimateSpmd(lower(program, m), m).totals;
+      const t = compile(program, { mesh: m }).estimate.totals;
       rows.push({ chips: m.chips, layout, commS: t.iciS, computeS: t.computeS, stepS: t.serialS });
     }
   }

@@ -1,18 +1,16 @@
 import {
+  combineSums,
   type DType,
   type Estimate,
-  estimate,
   type MemoryEstimate,
-  type Program,
-  retypeStorage,
+  memoryVerdict,
   type StepTotals,
   stepTotals,
-  trace,
 } from "@shardcost/core";
-import { type LlamaConfig, llamaStep, type Phase, type StepOptions } from "@shardcost/ops";
-import { collectiveCost, groupSize, localSizes, lower, type Mesh } from "@shardcost/sharding";
+import { type LlamaConfig, llamaStep } from "@shardcost/ops";
+import type { Compiled, Mesh } from "@shardcost/sharding";
 import { type LayoutName, type ResolvedLayout, resolveLayout } from "./layouts/index.js";
-
+import { compileStep, type StepQuery } from "./step.js";
 /**
  * A step's totals and memory per chip, as a sweep needs them (no per-op rows): the part of a
  * `StepReport` that the layer-periodic estimator can produce without tracing every layer.
@@ -20,13 +18,6 @@ import { type LayoutName, type ResolvedLayout, resolveLayout } from "./layouts/i
 export interface StepCosts {
   readonly totals: StepTotals;
   readonly memory: MemoryEstimate;
-}
-
-/** Σ times of the kernels (everything but collectives), for the overlapped step time. */
-function kernelTime(e: Estimate): number {
-  let s = 0;
-  for (const o of e.ops) if (o.iciS === 0) s += o.timeS;
-  return s;
 }
 
 /**
@@ -43,62 +34,18 @@ export function extrapolateLayers(two: Estimate, three: Estimate, layers: number
   if (layers < 2) throw new Error("extrapolateLayers needs at least two layers");
   const n = layers - 2;
   const lin = (x: number, y: number) => x + n * (y - x);
-  const a = two.totals;
-  const b = three.totals;
-  const totals = stepTotals({
-    flops: lin(a.flops, b.flops),
-    hbmBytes: lin(a.hbmBytes, b.hbmBytes),
-    paramBytes: lin(a.paramBytes, b.paramBytes),
-    cacheBytes: lin(a.cacheBytes, b.cacheBytes),
-    weightFlops: lin(a.weightFlops, b.weightFlops),
-    iciBytes: lin(a.iciBytes, b.iciBytes),
-    computeS: lin(a.computeS, b.computeS),
-    hbmS: lin(a.hbmS, b.hbmS),
-    iciS: lin(a.iciS, b.iciS),
-    timeS: lin(a.timeS, b.timeS),
-    kernelS: lin(kernelTime(two), kernelTime(three)),
-  });
+  const totals = stepTotals(combineSums(two.totals, three.totals, lin));
   const m1 = two.memory;
   const m2 = three.memory;
-  const paramBytes = lin(m1.paramBytes, m2.paramBytes);
-  const cacheBytes = lin(m1.cacheBytes, m2.cacheBytes);
-  const activationBytes = m2.activationBytes;
-  const totalBytes = paramBytes + cacheBytes + activationBytes;
-  const memory: MemoryEstimate = {
-    paramBytes,
-    cacheBytes,
-    activationBytes,
-    totalBytes,
-    capacityBytes: m2.capacityBytes,
-    fits: totalBytes <= m2.capacityBytes,
-    headroomBytes: m2.capacityBytes - totalBytes,
-  };
+  const memory = memoryVerdict(
+    {
+      paramBytes: lin(m1.paramBytes, m2.paramBytes),
+      cacheBytes: lin(m1.cacheBytes, m2.cacheBytes),
+      activationBytes: m2.activationBytes,
+    },
+    m2.capacityBytes,
+  );
   return { totals, memory };
-}
-
-/** What a step is asked for: the model's step options but the layout (and mesh), a phase. */
-export interface StepQuery extends Omit<StepOptions, "layout" | "mask"> {
-  readonly phase: Phase;
-}
-
-interface Lowered {
-  readonly program: Program;
-  /** Each distinct (dim, devices) sharding in the program, to recheck divisibility. */
-  readonly shardedDims: readonly (readonly [string, number])[];
-}
-
-function shardedDimsOf(program: Program, m: Mesh): [string, number][] {
-  const seen = new Map<string, [string, number]>();
-  const visit = (dims: Program["inputs"][number]["var"]["aval"]["dims"]) => {
-    for (const d of dims) {
-      if (d.axes.length === 0) continue;
-      const key = `${d.dim}_${d.axes.join("")}`;
-      if (!seen.has(key)) seen.set(key, [d.dim, groupSize(m, d.axes)]);
-    }
-  };
-  for (const i of program.inputs) visit(i.var.aval.dims);
-  for (const e of program.eqns) for (const o of e.outputs) visit(o.aval.dims);
-  return [...seen.values()];
 }
 
 /**
@@ -115,7 +62,7 @@ export class StepEstimator {
   // Lowered steps by model and mesh (as objects), then by the rest of the query as text.
   private readonly lowered = new WeakMap<
     LlamaConfig,
-    WeakMap<Mesh, Map<string, readonly Lowered[]>>
+    WeakMap<Mesh, Map<string, readonly Compiled[]>>
   >();
   // Resolved layouts, the same way: a sweep asks for the same few many times.
   private readonly layouts = new WeakMap<
@@ -169,17 +116,12 @@ export class StepEstimator {
     let pair = reuse ? (cache.get(exact) ?? cache.get(key)) : undefined;
     const cached = pair !== undefined;
     if (!pair) {
-      const lowerWith = (layers: number): Lowered => {
-        const spec = llamaStep({ ...config, layers }, query.phase, options);
-        const program = lower(
-          trace(spec.fn, spec.inputs, spec.dims, { sourceLocations: "lazy" }),
-          m,
-        );
+      const compileWith = (layers: number): Compiled => {
         this.stats.traced++;
-        return { program, shardedDims: shardedDimsOf(program, m) };
+        return compileStep({ ...config, layers }, { ...query, ...rep }, resolved, m).compiled;
       };
       // Three layers or fewer: the model itself.
-      pair = config.layers <= 3 ? [lowerWith(config.layers)] : [lowerWith(2), lowerWith(3)];
+      pair = config.layers <= 3 ? [compileWith(config.layers)] : [compileWith(2), compileWith(3)];
       cache.set(key, pair);
     }
     if (!cache.has(exact)) {
@@ -187,20 +129,11 @@ export class StepEstimator {
         param: { from: rep.weights, to: stored.weights },
         cache: { from: rep.kv, to: stored.kv },
       };
-      pair = pair.map((l) => ({ ...l, program: retypeStorage(l.program, change) }));
+      pair = pair.map((c) => c.retyped(change));
       cache.set(exact, pair);
     }
     const dims = llamaStep({ ...config, layers: 0 }, query.phase, options).dims;
-    const costs = (l: Lowered) => {
-      const sizes: Record<string, number> = { ...l.program.dims, ...dims };
-      for (const [dim, devices] of l.shardedDims) if (sizes[dim]! % devices !== 0) return undefined;
-      return estimate(l.program, m.chip, {
-        sizes: localSizes({ dims: sizes }, m),
-        collectives: collectiveCost(m),
-        reuseKernels: true,
-      });
-    };
-    const estimates = pair.map(costs);
+    const estimates = pair.map((c) => (c.divides(dims) ? c.at(dims) : undefined));
     const [first, second] = estimates;
     if (first && estimates.length === 1) return { totals: first.totals, memory: first.memory };
     if (first && second) return extrapolateLayers(first, second, config.layers);

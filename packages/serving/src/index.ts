@@ -1,3 +1,34 @@
-export * from "./analysis.js";
-export * from "./engine.js";
-export * from "./layouts/index.js";
+export {
+  criticalBatch,
+  type FrontierPoint,
+  idealStep,
+  kvBytesPerToken,
+  kvTokensEvictedPerStep,
+  latencyThroughputSweep,
+  type MlpStudyRow,
+  maxBatch,
+  mlpLayoutStudy,
+  paretoFrontier,
+  prefillTimeAtMfu,
+  prefillToDecodeRatio,
+  qpsPerChip,
+  type ServeOptions,
+  STUDY_SHAPES,
+  type StepReport,
+  type StepTime,
+  type SweepPoint,
+  shardedStep,
+  smallestSlice,
+  V5E_SLICES,
+} from "./analysis.js";
+export { extrapolateLayers, type StepCosts, StepEstimator } from "./engine.js";
+export type { Axis, ResolvedLayout, StepShape } from "./layouts/axes.js";
+export {
+  type BaseLayoutName,
+  isLayoutName,
+  LAYOUTS,
+  type LayoutName,
+  type LayoutPreset,
+  resolveLayout,
+} from "./layouts/presets.js";
+export { type CompiledStep, compileStep, type StepQuery } from "./step.js";

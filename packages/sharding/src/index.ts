@@ -1,7 +1,26 @@
-export * from "./collective-cost.js";
-export * from "./lower.js";
-export * from "./mesh.js";
-export * from "./reshard.js";
-export * from "./rules.js";
-export * from "./simulate.js";
-export * from "./sizes.js";
+export {
+  type CollectiveRule,
+  collectiveCost,
+  collectiveRules,
+  estimateSpmd,
+} from "./collective-cost.js";
+export {
+  Compiled,
+  type CompileOptions,
+  compile,
+  PASSES,
+  type PassName,
+  type StorageChange,
+  type Traceable,
+} from "./compile.js";
+export { lower, ShardingError } from "./lower.js";
+export {
+  type LinkKind,
+  type Mesh,
+  type MeshAxis,
+  mesh,
+  parseMeshShape,
+  printMesh,
+} from "./mesh.js";
+export { type SimulatedCollective, type Simulation, simulate } from "./simulate.js";
+export { groupSize, localSizes } from "./sizes.js";

@@ -3,6 +3,10 @@ import { type Chip, chip as lookupChip, ShardcostError } from "@shardcost/core";
 /** How an axis's chips talk: TPU ICI links, NVLink inside a node, the network across nodes. */
 export type LinkKind = "ici" | "nvlink" | "scale-out" | "pcie";
 
+/**
+ * One axis of a mesh: its name, size, link kind and bandwidth, whether it wraps around, and the
+ * torus dimensions it lies on.
+ */
 export interface MeshAxis {
   readonly name: string;
   readonly size: number;
@@ -187,6 +191,7 @@ export function parseMeshShape(text: string): Record<string, number> {
   return Object.fromEntries(parts.map((p, i) => [names[i]!, Number(p)]));
 }
 
+/** A mesh as a line: chip, axes with sizes, chips in all. */
 export function printMesh(m: Mesh): string {
   return `${m.chip.name} ${m.axes.map((a) => `${a.name}=${a.size}`).join(" ")} (${m.chips} chips)`;
 }

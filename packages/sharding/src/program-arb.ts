@@ -50,7 +50,9 @@ import {
 import fc from "fast-check";
 import type { Mesh } from "./mesh.js";
 
+/** The unary ops a generated program may apply. */
 export type UnaryFn = "exp" | "log" | "tanh" | "rsqrt" | "neg" | "silu" | "gelu";
+/** The binary ops a generated program may apply. */
 export type BinaryFn = "add" | "sub" | "mul" | "div" | "max";
 
 /** One step applied to the running value `v`; inputs a step needs are declared by it. */
@@ -103,6 +105,7 @@ export type ProgramStep =
     }
   | { readonly op: "shard"; readonly spec: readonly DimSharding[] };
 
+/** A generated program before it is built: dims, inputs with shardings, and steps. */
 export interface ProgramRecipe {
   /** Every dim's size, the fresh dims steps introduce included. */
   readonly sizes: Readonly<Record<string, number>>;

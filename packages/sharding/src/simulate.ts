@@ -22,6 +22,7 @@ import {
 } from "@shardcost/core";
 import type { Mesh } from "./mesh.js";
 
+/** One collective as the simulator ran it: its equation and the bytes each device sent. */
 export interface SimulatedCollective {
   /** Index of the collective in the lowered program's equations. */
   readonly eqn: number;
@@ -30,6 +31,7 @@ export interface SimulatedCollective {
   readonly bytesSent: readonly number[];
 }
 
+/** A simulated SPMD run: the outputs gathered from every device, and the bytes each device sent. */
 export interface Simulation {
   /** Each output gathered from the devices' shards (replicas checked to agree). */
   readonly outputs: Record<string, NDArray>;

@@ -19,8 +19,7 @@ import {
 } from "@shardcost/core";
 import { add, einsum, max, mean, mul, neg, shard, silu, sum, tanh } from "@shardcost/ops";
 import fc from "fast-check";
-import { estimateSpmd } from "./collective-cost.js";
-import { lower } from "./lower.js";
+import { compile } from "./compile.js";
 import { type Mesh, mesh } from "./mesh.js";
 import { type Simulation, simulate } from "./simulate.js";
 
@@ -74,6 +73,7 @@ export interface ChainRecipe {
   readonly out: readonly DimSharding[];
 }
 
+/** One step of a generated chain program: an einsum, an elementwise op or a constraint. */
 export type ChainStep =
   | {
       readonly op: "einsum";
@@ -253,6 +253,7 @@ export function randomInputs(program: Program, seed = 1): Record<string, Float64
   return out;
 }
 
+/** What `assertSpmdEquivalent` checked: the lowered program, the simulation, the estimate and the unsharded reference outputs. */
 export interface SpmdCheck {
   readonly lowered: Program;
   readonly simulation: Simulation;
@@ -271,7 +272,8 @@ export function assertSpmdEquivalent(
   options: { arrays?: Record<string, Float64Array>; tolerance?: number } = {},
 ): SpmdCheck {
   const tolerance = options.tolerance ?? 1e-5;
-  const lowered = lower(program, m);
+  const compiled = compile(program, { mesh: m });
+  const { lowered } = compiled;
   const arrays = options.arrays ?? randomInputs(program);
   const reference = interpret(program, arrays);
   const simulation = simulate(lowered, m, arrays);
@@ -289,7 +291,7 @@ export function assertSpmdEquivalent(
         fail(`output ${path}[${i}] = ${got.data[i]} but unsharded gives ${want.data[i]}`);
     }
   }
-  const estimate = estimateSpmd(lowered, m);
+  const { estimate } = compiled;
   const simulated = simulation.bytesSent.reduce((a, b) => a + b, 0);
   const modelled = estimate.totals.iciBytes * m.chips;
   if (Math.abs(simulated - modelled) > 1e-9 * Math.max(1, modelled)) {
@@ -297,4 +299,18 @@ export function assertSpmdEquivalent(
   }
   return { lowered, simulation, estimate, reference };
 }
-export * from "./program-arb.js";
+export {
+  type BinaryFn,
+  buildProgram,
+  generateProgram,
+  type OperandKinds,
+  operandKinds,
+  PROGRAM_PRIMITIVES,
+  type ProgramRecipe,
+  type ProgramStep,
+  programArb,
+  programInputs,
+  rounds,
+  tolerance,
+  type UnaryFn,
+} from "./program-arb.js";

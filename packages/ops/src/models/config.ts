@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { ShardcostError, type Sharding } from "@shardcost/core";
+import { registerModelCode, ShardcostError, type Sharding } from "@shardcost/core";
 
 /** A LLaMA-3-shaped decoder: grouped-query attention, RoPE, RMSNorm, SwiGLU. */
 export interface LlamaConfig {
@@ -51,6 +51,7 @@ export const LLAMA3_8B: LlamaConfig = {
   H: 128,
   V: 128256,
 };
+/** LLaMA-3-70B: 80 layers, D 8192, F 28672, 64 query and 8 KV heads of 128, vocab 128256. */
 export const LLAMA3_70B: LlamaConfig = {
   name: "llama3-70b",
   layers: 80,
@@ -61,6 +62,7 @@ export const LLAMA3_70B: LlamaConfig = {
   H: 128,
   V: 128256,
 };
+/** LLaMA-3.1-405B: 126 layers, D 16384, F 53248, 128 query and 8 KV heads of 128, vocab 128256. */
 export const LLAMA3_405B: LlamaConfig = {
   name: "llama3-405b",
   layers: 126,
@@ -72,6 +74,7 @@ export const LLAMA3_405B: LlamaConfig = {
   V: 128256,
 };
 
+/** The built-in models by the name `--model` takes. */
 export const LLAMA3_PRESETS: Readonly<Record<string, LlamaConfig>> = {
   "llama3-8b": LLAMA3_8B,
   "llama3-70b": LLAMA3_70B,
@@ -301,6 +304,7 @@ export type ActivationRole =
   | "mlpOut"
   | "logits";
 
+/** Each weight role's dims, in the order its tensor declares them. */
 export const ROLE_DIMS: { readonly [R in LlamaRole]: string } = {
   embed: "[V, D]",
   attnNorm: "[D]",
@@ -361,3 +365,6 @@ export function shardingOf(name: string, dims: string, axes: DimAxes): Sharding 
   }
   return { name, dims: names.map((dim) => ({ dim, axes: axes[dim] ?? [] })), partial: [] };
 }
+
+// Built-in model definitions (this folder) are model code: reports show their source lines.
+registerModelCode("ops", "models/");

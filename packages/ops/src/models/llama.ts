@@ -22,8 +22,16 @@ import {
 } from "./config.js";
 import { moeMlp } from "./moe.js";
 
+/**
+ * A serving step: prefill (the whole prompt) or decode (one token per sequence against the KV
+ * cache).
+ */
 export type Phase = "prefill" | "decode";
 
+/**
+ * A step's shape and numerics: batch, sequence or cache length, weight/KV/compute dtypes, attention
+ * kind, and the layout that places every role.
+ */
 export interface StepOptions {
   /** Sequences processed together (B). */
   readonly batch: number;
@@ -244,9 +252,16 @@ function moeLayer(m: Tracer, layer: object, x: object, tok: readonly string[]): 
   return add(routed, mul(shared, gate));
 }
 
+/** The decode step of a LLaMA-family model (`llamaStep` with phase decode). */
 export const llamaDecode = (config: LlamaConfig, options: StepOptions) =>
   llamaStep(config, "decode", options);
+/** The prefill step of a LLaMA-family model (`llamaStep` with phase prefill). */
 export const llamaPrefill = (config: LlamaConfig, options: StepOptions) =>
   llamaStep(config, "prefill", options);
 
 export type { LlamaConfig };
+
+/** Tokens one step processes: decode one per sequence, prefill every prompt token. */
+export function tokensPerStep(phase: Phase, batch: number, seq: number): number {
+  return phase === "decode" ? batch : batch * seq;
+}

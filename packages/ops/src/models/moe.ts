@@ -3,6 +3,7 @@ import { contractTo } from "../einsum.js";
 import { mul, silu } from "../elementwise.js";
 import { softmax } from "../nn.js";
 
+/** A MoE layer's weights: the router and the experts' gate, up and down projections. */
 export interface MoeWeights {
   /** Router [D, E]; experts' gate and up [E, D, F], down [E, F, D]. */
   readonly router: Tracer;

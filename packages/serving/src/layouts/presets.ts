@@ -15,10 +15,12 @@ import { fsdp } from "./fsdp.js";
 import { type Placement, roleDims, roleSizes, toLayout, weightRoles } from "./placement.js";
 import { weightGathered } from "./weight-gathered.js";
 
+/** The named layouts: 1D and 2D weight-stationary, weight-gathered, FSDP. */
 export type BaseLayoutName = "1d-ws" | "2d-ws" | "weight-gathered" | "fsdp";
 /** A named layout; `weight-gathered:XY` gathers weights over the axes it names (ESTI's variants). */
 export type LayoutName = BaseLayoutName | `weight-gathered:${string}`;
 
+/** A named layout as data: its name, its source and what it does. */
 export interface LayoutPreset {
   readonly name: BaseLayoutName;
   /** Where the layout comes from. */
@@ -26,6 +28,7 @@ export interface LayoutPreset {
   readonly description: string;
 }
 
+/** The named layouts, each with its source (ESTI, the book). */
 export const LAYOUTS: { readonly [N in BaseLayoutName]: LayoutPreset } = {
   "1d-ws": {
     name: "1d-ws",
@@ -64,6 +67,7 @@ export const LAYOUTS: { readonly [N in BaseLayoutName]: LayoutPreset } = {
   },
 };
 
+/** Whether `s` names a layout (`weight-gathered:XY` included). */
 export function isLayoutName(s: string): s is LayoutName {
   if (Object.hasOwn(LAYOUTS, s)) return true;
   return /^weight-gathered:[XYZ]{1,3}$/.test(s);

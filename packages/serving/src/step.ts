@@ -1,0 +1,31 @@
+import { type LlamaConfig, llamaStep, type Phase, type StepOptions } from "@shardcost/ops";
+import { type Compiled, compile, type Mesh } from "@shardcost/sharding";
+import { type LayoutName, type ResolvedLayout, resolveLayout } from "./layouts/index.js";
+
+/** What a step is asked for: the model's step options but the layout (and mesh), a phase. */
+export interface StepQuery extends Omit<StepOptions, "layout" | "mask"> {
+  readonly phase: Phase;
+}
+
+/** A model step compiled under a named layout, with the choices the layout made. */
+export interface CompiledStep {
+  readonly compiled: Compiled;
+  /** The layout resolved for this model, mesh and step (none without a layout). */
+  readonly resolved: ResolvedLayout | undefined;
+}
+
+/**
+ * A LLaMA-family step under a named layout on `m`, through the one pipeline (`compile`):
+ * resolve the layout for this model, mesh and step, trace, lower, fuse, estimate.
+ */
+export function compileStep(
+  config: LlamaConfig,
+  query: StepQuery,
+  layout: LayoutName | ResolvedLayout | undefined,
+  m: Mesh,
+): CompiledStep {
+  const resolved = typeof layout === "string" ? resolveLayout(layout, config, m, query) : layout;
+  const options = resolved ? { ...query, layout: resolved } : query;
+  const step = llamaStep(config, query.phase, options);
+  return { compiled: compile(step, { mesh: m }), resolved };
+}

@@ -1,0 +1,154 @@
+import {
+  type Dims,
+  debugPass,
+  type Estimate,
+  estimate,
+  type FusedProgram,
+  formatTotals,
+  fuseKernels,
+  type Program,
+  printFused,
+  printProgram,
+  retypeStorage,
+  type StorageRetype,
+  type Traced,
+  type TraceResult,
+  trace,
+} from "@shardcost/core";
+import { collectiveCost } from "./collective-cost.js";
+import { lower } from "./lower.js";
+import type { Mesh } from "./mesh.js";
+import { groupSize, localSizes } from "./sizes.js";
+
+/** Anything with a forward function, its inputs and dims: core's `model()`, a model step. */
+export interface Traceable<I = unknown> {
+  readonly fn: (inputs: Traced<I>) => TraceResult;
+  readonly inputs: I;
+  readonly dims: Dims;
+}
+
+/** Where `compile` runs the program. */
+export interface CompileOptions {
+  readonly mesh: Mesh;
+  /** Dim sizes that replace the model's own (e.g. another batch), before tracing. */
+  readonly dims?: Dims;
+}
+
+/** The four passes' names, as `SHARDCOST_DEBUG=passes` and `explain --pass` print them. */
+export const PASSES = ["traced", "lowered", "fused", "estimate"] as const;
+
+/** One of `PASSES`. */
+export type PassName = (typeof PASSES)[number];
+
+/**
+ * A program through the pipeline: each pass's result, printable. The estimate is at the
+ * program's own dims (computed on first use); `at` re-costs the same kernels at other sizes.
+ */
+export class Compiled {
+  private cachedEstimate: Estimate | undefined;
+  private cachedShardedDims: readonly (readonly [string, number])[] | undefined;
+  /**
+   * @param traced the program as traced, global shapes with their shardings
+   * @param lowered the SPMD program for `mesh`, collectives inserted
+   * @param fused the lowered program without dead code, fused into kernels
+   * @param mesh the mesh it was lowered for
+   */
+  constructor(
+    readonly traced: Program,
+    readonly lowered: Program,
+    readonly fused: FusedProgram,
+    readonly mesh: Mesh,
+  ) {}
+
+  /** The per-chip estimate at the program's own dims. */
+  get estimate(): Estimate {
+    if (!this.cachedEstimate) {
+      this.cachedEstimate = this.at(this.lowered.dims);
+      debugPass("estimate", () => formatTotals(this.cachedEstimate!));
+    }
+    return this.cachedEstimate;
+  }
+
+  /** The per-chip estimate with `dims` in place of the program's sizes (same structure). */
+  at(dims: Dims): Estimate {
+    return estimate(this.fused, this.mesh.chip, {
+      sizes: localSizes({ dims: { ...this.lowered.dims, ...dims } }, this.mesh),
+      collectives: collectiveCost(this.mesh),
+    });
+  }
+
+  /** Whether every sharded dim still divides by its devices at `dims` (so `at` is exact). */
+  divides(dims: Dims): boolean {
+    this.cachedShardedDims ??= shardedDimsOf(this.lowered, this.mesh);
+    for (const [dim, devices] of this.cachedShardedDims) {
+      const size = dims[dim] ?? this.lowered.dims[dim]!;
+      if (size % devices !== 0) return false;
+    }
+    return true;
+  }
+
+  /** The same program with weights and/or caches stored in other dtypes, re-fused. */
+  retyped(change: StorageChange): Compiled {
+    const lowered = retypeStorage(this.lowered, change);
+    return lowered === this.lowered
+      ? this
+      : new Compiled(this.traced, lowered, fuseKernels(lowered), this.mesh);
+  }
+
+  /** One pass's result in the book's notation. */
+  print(pass: PassName): string {
+    switch (pass) {
+      case "traced":
+        return printProgram(this.traced);
+      case "lowered":
+        return printProgram(this.lowered);
+      case "fused":
+        return printFused(this.fused);
+      case "estimate":
+        return formatTotals(this.estimate);
+    }
+  }
+}
+
+/** The `StorageRetype` a `Compiled.retyped` takes for each stored role. */
+export type StorageChange = Readonly<Partial<Record<"param" | "cache", StorageRetype>>>;
+
+/**
+ * The pipeline, the one every command, the sweep engine, the studies and the tests run:
+ * trace (unless given a traced program) → lower for `mesh` → fuse into kernels → estimate per
+ * chip. `SHARDCOST_DEBUG=passes` prints each pass's result to stderr.
+ */
+export function compile<I>(source: Traceable<I> | Program, options: CompileOptions): Compiled {
+  const traced = isProgram(source)
+    ? source
+    : trace(
+        source.fn,
+        source.inputs,
+        options.dims ? { ...source.dims, ...options.dims } : source.dims,
+        { sourceLocations: "lazy" },
+      );
+  if (!isProgram(source)) debugPass("trace", () => printProgram(traced));
+  const lowered = lower(traced, options.mesh);
+  const fused = fuseKernels(lowered);
+  debugPass("fuse", () => printFused(fused));
+  return new Compiled(traced, lowered, fused, options.mesh);
+}
+
+function isProgram<I>(x: Traceable<I> | Program): x is Program {
+  return "eqns" in x;
+}
+
+/** Each distinct (dim, devices) sharding in a program, to recheck divisibility at new sizes. */
+function shardedDimsOf(program: Program, m: Mesh): [string, number][] {
+  const seen = new Map<string, [string, number]>();
+  const visit = (dims: Program["inputs"][number]["var"]["aval"]["dims"]) => {
+    for (const d of dims) {
+      if (d.axes.length === 0) continue;
+      const key = `${d.dim}_${d.axes.join("")}`;
+      if (!seen.has(key)) seen.set(key, [d.dim, groupSize(m, d.axes)]);
+    }
+  };
+  for (const i of program.inputs) visit(i.var.aval.dims);
+  for (const e of program.eqns) for (const o of e.outputs) visit(o.aval.dims);
+  return [...seen.values()];
+}
