@@ -72,6 +72,8 @@ export type {
   Var,
 } from "./ir.js";
 export {
+  type Bound,
+  boundOf,
   type CollectiveCost,
   type CollectiveCostFn,
   eqnCost,
@@ -151,8 +153,6 @@ export {
 } from "./source.js";
 export { sourceOf } from "./sources.js";
 export {
-  type Bound,
-  boundOf,
   combineSums,
   STEP_FIGURES,
   type StepSums,

@@ -8,7 +8,14 @@ import { Primitive } from "./primitives.js";
 import { printOp, printType, printVar } from "./printer.js";
 import type { StackCapture } from "./source.js";
 import { sourceOf } from "./sources.js";
-import { type Bound, boundOf } from "./step-sums.js";
+
+/** What bounds a kernel or a step: compute, HBM traffic or the interconnect. */
+export type Bound = "compute" | "hbm" | "ici";
+
+/** The book's verdict: ICI when it outlasts both, else compute unless HBM outlasts it. */
+export function boundOf(computeS: number, hbmS: number, iciS: number): Bound {
+  return iciS > Math.max(computeS, hbmS) ? "ici" : computeS >= hbmS ? "compute" : "hbm";
+}
 
 /** What a collective costs on the interconnect, per chip (from the sharding package). */
 export interface CollectiveCost {

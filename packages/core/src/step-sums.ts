@@ -1,12 +1,4 @@
-import type { OpEstimate } from "./kernel-cost.js";
-
-/** What bounds a kernel or a step: compute, HBM traffic or the interconnect. */
-export type Bound = "compute" | "hbm" | "ici";
-
-/** The book's verdict: ICI when it outlasts both, else compute unless HBM outlasts it. */
-export function boundOf(computeS: number, hbmS: number, iciS: number): Bound {
-  return iciS > Math.max(computeS, hbmS) ? "ici" : computeS >= hbmS ? "compute" : "hbm";
-}
+import { type Bound, boundOf, type OpEstimate } from "./kernel-cost.js";
 
 /** The additive parts of a step's totals: sums over its kernels and collectives. */
 export interface StepSums {

@@ -1,6 +1,6 @@
 import type { Aval, EqnOf, Primitive } from "@shardcost/core";
 import type { Target } from "./reshard.js";
-import type { RuleContext, RuleResult } from "./rules.js";
+import type { RuleContext, RuleResult } from "./rule-types.js";
 
 const NONE: readonly string[] = [];
 const same = (a: readonly string[], b: readonly string[]) => a.join() === b.join();

@@ -21,7 +21,8 @@ import {
 import { emitCombined } from "./combine.js";
 import type { Mesh } from "./mesh.js";
 import { planReshard, type Target } from "./reshard.js";
-import { type RuleContext, shardingRules } from "./rules.js";
+import type { RuleContext } from "./rule-types.js";
+import { shardingRules } from "./rules.js";
 import { axisSize, groupSize, shardingProblem } from "./sizes.js";
 
 /** A bad sharding for a mesh, or a choice lowering will not make for you. */
