@@ -3,6 +3,7 @@
  * every exported name carries a leading doc comment (what `npm run docs` renders). Core names
  * no package above it.
  */
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -60,6 +61,16 @@ describe("public API", () => {
     expect(checked).toBeGreaterThan(250);
     expect(undocumented).toEqual([]);
   }, 60_000);
+
+  it("the API docs build from the doc comments, warnings as errors (`npm run docs`)", () => {
+    const typedoc = join(root, "node_modules/typedoc/bin/typedoc");
+    const run = spawnSync(process.execPath, [typedoc, "--emit", "none"], {
+      cwd: root,
+      encoding: "utf8",
+    });
+    expect(`${run.stdout}${run.stderr}`).not.toMatch(/\[warning\]|\[error\]/);
+    expect(run.status).toBe(0);
+  }, 120_000);
 
   it("core names no package above it", () => {
     const above = /@shardcost\/(ops|sharding|serving|cli)\b/;

@@ -1,3 +1,8 @@
+/**
+ * The `shardcost` command: model files, estimate, sweep, compare, explain, report, trace and plan.
+ *
+ * @module @shardcost/cli
+ */
 export { dimFlags, dtypeList, intList, UsageError } from "./args.js";
 export { type Io, main } from "./main.js";
 export type { CollectiveRow, JsonReport, OpRow } from "./report.js";

@@ -1,3 +1,8 @@
+/**
+ * Dims and dtypes, the sharding notation, the IR and its tracer, the closed primitive set with its total rule tables (shape, cost, numeric), the reference interpreter, the chip catalog, fusion and the per-chip roofline estimator.
+ *
+ * @module @shardcost/core
+ */
 export {
   COLLECTIVES,
   type CollectiveInfo,

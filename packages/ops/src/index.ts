@@ -1,3 +1,8 @@
+/**
+ * The ops users call (einsum, elementwise, reductions, gathers, slices, reshapes, casts), composites (softmax, RMSNorm, RoPE, attention, gated MLP, MoE) and the built-in LLaMA-family models with their layout roles.
+ *
+ * @module @shardcost/ops
+ */
 export { constraintsFrom } from "./constrain.js";
 export { type EinsumOptions, einsum } from "./einsum.js";
 export {

@@ -1,3 +1,8 @@
+/**
+ * The named layouts as typed data, the serving analyses of the book's inference chapters, and the periodic-layer engine that sweeps thousands of configurations.
+ *
+ * @module @shardcost/serving
+ */
 export {
   criticalBatch,
   type FrontierPoint,

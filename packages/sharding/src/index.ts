@@ -1,3 +1,8 @@
+/**
+ * Meshes, per-primitive sharding rules, the lowering pass that inserts collectives, their cost on the interconnect, the SPMD simulator, and `compile`: the one pipeline from a model to a per-chip estimate.
+ *
+ * @module @shardcost/sharding
+ */
 export {
   type CollectiveRule,
   collectiveCost,

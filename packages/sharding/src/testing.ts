@@ -2,6 +2,8 @@
  * For users' own property tests of sharding rules: fast-check arbitraries for meshes,
  * shardings and small programs, and `assertSpmdEquivalent`, which lowers a program, runs every
  * device of the mesh on real data and checks the result and the bytes moved.
+ *
+ * @module @shardcost/sharding/testing
  */
 import {
   type DimSharding,
