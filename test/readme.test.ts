@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { estimate, formatOpTable, param, printProgram, tensor, trace } from "@shardcost/core";
 import { einsum, mul, shard, silu } from "@shardcost/ops";
-import { estimateSpmd, lower, mesh } from "@shardcost/sharding";
+import { compile, estimateSpmd, lower, mesh } from "@shardcost/sharding";
 import { describe, expect, it } from "vitest";
 
 describe("README", () => {
@@ -33,9 +33,28 @@ describe("README", () => {
 
   it("lowers onto the README's mesh; without the output constraint it asks where the sum goes", () => {
     const m = mesh("v5e", { X: 2, Y: 2, Z: 2 });
-    const lowered = lower(program, m);
-    expect(printProgram(lowered)).toContain("ReduceScatter_YZ[D]");
-    expect(formatOpTable(estimateSpmd(lowered, m))).not.toMatch(/NaN/);
+    const c = compile(program, { mesh: m });
+    expect(printProgram(c.lowered)).toContain("ReduceScatter_YZ[D]");
+    expect(c.print("fused")).toMatch(/^kernel 0: /);
+    expect(c.print("fused").split("\n")).toHaveLength(c.estimate.ops.length);
+    expect(formatOpTable(c.estimate)).not.toMatch(/NaN/);
+    // The passes are the pieces: the estimate equals the lowered program's, priced on the mesh.
+    expect(c.estimate.totals).toEqual(estimateSpmd(lower(program, m), m).totals);
+    // Re-costed at another batch, the same kernels equal a fresh compile at that batch.
+    const at = trace(
+      (x) => {
+        const h = mul(silu(einsum("BD,DF->BF", x.in, x.w1)), einsum("BD,DF->BF", x.in, x.w2));
+        return shard(einsum("BF,FD->BD", shard(h, "[B, F_YZ]"), x.wout), "[B, D_XYZ]");
+      },
+      {
+        in: tensor("In[B, D_X]", "bf16"),
+        w1: param("Win1[D_X, F_YZ]", "int8"),
+        w2: param("Win2[D_X, F_YZ]", "int8"),
+        wout: param("Wout[F_YZ, D_X]", "int8"),
+      },
+      { B: 256, D: 8192, F: 28672 },
+    );
+    expect(c.at({ B: 256 }).totals).toEqual(compile(at, { mesh: m }).estimate.totals);
     const unconstrained = trace(
       (x) => {
         const h = mul(silu(einsum("BD,DF->BF", x.in, x.w1)), einsum("BD,DF->BF", x.in, x.w2));
