@@ -2,25 +2,32 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { estimate, formatOpTable, param, printProgram, tensor, trace } from "@shardcost/core";
+import {
+  estimate,
+  formatOpTable,
+  param,
+  printProgram,
+  type Traced,
+  tensor,
+  trace,
+} from "@shardcost/core";
 import { einsum, mul, shard, silu } from "@shardcost/ops";
 import { compile, estimateSpmd, lower, mesh } from "@shardcost/sharding";
 import { describe, expect, it } from "vitest";
 
 describe("README", () => {
-  const program = trace(
-    (x) => {
-      const h = mul(silu(einsum("BD,DF->BF", x.in, x.w1)), einsum("BD,DF->BF", x.in, x.w2));
-      return shard(einsum("BF,FD->BD", shard(h, "[B, F_YZ]"), x.wout), "[B, D_XYZ]");
-    },
-    {
-      in: tensor("In[B, D_X]", "bf16"),
-      w1: param("Win1[D_X, F_YZ]", "int8"),
-      w2: param("Win2[D_X, F_YZ]", "int8"),
-      wout: param("Wout[F_YZ, D_X]", "int8"),
-    },
-    { B: 64, D: 8192, F: 28672 },
-  );
+  const inputs = {
+    in: tensor("In[B, D_X]", "bf16"),
+    w1: param("Win1[D_X, F_YZ]", "int8"),
+    w2: param("Win2[D_X, F_YZ]", "int8"),
+    wout: param("Wout[F_YZ, D_X]", "int8"),
+  };
+  const mlp = (x: Traced<typeof inputs>) => {
+    const h = mul(silu(einsum("BD,DF->BF", x.in, x.w1)), einsum("BD,DF->BF", x.in, x.w2));
+    return shard(einsum("BF,FD->BD", shard(h, "[B, F_YZ]"), x.wout), "[B, D_XYZ]");
+  };
+  const dims = { B: 64, D: 8192, F: 28672 };
+  const program = trace(mlp, inputs, dims);
 
   it("the first example traces, prints and estimates on one chip", () => {
     expect(printProgram(program)).toContain(
@@ -41,19 +48,7 @@ describe("README", () => {
     // The passes are the pieces: the estimate equals the lowered program's, priced on the mesh.
     expect(c.estimate.totals).toEqual(estimateSpmd(lower(program, m), m).totals);
     // Re-costed at another batch, the same kernels equal a fresh compile at that batch.
-    const at = trace(
-      (x) => {
-        const h = mul(silu(einsum("BD,DF->BF", x.in, x.w1)), einsum("BD,DF->BF", x.in, x.w2));
-        return shard(einsum("BF,FD->BD", shard(h, "[B, F_YZ]"), x.wout), "[B, D_XYZ]");
-      },
-      {
-        in: tensor("In[B, D_X]", "bf16"),
-        w1: param("Win1[D_X, F_YZ]", "int8"),
-        w2: param("Win2[D_X, F_YZ]", "int8"),
-        wout: param("Wout[F_YZ, D_X]", "int8"),
-      },
-      { B: 256, D: 8192, F: 28672 },
-    );
+    const at = trace(mlp, inputs, { ...dims, B: 256 });
     expect(c.at({ B: 256 }).totals).toEqual(compile(at, { mesh: m }).estimate.totals);
     const unconstrained = trace(
       (x) => {
