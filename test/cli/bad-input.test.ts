@@ -327,17 +327,33 @@ const CASES: Case[] = [
       within: 15_000,
     }),
   ),
-  // Resource limits: answered or refused with a typed error, in seconds.
+  // Resource limits: answered or refused with a typed error, in seconds. A built-in model of
+  // any depth is answered from two- and three-layer traces; traced in full, it is refused.
   {
     kind: "resource",
     args: ["estimate", ...M, "--mesh", "v5e:4", "--layers", "100000"],
+    status: 0,
+    message: /×100000 {2}einsum[\s\S]*DOES NOT FIT/,
+    within: 10_000,
+  },
+  {
+    kind: "resource",
+    args: ["estimate", ...M, "--mesh", "v5e:4", "--layers", "100000", "--full"],
     status: 1,
     message: /error\[resource\]: llama3-8b with 100,000 layers would trace about [\d,]+ equations/,
     within: 10_000,
   },
   {
     kind: "resource",
-    args: ["estimate", "--model", "c.json", "--mesh", "v5e:4"],
+    args: ["estimate", "--model", "c.json", "--mesh", "v5e:4", "--json"],
+    files: { "c.json": config({ num_hidden_layers: 1_000_000 }) },
+    status: 0,
+    message: /"fits": false/,
+    within: 10_000,
+  },
+  {
+    kind: "resource",
+    args: ["explain", "--model", "c.json", "--mesh", "v5e:4"],
     files: { "c.json": config({ num_hidden_layers: 1_000_000 }) },
     status: 1,
     message: /error\[resource\]: .* with 1,000,000 layers would trace/,
@@ -352,7 +368,7 @@ const CASES: Case[] = [
   },
   {
     kind: "resource",
-    args: ["report", ...M, "--mesh", "v5e:4", "--layers", "100000", "--out", "r.html"],
+    args: ["report", ...M, "--mesh", "v5e:4", "--layers", "100000", "--out", "r.html", "--full"],
     status: 1,
     message: /error\[resource\]/,
     within: 10_000,

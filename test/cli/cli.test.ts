@@ -121,9 +121,11 @@ describe("shardcost estimate", () => {
     expect(["compute", "hbm", "ici"]).toContain(report.time.bound);
     const m = mesh("v5e", { X: 2, Y: 2 });
     const lib = shardedStep(LLAMA3_8B, { batch: 16, seq: 2048, weights: "int8" }, "2d-ws", m);
-    expect(report.time.serialS).toBe(lib.estimate.totals.serialS);
-    expect(report.perChip.iciBytes).toBe(lib.estimate.totals.iciBytes);
-    expect(report.memory.totalBytes).toBe(lib.estimate.memory.totalBytes);
+    // The CLI extrapolates the 32 layers from two and three; the library traced all of them.
+    const rel = (a: number, b: number) => Math.abs(a - b) / b;
+    expect(rel(report.time.serialS, lib.estimate.totals.serialS)).toBeLessThan(1e-12);
+    expect(rel(report.perChip.iciBytes, lib.estimate.totals.iciBytes)).toBeLessThan(1e-12);
+    expect(rel(report.memory.totalBytes, lib.estimate.memory.totalBytes)).toBeLessThan(1e-12);
     expect(report.throughput.tokensPerSPerChip).toBeCloseTo(16 / lib.time.serialS / 4, 9);
     // Collectives and op rows add up to the totals.
     const sum = (xs: { timeS: number }[]) => xs.reduce((a, x) => a + x.timeS, 0);

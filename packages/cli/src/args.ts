@@ -37,6 +37,7 @@ export const OPTIONS = {
   "latency-ms": { type: "string" },
   "show-commands": { type: "boolean" },
   pass: { type: "string" },
+  full: { type: "boolean" },
   mfu: { type: "string" },
   "hbm-efficiency": { type: "string" },
   "ici-efficiency": { type: "string" },

@@ -1,5 +1,17 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { createRequire } from "node:module";
+import { homedir, tmpdir } from "node:os";
 import { dirname, join, parse, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { workerData } from "node:worker_threads";
@@ -52,7 +64,9 @@ export const SPEC_HINT =
 /**
  * Type-checks a model file with the TypeScript compiler (strict), reporting every error as
  * `file:line:col message`, then emits it with an inline source map and imports it, so stack
- * frames — and the per-op rows of every report — point at lines of the `.ts` file.
+ * frames — and the per-op rows of every report — point at lines of the `.ts` file. The emitted
+ * JavaScript is cached (`cacheDir`) by the content of the file and of every file it imports:
+ * an unchanged model is imported without running the compiler.
  */
 export async function loadModelFile(path: string): Promise<ModelModule> {
   const file = resolve(path);
@@ -69,13 +83,134 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
   if (!/\.(m?ts|tsx)$/.test(file)) {
     throw new ShardcostError("input", `model file ${path}: expected a TypeScript (.ts) module`);
   }
-  // The compiler is large: loaded only when a model file is.
-  const ts = (await import("typescript")).default;
   const entries = packageEntries();
+  const cache = cacheDir();
+  const stamp = libraryStamp(entries);
+  const manifestFile = cache
+    ? join(cache, "manifests", `${sha(`${stamp}\0${file}`)}.json`)
+    : undefined;
+  const cached = manifestFile ? cachedEntry(manifestFile) : undefined;
+  const entry = cached ?? compileModelFile(path, file, entries, stamp, cache, manifestFile);
+  process.setSourceMapsEnabled(true);
+  let mod: Record<string, unknown>;
+  // The library the file imports is the built one: record where its inputs are declared.
+  const core = (await import(pathToFileURL(entries["@shardcost/core"]!.js).href)) as {
+    recordDeclarationSites: (on: boolean) => void;
+  };
+  core.recordDeclarationSites(true);
+  try {
+    mod = (await import(pathToFileURL(entry.file).href)) as Record<string, unknown>;
+  } finally {
+    core.recordDeclarationSites(false);
+    if (entry.temporary) rmSync(entry.temporary, { recursive: true, force: true });
+  }
+  return checkExports(path, mod);
+}
+
+/** Emitted JavaScript to import, and a folder to remove afterwards when it is not cached. */
+interface Emitted {
+  readonly file: string;
+  readonly temporary: string | undefined;
+}
+
+/** A compile remembered: the user's source files with their hashes, and the emitted entry. */
+interface Manifest {
+  readonly sources: readonly { readonly path: string; readonly sha: string }[];
+  readonly entry: string;
+}
+
+const sha = (text: string | Buffer) => createHash("sha256").update(text).digest("hex");
+
+/**
+ * Where emitted model files are kept between runs: `SHARDCOST_CACHE_DIR`, else the OS cache
+ * folder (`$XDG_CACHE_HOME` or `~/.cache`, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on
+ * Windows) under `shardcost/`. Safe to delete at any time; `SHARDCOST_CACHE_DIR=off` turns the
+ * cache off. Undefined when it cannot be written.
+ */
+export function cacheDir(): string | undefined {
+  const env = process.env;
+  if (env.SHARDCOST_CACHE_DIR === "off") return undefined;
+  const base =
+    env.SHARDCOST_CACHE_DIR ??
+    join(
+      env.XDG_CACHE_HOME ??
+        (process.platform === "win32"
+          ? (env.LOCALAPPDATA ?? join(homedir(), "AppData", "Local"))
+          : process.platform === "darwin"
+            ? join(homedir(), "Library", "Caches")
+            : join(homedir(), ".cache")),
+      "shardcost",
+    );
+  try {
+    mkdirSync(join(base, "manifests"), { recursive: true });
+    mkdirSync(join(base, "out"), { recursive: true });
+    return base;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What the emitted JavaScript and its type check depend on besides the user's files: the
+ * compiler's version, and each library package's version, built entry and the latest change to
+ * its built declarations (a rebuilt library type-checks a model afresh).
+ */
+function libraryStamp(entries: Record<string, { js: string; dts: string }>): string {
+  const parts: string[] = [`typescript ${typescriptVersion()}`, process.version];
+  for (const [name, e] of Object.entries(entries)) {
+    let latest = 0;
+    const folder = dirname(e.dts);
+    for (const f of readdirSync(folder)) {
+      if (f.endsWith(".d.ts") || f.endsWith(".js")) {
+        latest = Math.max(latest, statSync(join(folder, f)).mtimeMs);
+      }
+    }
+    parts.push(`${name} ${e.js} ${latest}`);
+  }
+  return sha(parts.join("\n"));
+}
+
+function typescriptVersion(): string {
+  const require = createRequire(import.meta.url);
+  return (require("typescript/package.json") as { version: string }).version;
+}
+
+/** The cached entry when every source the manifest lists is unchanged, else undefined. */
+function cachedEntry(manifestFile: string): Emitted | undefined {
+  try {
+    const m = JSON.parse(readFileSync(manifestFile, "utf8")) as Manifest;
+    for (const s of m.sources) if (sha(readFileSync(s.path)) !== s.sha) return undefined;
+    return existsSync(m.entry) ? { file: m.entry, temporary: undefined } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Outputs kept in the cache: the oldest beyond this many are removed when one is added. */
+const CACHE_ENTRIES = 64;
+
+/**
+ * Type-checks a model file with the TypeScript compiler (strict) and emits it with an inline
+ * source map — into the cache when there is one (recording its sources in `manifestFile`), else
+ * into a temporary folder.
+ */
+function compileModelFile(
+  path: string,
+  file: string,
+  entries: Record<string, { js: string; dts: string }>,
+  stamp: string,
+  cache: string | undefined,
+  manifestFile: string | undefined,
+): Emitted {
+  // The compiler is large: loaded only on a cache miss, through require (its CommonJS build
+  // loads several times faster that way than through import()).
+  const ts = createRequire(import.meta.url)("typescript") as typeof import("typescript");
   // The output mirrors the file system from its root, so `../` imports keep their places.
   const root = parse(file).root;
   // Under the CLI's worker, inside the folder its parent removes however the run ends.
-  const parent = (workerData as { tmp?: string } | null)?.tmp ?? tmpdir();
+  const parent = cache
+    ? join(cache, "out")
+    : ((workerData as { tmp?: string } | null)?.tmp ?? tmpdir());
   const out = mkdtempSync(join(parent, "shardcost-model-"));
   const options: import("typescript").CompilerOptions = {
     target: ts.ScriptTarget.ES2022,
@@ -138,21 +273,36 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
     const source = resolve(root, relative(out, name)).replace(/\.m?js$/, "");
     if (file.replace(/\.(m?ts|tsx)$/, "") === source) entry = name;
   });
-  if (!entry) throw new ShardcostError("input", `model file ${path} produced no JavaScript`);
-  process.setSourceMapsEnabled(true);
-  let mod: Record<string, unknown>;
-  // The library the file imports is the built one: record where its inputs are declared.
-  const core = (await import(pathToFileURL(entries["@shardcost/core"]!.js).href)) as {
-    recordDeclarationSites: (on: boolean) => void;
-  };
-  core.recordDeclarationSites(true);
-  try {
-    mod = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
-  } finally {
-    core.recordDeclarationSites(false);
+  if (!entry) {
     rmSync(out, { recursive: true, force: true });
+    throw new ShardcostError("input", `model file ${path} produced no JavaScript`);
   }
-  return checkExports(path, mod);
+  if (!cache || !manifestFile) return { file: entry, temporary: out };
+  // Remember the user's own files (not the library's declarations) and what they emitted.
+  const sources = program
+    .getSourceFiles()
+    .filter((f) => !f.isDeclarationFile && !f.fileName.startsWith(out))
+    .map((f) => ({ path: resolve(f.fileName), sha: sha(readFileSync(f.fileName)) }));
+  const manifest: Manifest = { sources, entry };
+  const temp = `${manifestFile}.${process.pid}.${Date.now()}`;
+  writeFileSync(temp, JSON.stringify({ ...manifest, stamp }));
+  renameSync(temp, manifestFile);
+  pruneCache(join(cache, "out"));
+  return { file: entry, temporary: undefined };
+}
+
+/** Removes the oldest emitted outputs beyond `CACHE_ENTRIES` (a manifest naming one is a miss). */
+function pruneCache(outs: string): void {
+  try {
+    const dirs = readdirSync(outs)
+      .map((d) => ({ d, t: statSync(join(outs, d)).mtimeMs }))
+      .sort((x, y) => y.t - x.t);
+    for (const { d } of dirs.slice(CACHE_ENTRIES)) {
+      rmSync(join(outs, d), { recursive: true, force: true });
+    }
+  } catch {
+    // Another run pruning at the same time: nothing to do.
+  }
 }
 
 function checkExports(path: string, mod: Record<string, unknown>): ModelModule {

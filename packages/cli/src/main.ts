@@ -33,7 +33,7 @@ import {
 import { reportData, reportHtml } from "./html.js";
 import { init } from "./init.js";
 import { formatPlan, plan } from "./plan.js";
-import { describeModel, estimateModel, formatEstimate } from "./report.js";
+import { describeModel, estimateFull, estimateModel, formatEstimate } from "./report.js";
 import {
   BUILTIN_ONLY,
   checkDimNames,
@@ -102,8 +102,10 @@ const COMMAND_HELP: {
   readonly [C in Command]: { readonly does: string; readonly flags: readonly FlagName[] };
 } = {
   estimate: {
-    does: "per-op table, collectives, memory verdict and totals for one step (--json: the report)",
-    flags: ["json", "out", "top"],
+    does:
+      "per-op table, collectives, memory verdict and totals for one step (--json: the report; " +
+      "--full: trace every layer rather than two and three layers extrapolated)",
+    flags: ["json", "out", "top", "full"],
   },
   sweep: {
     does: "every combination of --batch, --mesh, --layout, --weights, --kv, --compute (CSV or JSON)",
@@ -121,7 +123,7 @@ const COMMAND_HELP: {
   },
   report: {
     does: "a self-contained HTML report with charts (--out FILE.html, default shardcost-report.html)",
-    flags: ["out"],
+    flags: ["out", "full"],
   },
   trace: {
     does: "a simulated step timeline for Perfetto (--out FILE.json, default shardcost-trace.json)",
@@ -252,7 +254,9 @@ function write(flags: Flags, io: Io, text: string) {
 async function estimateCommand(flags: Flags, positionals: readonly string[], io: Io) {
   const model = await modelFromFlags(flags, positionals);
   const m = oneMesh(flags);
-  const e = estimateModel(model, m, layoutFromFlags(flags, m, model));
+  const e = estimateModel(model, m, layoutFromFlags(flags, m, model), undefined, {
+    full: flags.full === true,
+  });
   const top = flags.top === undefined ? 15 : positiveInt("top", flags.top);
   write(
     flags,
@@ -453,7 +457,7 @@ async function explainCommand(flags: Flags, positionals: readonly string[], io: 
   const pass = flags.pass === undefined ? undefined : choice("pass", flags.pass, PASSES);
   const model = await modelFromFlags(flags, positionals);
   const m = oneMesh(flags);
-  const e = estimateModel(model, m, layoutFromFlags(flags, m, model));
+  const e = estimateFull(model, m, layoutFromFlags(flags, m, model));
   const { traced, lowered } = e.compiled;
   if (pass !== undefined) {
     write(flags, io, `${e.compiled.print(pass)}\n`);
@@ -496,7 +500,9 @@ async function reportCommand(flags: Flags, positionals: readonly string[], io: I
   const out = flags.out ?? "shardcost-report.html";
   const model = await modelFromFlags(flags, positionals);
   const m = oneMesh(flags);
-  const e = estimateModel(model, m, layoutFromFlags(flags, m, model));
+  const e = estimateModel(model, m, layoutFromFlags(flags, m, model), undefined, {
+    full: flags.full === true,
+  });
   const data = reportData(e, intList("batch", "1..512"));
   writeOut(out, reportHtml(data));
   io.err(`wrote ${out} (${data.batches.length} batch sizes, ${e.report.ops.length} op rows)\n`);
@@ -506,7 +512,7 @@ async function traceCommand(flags: Flags, positionals: readonly string[], io: Io
   const out = flags.out ?? "shardcost-trace.json";
   const model = await modelFromFlags(flags, positionals);
   const m = oneMesh(flags);
-  const e = estimateModel(model, m, layoutFromFlags(flags, m, model));
+  const e = estimateFull(model, m, layoutFromFlags(flags, m, model));
   const t = chromeTrace(e);
   writeOut(out, `${JSON.stringify(t)}\n`);
   io.err(

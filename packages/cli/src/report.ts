@@ -1,18 +1,19 @@
 import {
   type Bound,
+  type Dims,
   type Efficiency,
-  type Estimate,
   formatBytes,
+  formatGroupTable,
   formatLocation,
   formatMemory,
-  formatOpTable,
   formatTime,
   formatTotals,
-  groupOps,
-  type OpEstimate,
+  type GroupedEstimate,
+  groupEstimate,
+  type OpGroup,
   table,
 } from "@shardcost/core";
-import type { LayoutName } from "@shardcost/serving";
+import { compileStepPeriodic, type LayoutName, type ResolvedLayout } from "@shardcost/serving";
 import { type Compiled, type Mesh, printMesh } from "@shardcost/sharding";
 import {
   assumptionLine,
@@ -21,6 +22,7 @@ import {
   efficiencyOf,
   type Model,
   resolveFor,
+  stepQuery,
   tokensPerStep,
 } from "./setup.js";
 
@@ -92,20 +94,28 @@ export interface JsonReport {
   readonly ops: readonly OpRow[];
 }
 
-/** A step estimated for the CLI: the lowered program, its estimate and the report. */
+/** A step estimated for the CLI: its grouped estimate and the report. */
 export interface Estimated {
   readonly model: Model;
   readonly mesh: Mesh;
   readonly layout: LayoutName | undefined;
-  /** The pipeline's passes: traced, lowered, fused, estimated. */
-  readonly compiled: Compiled;
-  readonly estimate: Estimate;
+  /**
+   * The pipeline's passes (traced, lowered, fused, estimated) when the step was traced in
+   * full; a built-in model is estimated from two- and three-layer traces unless asked.
+   */
+  readonly compiled: Compiled | undefined;
+  readonly estimate: GroupedEstimate;
   readonly report: JsonReport;
 }
 
+/** A step traced in full: every kernel of it, as `explain` and `trace` show them. */
+export interface FullEstimate extends Estimated {
+  readonly compiled: Compiled;
+}
+
 /** Per-op rows of the JSON report: core's kernel groups (one per op, type and line). */
-export function opRows(ops: readonly OpEstimate[]): OpRow[] {
-  return groupOps(ops).map((g) => ({
+export function opRows(groups: readonly OpGroup[]): OpRow[] {
+  return groups.map((g) => ({
     op: g.first.label,
     fused: g.first.fused,
     result: g.first.resultType,
@@ -120,12 +130,12 @@ export function opRows(ops: readonly OpEstimate[]): OpRow[] {
 }
 
 /** Collectives by kind and axes: how many, the bytes each chip sends, their time. */
-export function collectiveRows(ops: readonly OpEstimate[]): CollectiveRow[] {
+export function collectiveRows(groups: readonly OpGroup[]): CollectiveRow[] {
   const rows = new Map<string, CollectiveRow>();
-  for (const o of ops) {
-    if (o.iciBytes === 0 && o.iciS === 0) continue;
+  for (const g of groups) {
+    const o = g.first;
     const c = o.collective;
-    if (!c) continue;
+    if (!c || (g.iciBytes === 0 && g.iciS === 0)) continue;
     const kind = c.kind;
     const axes = c.axes === "" ? Object.keys(o.iciByAxis).join("") : c.axes;
     const key = `${kind}|${axes}`;
@@ -135,26 +145,66 @@ export function collectiveRows(ops: readonly OpEstimate[]): CollectiveRow[] {
       r
         ? {
             ...r,
-            bytesPerChip: r.bytesPerChip + o.iciBytes,
-            timeS: r.timeS + o.iciS,
-            count: r.count + 1,
+            bytesPerChip: r.bytesPerChip + g.iciBytes,
+            timeS: r.timeS + g.iciS,
+            count: r.count + g.count,
           }
-        : { kind, axes, bytesPerChip: o.iciBytes, timeS: o.iciS, count: 1 },
+        : { kind, axes, bytesPerChip: g.iciBytes, timeS: g.iciS, count: g.count },
     );
   }
   return [...rows.values()].sort((a, b) => b.timeS - a.timeS || a.kind.localeCompare(b.kind));
 }
 
+/** How `estimateModel` runs a step. */
+export interface EstimateOptions {
+  /** Trace every layer, not two and three layers extrapolated (default: periodic). */
+  readonly full?: boolean;
+}
+
+/**
+ * A step for the CLI: a built-in model from two- and three-layer compiles, extrapolated to
+ * its depth (per-op rows, totals and memory equal a full trace's); a model file, or any model
+ * with `full`, traced in full.
+ */
 export function estimateModel(
   model: Model,
   m: Mesh,
   layout: LayoutName | undefined,
   batch?: number,
+  options: EstimateOptions = {},
 ): Estimated {
   const resolved = resolveFor(model, m, layout, batch);
+  const periodic =
+    model.kind === "builtin" && options.full !== true
+      ? compileStepPeriodic(model.config, stepQuery(model, batch), resolved, m)
+      : undefined;
+  if (periodic) return estimated(model, m, layout, batch, resolved, periodic, undefined);
   const compiled = compileModel(model, m, resolved, batch);
-  const { traced } = compiled;
-  const est = compiled.estimate;
+  const step = { estimate: groupEstimate(compiled.estimate), dims: compiled.traced.dims };
+  return estimated(model, m, layout, batch, resolved, step, compiled);
+}
+
+/** A step traced in full, every kernel kept (`explain`, `trace`). */
+export function estimateFull(
+  model: Model,
+  m: Mesh,
+  layout: LayoutName | undefined,
+  batch?: number,
+): FullEstimate {
+  const e = estimateModel(model, m, layout, batch, { full: true });
+  return { ...e, compiled: e.compiled! };
+}
+
+function estimated(
+  model: Model,
+  m: Mesh,
+  layout: LayoutName | undefined,
+  batch: number | undefined,
+  resolved: ResolvedLayout | undefined,
+  step: { readonly estimate: GroupedEstimate; readonly dims: Dims },
+  compiled: Compiled | undefined,
+): Estimated {
+  const est = step.estimate;
   const t = est.totals;
   const mem = est.memory;
   const tokens = tokensPerStep(batch === undefined ? model : withBatch(model, batch));
@@ -168,7 +218,7 @@ export function estimateModel(
       chips: m.chips,
     },
     layout: layout ? { name: layout, resolved: resolved?.choices ?? [] } : null,
-    dims: { ...traced.dims },
+    dims: { ...step.dims },
     perChip: { flops: t.flops, hbmBytes: t.hbmBytes, iciBytes: t.iciBytes },
     memory: {
       paramBytes: mem.paramBytes,
@@ -188,8 +238,8 @@ export function estimateModel(
     },
     throughput: { tokensPerS, tokensPerSPerChip: tokensPerS / m.chips },
     assumptions: efficiencyOf(m.chip),
-    collectives: collectiveRows(est.ops),
-    ops: opRows(est.ops),
+    collectives: collectiveRows(est.groups),
+    ops: opRows(est.groups),
   };
   return { model, mesh: m, layout, compiled, estimate: est, report };
 }
@@ -227,7 +277,7 @@ export function formatEstimate(e: Estimated, top = 15): string {
     `on ${printMesh(e.mesh)}${e.layout ? ` · layout ${e.layout}` : ""}`,
     "",
     `Per chip, kernels of one step (the same op on the same line merged; the ${top} slowest, in program order):`,
-    formatOpTable(e.estimate, { aggregate: true, top }),
+    formatGroupTable(e.estimate, top),
     OP_LEGEND,
   ];
   if (r.collectives.length > 0) {

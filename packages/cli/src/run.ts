@@ -31,7 +31,7 @@ export function modelFileArg(argv: readonly string[]): string | undefined {
     const a = argv[i]!;
     if (a.startsWith("-")) {
       // `--flag value`: skip the value (booleans take none).
-      if (!a.includes("=") && !/^--(json|help|version|show-commands)$|^-h$/.test(a)) i++;
+      if (!a.includes("=") && !/^--(json|help|version|show-commands|full)$|^-h$/.test(a)) i++;
       continue;
     }
     if (MODEL_FILE.test(a)) return a;

@@ -1,5 +1,5 @@
 import { formatLocation, linkName } from "@shardcost/core";
-import type { Estimated } from "./report.js";
+import type { FullEstimate } from "./report.js";
 
 interface TraceEvent {
   readonly name: string;
@@ -18,7 +18,7 @@ interface TraceEvent {
  * them. Every chip of an SPMD program runs the same kernels, so one process stands for the
  * group of all chips. Times in µs, on whole nanoseconds.
  */
-export function chromeTrace(e: Estimated): { traceEvents: TraceEvent[]; displayTimeUnit: "ns" } {
+export function chromeTrace(e: FullEstimate): { traceEvents: TraceEvent[]; displayTimeUnit: "ns" } {
   const chips = e.mesh.chips;
   const group =
     chips === 1 ? "chip 0" : `chips 0–${chips - 1} (${e.mesh.chip.name}, SPMD: identical)`;
@@ -31,7 +31,7 @@ export function chromeTrace(e: Estimated): { traceEvents: TraceEvent[]; displayT
   // overlap (Perfetto drops a slice that overlaps its neighbour by even a rounding error).
   let seconds = 0;
   let startNs = 0;
-  for (const o of e.estimate.ops) {
+  for (const o of e.compiled.estimate.ops) {
     seconds += o.timeS;
     const endNs = Math.round(seconds * 1e9);
     const ici = o.iciS > 0 || o.iciBytes > 0;

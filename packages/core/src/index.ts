@@ -137,12 +137,17 @@ export {
   printVar,
 } from "./printer.js";
 export {
+  formatGroupTable,
   formatMemory,
   formatOpTable,
   formatTotals,
+  type GroupedEstimate,
+  groupEstimate,
+  groupKey,
   groupOps,
   type OpGroup,
   type ReportOptions,
+  type StepView,
 } from "./report.js";
 export { retypeStorage, type StorageRetype } from "./retype.js";
 export { roundBf16 } from "./rounding.js";

@@ -23,6 +23,8 @@ export interface OpGroup {
   readonly flops: number;
   readonly hbmBytes: number;
   readonly iciBytes: number;
+  /** Interconnect time of the collectives among them. */
+  readonly iciS: number;
   readonly timeS: number;
 }
 
@@ -33,7 +35,32 @@ function groupOf(o: OpEstimate): OpGroup {
     flops: o.flops,
     hbmBytes: o.hbmBytes,
     iciBytes: o.iciBytes,
+    iciS: o.iciS,
     timeS: o.timeS,
+  };
+}
+
+/** What kernels share a group by: op, fused ops, result type and source line. */
+export function groupKey(o: OpEstimate): string {
+  return `${o.label}|${o.fused.join(",")}|${o.resultType}|${formatLocation(o.source?.location)}`;
+}
+
+/** A step's figures as reports show them: totals, memory, and kernels merged into groups. */
+export interface GroupedEstimate extends Pick<Estimate, "chip" | "totals" | "memory"> {
+  /** Kernels merged by `groupKey`, in order of first appearance. */
+  readonly groups: readonly OpGroup[];
+  /** How many kernels the step runs. */
+  readonly kernels: number;
+}
+
+/** An estimate with its kernels merged into groups (`groupOps`). */
+export function groupEstimate(est: Estimate): GroupedEstimate {
+  return {
+    chip: est.chip,
+    totals: est.totals,
+    memory: est.memory,
+    groups: groupOps(est.ops),
+    kernels: est.ops.length,
   };
 }
 
@@ -44,7 +71,7 @@ function groupOf(o: OpEstimate): OpGroup {
 export function groupOps(ops: readonly OpEstimate[]): OpGroup[] {
   const byKey = new Map<string, OpGroup>();
   for (const o of ops) {
-    const key = `${o.label}|${o.fused.join(",")}|${o.resultType}|${formatLocation(o.source?.location)}`;
+    const key = groupKey(o);
     const r = byKey.get(key);
     byKey.set(
       key,
@@ -55,6 +82,7 @@ export function groupOps(ops: readonly OpEstimate[]): OpGroup[] {
             flops: r.flops + o.flops,
             hbmBytes: r.hbmBytes + o.hbmBytes,
             iciBytes: r.iciBytes + o.iciBytes,
+            iciS: r.iciS + o.iciS,
             timeS: r.timeS + o.timeS,
           }
         : groupOf(o),
@@ -63,7 +91,7 @@ export function groupOps(ops: readonly OpEstimate[]): OpGroup[] {
   return [...byKey.values()];
 }
 
-function cells(r: OpGroup, aggregate: boolean, est: Estimate): string[] {
+function cells(r: OpGroup, aggregate: boolean, est: StepView): string[] {
   const o = r.first;
   const fused = o.fused.length > 0 ? ` +${o.fused.length}` : "";
   return [
@@ -82,9 +110,24 @@ function cells(r: OpGroup, aggregate: boolean, est: Estimate): string[] {
 /** The per-op table with totals, as printed by `npm start` and the CLI. */
 export function formatOpTable(est: Estimate, options: ReportOptions = {}): string {
   const aggregate = options.aggregate ?? false;
-  const all = aggregate ? groupOps(est.ops) : est.ops.map(groupOf);
+  if (aggregate) return formatGroupTable(groupEstimate(est), options.top);
+  return opTable(est, est.ops.map(groupOf), est.ops.length, false, options.top);
+}
+
+/** The per-op table of a grouped estimate: one row a group, the `top` slowest in program order. */
+export function formatGroupTable(est: GroupedEstimate, top?: number): string {
+  return opTable(est, est.groups, est.kernels, true, top);
+}
+
+function opTable(
+  est: StepView,
+  all: readonly OpGroup[],
+  kernels: number,
+  aggregate: boolean,
+  top: number | undefined,
+): string {
   const byTime = [...all].sort((a, b) => b.timeS - a.timeS || a.first.group - b.first.group);
-  const shown = new Set(options.top === undefined ? all : byTime.slice(0, options.top));
+  const shown = new Set(top === undefined ? all : byTime.slice(0, top));
   const rows = all.filter((r) => shown.has(r)).map((r) => cells(r, aggregate, est));
   const rest = all.filter((r) => !shown.has(r));
   if (rest.length > 0) {
@@ -104,7 +147,7 @@ export function formatOpTable(est: Estimate, options: ReportOptions = {}): strin
   const t = est.totals;
   rows.push([
     "",
-    `total (${est.ops.length} kernels)`,
+    `total (${kernels} kernels)`,
     "",
     "",
     formatFlops(t.flops),
@@ -130,8 +173,11 @@ export function formatOpTable(est: Estimate, options: ReportOptions = {}): strin
   );
 }
 
+/** What the totals and memory lines need of an estimate. */
+export type StepView = Pick<Estimate, "chip" | "totals" | "memory">;
+
 /** Memory against capacity, with the verdict and by how much it misses. */
-export function formatMemory(est: Estimate): string {
+export function formatMemory(est: StepView): string {
   const m = est.memory;
   const verdict = m.fits
     ? `fits, ${formatBytes(m.headroomBytes)} to spare`
@@ -146,7 +192,7 @@ export function formatMemory(est: Estimate): string {
 }
 
 /** Step totals per chip: work, traffic, their times, and the step serial and overlapped. */
-export function formatTotals(est: Estimate): string {
+export function formatTotals(est: StepView): string {
   const t = est.totals;
   const link = linkName(est.chip);
   const lines = [
@@ -165,6 +211,6 @@ export function formatTotals(est: Estimate): string {
 }
 
 /** What binds, in the chip's words: "ici" is "NVLink/network" on a GPU. */
-function boundName(est: Estimate, bound: string): string {
+function boundName(est: StepView, bound: string): string {
   return bound === "ici" ? linkName(est.chip) : bound;
 }

@@ -1,53 +1,9 @@
-import {
-  combineSums,
-  type DType,
-  type Estimate,
-  type MemoryEstimate,
-  memoryVerdict,
-  type StepTotals,
-  stepTotals,
-} from "@shardcost/core";
+import type { DType } from "@shardcost/core";
 import { type LlamaConfig, llamaStep } from "@shardcost/ops";
 import type { Compiled, Mesh } from "@shardcost/sharding";
 import { type LayoutName, type ResolvedLayout, resolveLayout } from "./layouts/index.js";
+import { extrapolateLayers, type StepCosts } from "./periodic.js";
 import { compileStep, type StepQuery } from "./step.js";
-/**
- * A step's totals and memory per chip, as a sweep needs them (no per-op rows): the part of a
- * `StepReport` that the layer-periodic estimator can produce without tracing every layer.
- */
-export interface StepCosts {
-  readonly totals: StepTotals;
-  readonly memory: MemoryEstimate;
-}
-
-/**
- * The costs of a model of `layers` identical layers from traces of two and of three of them:
- * every additive figure is f(2) + (layers − 2)·(f(3) − f(2)), the memory's resident parts
- * likewise, and the activation peak is the three-layer one. Why two and three: a value every
- * layer uses (the position, the RoPE tables, a mask) is resharded once, by the first layer,
- * and later layers reuse it, so only from the second layer on are layers alike; and the peak of
- * live activations is reached in a first, a middle (where those shared values are still live)
- * or the last layer, all of which a three-layer model has. `test/models/engine.test.ts` checks
- * the result against full traces.
- */
-export function extrapolateLayers(two: Estimate, three: Estimate, layers: number): StepCosts {
-  if (layers < 2) throw new Error("extrapolateLayers needs at least two layers");
-  const n = layers - 2;
-  const lin = (x: number, y: number) => x + n * (y - x);
-  const totals = stepTotals(combineSums(two.totals, three.totals, lin));
-  const m1 = two.memory;
-  const m2 = three.memory;
-  const memory = memoryVerdict(
-    {
-      paramBytes: lin(m1.paramBytes, m2.paramBytes),
-      cacheBytes: lin(m1.cacheBytes, m2.cacheBytes),
-      activationBytes: m2.activationBytes,
-    },
-    m2.capacityBytes,
-  );
-  return { totals, memory };
-}
-
 /**
  * Estimates LLaMA steps many times over, as a sweep does, reusing work between them:
  * - layers are periodic: two- and three-layer models are traced, lowered and costed, and the

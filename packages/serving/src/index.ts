@@ -1,5 +1,6 @@
 /**
- * The named layouts as typed data, the serving analyses of the book's inference chapters, and the periodic-layer engine that sweeps thousands of configurations.
+ * The named layouts as typed data, the serving analyses of the book's inference chapters, and
+ * the periodic-layer engine that sweeps thousands of configurations.
  *
  * @module @shardcost/serving
  */
@@ -26,7 +27,7 @@ export {
   smallestSlice,
   V5E_SLICES,
 } from "./analysis.js";
-export { extrapolateLayers, type StepCosts, StepEstimator } from "./engine.js";
+export { StepEstimator } from "./engine.js";
 export type { Axis, ResolvedLayout, StepShape } from "./layouts/axes.js";
 export {
   type BaseLayoutName,
@@ -36,4 +37,11 @@ export {
   type LayoutPreset,
   resolveLayout,
 } from "./layouts/presets.js";
+export {
+  compileStepPeriodic,
+  extrapolateGroups,
+  extrapolateLayers,
+  type PeriodicStep,
+  type StepCosts,
+} from "./periodic.js";
 export { type CompiledStep, compileStep, type StepQuery } from "./step.js";
