@@ -1,6 +1,7 @@
 /**
- * Benchmarks, printed as JSON. Each figure is the median of timed runs after warm-up, in ms,
- * measured with only its own inputs alive (so one figure's heap does not slow another's GC).
+ * Benchmarks, printed as JSON: `figures` (each the median of timed runs after warm-up, in ms,
+ * measured with only its own inputs alive), then `goals`: each figure the speed issue names,
+ * with its goal and whether it is met. In-process figures:
  *   traceEstimate70bDecode — trace + single-chip estimate of an 80-layer LLaMA-3-70B decode step,
  *     as a user runs it (source lines recovered lazily, only if a report prints them)
  *   traceEstimate70bDecodeEagerSources — the same with a stack capture per user-level op
@@ -8,19 +9,27 @@
  *   lowerEstimate70bDecode4x4 — lower + per-chip estimate of the same step, model-parallel on a
  *     v5e 4x4 (the 1d-ws preset)
  *   traceLowerEstimate405bDecode2dws16x16 — LLaMA-3-405B decode (126 layers), traced, lowered
- *     with the 2d-ws layout on a v5e 16x16 pod (as mesh X=8 Y=2 Z=16) and estimated per chip
- *   traceLowerEstimate405bDecode2dws16x16Periodic — the same step through the sweep engine: two-
- *     and three-layer models traced, lowered and costed, the 126 layers extrapolated (exact)
+ *     with the 2d-ws layout on the mesh `--mesh v5e:16x16` builds and estimated per chip
+ *   traceLowerEstimate405bDecode2dws16x16Periodic — the same step from two- and three-layer
+ *     models, the 126 layers extrapolated (exact), as `shardcost estimate` runs it
  *   sweep70bDecode10k — `shardcost sweep`'s engine over 10,000 LLaMA-3-70B decode configurations
  *     (batch × mesh × layout × weight and KV dtypes), from a cold start each run
  *   spmdPropertyCasesPerS — random sharded programs checked by assertSpmdEquivalent per second
- *     (lower, simulate every device, interpret, compare), as the property tests run them
+ * Whole processes (the README's commands, median wall of 5 after a warm-up):
+ *   cliEstimate405b, cliSweep10k, cliModelFileCold (compiler run), cliModelFileCached
+ * One child process: lowered1M — a LLaMA-3-405B decode step of 11,500 layers (~1M lowered
+ *   equations), traced, lowered and estimated in full: its time and peak memory.
  */
-import { runSweep } from "@shardcost/cli";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseMesh, runSweep } from "@shardcost/cli";
 import { estimate, trace } from "@shardcost/core";
 import { LLAMA3_70B, LLAMA3_405B, llamaDecode } from "@shardcost/ops";
-import { resolveLayout, StepEstimator } from "@shardcost/serving";
-import { estimateSpmd, lower, mesh } from "@shardcost/sharding";
+import { compileStepPeriodic, resolveLayout } from "@shardcost/serving";
+import { compile, mesh } from "@shardcost/sharding";
 import { assertSpmdEquivalent, buildChain, chainArb, meshArb } from "@shardcost/sharding/testing";
 import fc from "fast-check";
 
@@ -53,7 +62,6 @@ function singleChip() {
   return {
     traceEstimate70bDecode: {
       ...measure(run("lazy"), 60, 20),
-      targetMs: 20,
       equations: once.eqns.length,
     },
     traceEstimate70bDecodeEagerSources: measure(run(true), 30, 10),
@@ -74,16 +82,15 @@ function fourByFour() {
   const program = trace(model.fn, model.inputs, model.dims);
   return {
     lowerEstimate70bDecode4x4: {
-      ...measure(() => estimateSpmd(lower(program, m), m), 30, 10),
-      targetMs: 50,
-      loweredEquations: lower(program, m).eqns.length,
+      ...measure(() => compile(program, { mesh: m }).estimate, 30, 10),
+      loweredEquations: compile(program, { mesh: m }).lowered.eqns.length,
     },
   };
 }
 
 function pod() {
-  // A 16x16 pod viewed as X=8 (KV heads, and D for 2d-ws), Y=2 × Z=16 (F and batch).
-  const m = mesh("v5e", { X: 8, Y: 2, Z: 16 });
+  // The mesh `--mesh v5e:16x16` builds: X=16, Y=16 on the pod's torus.
+  const m = parseMesh("v5e:16x16");
   const model = llamaDecode(LLAMA3_405B, {
     batch: 256,
     seq: 8192,
@@ -92,7 +99,7 @@ function pod() {
     attention: "flash",
     layout: resolveLayout("2d-ws", LLAMA3_405B, m, { batch: 256, seq: 8192 }),
   });
-  const run = () => estimateSpmd(lower(trace(model.fn, model.inputs, model.dims), m), m);
+  const run = () => compile(model, { mesh: m }).estimate;
   const once = run();
   // The same step as the sweep engine costs it: two- and three-layer models traced, lowered and
   // costed, the 126 layers extrapolated (equal to the full trace; test/models/engine.test.ts).
@@ -104,16 +111,16 @@ function pod() {
     kv: "int8",
     attention: "flash",
   } as const;
-  const periodic = () => new StepEstimator().step(LLAMA3_405B, query, "2d-ws", m);
+  const periodic = () => compileStepPeriodic(LLAMA3_405B, query, "2d-ws", m)!.estimate;
   return {
     traceLowerEstimate405bDecode2dws16x16: {
       ...measure(run, 20, 5),
+      loweredEquations: compile(model, { mesh: m }).lowered.eqns.length,
       stepMs: +(once.totals.serialS * 1e3).toFixed(2),
       fits: once.memory.fits ? 1 : 0,
     },
     traceLowerEstimate405bDecode2dws16x16Periodic: {
       ...measure(periodic, 20, 5),
-      targetMs: 30,
       stepMs: +(periodic().totals.serialS * 1e3).toFixed(2),
     },
   };
@@ -140,17 +147,27 @@ function sweep10k() {
     compute: ["bf16"],
   } as const;
   let rows = 0;
+  let costed = 0;
   let fits = 0;
   const figure = measure(
     () => {
       const out = runSweep(grid);
       rows = out.length;
+      costed = out.filter((r) => r.stepS !== null).length;
       fits = out.filter((r) => r.fits).length;
     },
     3,
     0,
   );
-  return { sweep70bDecode10k: { ...figure, targetMs: 10_000, configurations: rows, fit: fits } };
+  return {
+    sweep70bDecode10k: {
+      ...figure,
+      configurations: rows,
+      costed,
+      rejected: rows - costed,
+      fit: fits,
+    },
+  };
 }
 
 function propertyThroughput() {
@@ -167,11 +184,144 @@ function propertyThroughput() {
   return { spmdPropertyCasesPerS: +pass().toFixed(0) };
 }
 
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const BIN = join(ROOT, "packages/cli/bin/shardcost.js");
+
+/** Median wall time of a whole `shardcost` process, after one warm-up run. */
+function wallMs(args: readonly string[], env: NodeJS.ProcessEnv = {}, runs = 5): Figure {
+  return measure(
+    () => {
+      const r = spawnSync(process.execPath, [BIN, ...args], {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      if (r.status !== 0) throw new Error(`shardcost ${args.join(" ")}: ${r.stderr}`);
+    },
+    runs,
+    1,
+  );
+}
+
+function wholeProcesses() {
+  const cache = mkdtempSync(join(tmpdir(), "shardcost-bench-cache-"));
+  const modelFile = ["estimate", "examples/models/mlp-2d.ts", "--mesh", "v5e:2x4x4", "--json"];
+  const sweepArgs = [
+    "sweep",
+    "--model",
+    "llama3-70b",
+    "--seq",
+    "8192",
+    "--attention",
+    "naive",
+    "--batch",
+    "8..200:+8",
+    "--mesh",
+    "v5e:2x4,v5e:4x4,v5e:4x8,v5e:8x8,v5e:16x16",
+    "--layout",
+    "1d-ws,2d-ws,weight-gathered,fsdp",
+    "--weights",
+    "bf16,int8,int4,fp8e4m3",
+    "--kv",
+    "bf16,int8,int4,fp8e4m3,f16",
+    "--out",
+    join(cache, "sweep.csv"),
+  ];
+  const figures = {
+    cliEstimate405b: wallMs([
+      "estimate",
+      "--model",
+      "llama3-405b",
+      "--phase",
+      "decode",
+      "--batch",
+      "256",
+      "--seq",
+      "8192",
+      "--mesh",
+      "v5e:16x16",
+      "--layout",
+      "2d-ws",
+      "--json",
+    ]),
+    cliSweep10k: wallMs(sweepArgs, {}, 3),
+    cliModelFileCold: wallMs(modelFile, { SHARDCOST_CACHE_DIR: "off" }),
+    cliModelFileCached: wallMs(modelFile, { SHARDCOST_CACHE_DIR: cache }),
+  };
+  rmSync(cache, { recursive: true, force: true });
+  return figures;
+}
+
+/** ~1M lowered equations (405B decode at 11,500 layers) in a child process: time and peak RSS. */
+function million() {
+  const script = `
+    const { LLAMA3_405B, llamaDecode } = await import("@shardcost/ops");
+    const { resolveLayout } = await import("@shardcost/serving");
+    const { compile } = await import("@shardcost/sharding");
+    const { parseMesh } = await import("@shardcost/cli");
+    const m = parseMesh("v5e:16x16");
+    const config = { ...LLAMA3_405B, layers: 11500 };
+    const t0 = performance.now();
+    const step = llamaDecode(config, { batch: 256, seq: 8192, weights: "int8", kv: "int8",
+      layout: resolveLayout("2d-ws", config, m, { batch: 256, seq: 8192 }) });
+    const c = compile(step, { mesh: m });
+    const est = c.estimate;
+    const ms = performance.now() - t0;
+    console.log(JSON.stringify({ ms, eqns: c.lowered.eqns.length, kernels: est.ops.length,
+      peakMiB: process.resourceUsage().maxRSS / 1024 }));`;
+  const r = spawnSync(
+    process.execPath,
+    ["--max-old-space-size=4096", "--input-type=module", "-e", script],
+    { cwd: ROOT, encoding: "utf8" },
+  );
+  if (r.status !== 0) return { lowered1M: { error: 1 } };
+  const o = JSON.parse(r.stdout) as { ms: number; eqns: number; peakMiB: number };
+  return {
+    lowered1M: {
+      ms: Math.round(o.ms),
+      loweredEquations: o.eqns,
+      peakMiB: Math.round(o.peakMiB),
+    },
+  };
+}
+
 const figures = {
   ...singleChip(),
   ...fourByFour(),
   ...pod(),
   ...sweep10k(),
   ...propertyThroughput(),
+  ...wholeProcesses(),
+  ...million(),
 };
-console.log(JSON.stringify(figures, null, 2));
+
+/** The speed issue's table: each figure with its goal, met or missed. */
+const goal = (figure: string, value: number, target: number, unit: string) => ({
+  figure,
+  value: +value.toFixed(2),
+  goal: `≤ ${target} ${unit}`,
+  met: value <= target,
+});
+const m1 = figures.lowered1M as { ms?: number; peakMiB?: number; loweredEquations?: number };
+const goals = [
+  goal("cliEstimate405b (whole process)", figures.cliEstimate405b.medianMs, 400, "ms"),
+  goal(
+    "traceLowerEstimate405bDecode2dws16x16 (full trace, warm)",
+    figures.traceLowerEstimate405bDecode2dws16x16.medianMs,
+    30,
+    "ms",
+  ),
+  goal("sweep70bDecode10k (in-process)", figures.sweep70bDecode10k.medianMs, 1000, "ms"),
+  goal("cliSweep10k (whole process)", figures.cliSweep10k.medianMs, 2000, "ms"),
+  goal(
+    "lowered1M time (per 1M lowered equations)",
+    ((m1.ms ?? Number.POSITIVE_INFINITY) * 1e6) / (m1.loweredEquations ?? 1),
+    5000,
+    "ms",
+  ),
+  goal("lowered1M peak memory", m1.peakMiB ?? Number.POSITIVE_INFINITY, 1536, "MiB"),
+  goal("cliModelFileCold (compiler run)", figures.cliModelFileCold.medianMs, 800, "ms"),
+  goal("cliModelFileCached (file unchanged)", figures.cliModelFileCached.medianMs, 400, "ms"),
+];
+console.log(JSON.stringify({ figures, goals }, null, 2));
