@@ -57,6 +57,24 @@ export function estimate(
   chipOrName: Chip | string,
   options: EstimateOptions = {},
 ): Estimate {
+  return estimateWith(input, chipOrName, options);
+}
+
+/** What `sampleCosts` records besides the estimate: collective link facts, live bytes. */
+export interface EstimateProbe {
+  /** Per kernel: seconds per byte sent and latency of its collective (0 for other kernels). */
+  collective?: (group: number, cost: CollectiveCost) => void;
+  /** Bytes live at each kernel position. */
+  live?: (live: Float64Array) => void;
+}
+
+/** `estimate`, reporting what a probe asks for along the way (internal to the package). */
+export function estimateWith(
+  input: Program | FusedProgram,
+  chipOrName: Chip | string,
+  options: EstimateOptions,
+  probe: EstimateProbe = {},
+): Estimate {
   const chip = typeof chipOrName === "string" ? lookupChip(chipOrName) : chipOrName;
   const fused = "fusion" in input ? input : fuseKernels(input);
   if (!("fusion" in input)) debugPass("fuse", () => printFused(fused));
@@ -110,6 +128,7 @@ export function estimate(
         );
       }
       ici = options.collectives(main, sizes);
+      probe.collective?.(group.id, ici);
     }
     ops[group.id] = new KernelEstimate({
       program,
@@ -128,6 +147,6 @@ export function estimate(
     chip,
     ops,
     totals: stepTotals(sumKernels(ops)),
-    memory: memoryOf(program, graph, fusion, sizes, readsByGroup, chip.hbmBytes),
+    memory: memoryOf(program, graph, fusion, sizes, readsByGroup, chip.hbmBytes, probe.live),
   };
 }

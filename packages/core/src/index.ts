@@ -84,6 +84,7 @@ export {
   eqnCost,
   type OpEstimate,
 } from "./kernel-cost.js";
+export { type LinearCosts, linearCosts, type StepCostsAt } from "./linear-costs.js";
 export { type MemoryEstimate, memoryVerdict } from "./memory.js";
 export { forEachIndex, layout, type NDArray, ndarray, stridesOf } from "./ndarray.js";
 export {

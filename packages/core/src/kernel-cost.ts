@@ -24,6 +24,12 @@ export interface CollectiveCost {
   readonly timeS: number;
   /** Bytes each chip sends along each mesh axis. */
   readonly byAxis: Readonly<Record<string, number>>;
+  /**
+   * How the time follows from the bytes: `timeS = max(bytes · secondsPerByte, latencyS)` when
+   * the collective spans more than one chip (both 0 when it does not).
+   */
+  readonly secondsPerByte: number;
+  readonly latencyS: number;
 }
 
 /**

@@ -49,6 +49,8 @@ export function memoryOf(
   sizes: SizeContext,
   readsByGroup: readonly (readonly number[])[],
   capacityBytes: number,
+  /** When given, filled with the bytes live at each kernel position (`end + 1` of them). */
+  profile?: (live: Float64Array) => void,
 ): MemoryEstimate {
   let paramBytes = 0;
   let cacheBytes = 0;
@@ -104,9 +106,12 @@ export function memoryOf(
   }
   let live = 0;
   let peak = 0;
+  const at = profile ? new Float64Array(end + 1) : undefined;
   for (let p = 0; p <= end; p++) {
     live += delta[p]!;
     peak = Math.max(peak, live);
+    if (at) at[p] = live;
   }
+  if (at) profile!(at);
   return memoryVerdict({ paramBytes, cacheBytes, activationBytes: peak }, capacityBytes);
 }

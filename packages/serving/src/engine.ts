@@ -89,7 +89,7 @@ export class StepEstimator {
       cache.set(exact, pair);
     }
     const dims = llamaStep({ ...config, layers: 0 }, query.phase, options).dims;
-    const estimates = pair.map((c) => (c.divides(dims) ? c.at(dims) : undefined));
+    const estimates = pair.map((c) => (c.divides(dims) ? c.costsAt(dims) : undefined));
     const [first, second] = estimates;
     if (first && estimates.length === 1) return { totals: first.totals, memory: first.memory };
     if (first && second) return extrapolateLayers(first, second, config.layers);

@@ -61,7 +61,7 @@ function collectiveCostFor(mesh: Mesh): CollectiveCostFn {
       );
       links.set(key, l);
     }
-    if (l.n === 1) return { bytes: 0, timeS: 0, byAxis: {} };
+    if (l.n === 1) return { bytes: 0, timeS: 0, byAxis: {}, secondsPerByte: 0, latencyS: 0 };
     const input = eqn.inputs[0]!;
     const inBytes = input.kind === "var" ? avalBytes(input.aval, sizes) : 0;
     const outBytes = avalBytes(eqn.outputs[0]!.aval, sizes);
@@ -72,7 +72,13 @@ function collectiveCostFor(mesh: Mesh): CollectiveCostFn {
     );
     const byAxis: Record<string, number> = {};
     for (const [name, share] of l.shares) byAxis[name] = bytes * share;
-    return { bytes, timeS: Math.max(bytes * l.secondsPerByte, l.latencyS), byAxis };
+    return {
+      bytes,
+      timeS: Math.max(bytes * l.secondsPerByte, l.latencyS),
+      byAxis,
+      secondsPerByte: l.secondsPerByte,
+      latencyS: l.latencyS,
+    };
   };
 }
 

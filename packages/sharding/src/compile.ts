@@ -6,10 +6,13 @@ import {
   type FusedProgram,
   formatTotals,
   fuseKernels,
+  type LinearCosts,
+  linearCosts,
   type Program,
   printFused,
   printProgram,
   retypeStorage,
+  type StepCostsAt,
   type StorageRetype,
   type Traced,
   type TraceResult,
@@ -46,6 +49,7 @@ export type PassName = (typeof PASSES)[number];
  */
 export class Compiled {
   private cachedEstimate: Estimate | undefined;
+  private readonly linear = new Map<string, LinearCosts | null>();
   private cachedShardedDims: readonly (readonly [string, number])[] | undefined;
   /**
    * @param traced the program as traced, global shapes with their shardings
@@ -75,6 +79,37 @@ export class Compiled {
       sizes: localSizes({ dims: { ...this.lowered.dims, ...dims } }, this.mesh),
       collectives: collectiveCost(this.mesh),
     });
+  }
+
+  /**
+   * Totals and memory (no per-kernel rows) with `dims` in place of the program's sizes: from
+   * the kernels' costs as multilinear functions of the dims that differ (`linearCosts`, built
+   * once per set of such dims, checked when built), else estimated directly. What a sweep
+   * asks thousands of times.
+   */
+  costsAt(dims: Dims): StepCostsAt {
+    const base = this.fused.program.dims;
+    const free = Object.keys(dims)
+      .filter((d) => dims[d] !== base[d])
+      .sort();
+    if (free.length > 0) {
+      const key = free.join(",");
+      let model = this.linear.get(key);
+      if (model === undefined) {
+        const mesh = this.mesh;
+        model =
+          linearCosts(
+            this.fused,
+            mesh.chip,
+            { collectives: collectiveCost(mesh), sizesOf: (d) => localSizes({ dims: d }, mesh) },
+            free,
+          ) ?? null;
+        this.linear.set(key, model);
+      }
+      if (model) return model.at(dims);
+    }
+    const e = this.at(dims);
+    return { totals: e.totals, memory: e.memory };
   }
 
   /** Whether every sharded dim still divides by its devices at `dims` (so `at` is exact). */
