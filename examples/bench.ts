@@ -17,6 +17,8 @@
  *   spmdPropertyCasesPerS — random sharded programs checked by assertSpmdEquivalent per second
  * Whole processes (the README's commands, median wall of 5 after a warm-up):
  *   cliEstimate405b, cliSweep10k, cliModelFileCold (compiler run), cliModelFileCached
+ * traceVsJaxJs80Layers — the same 80-layer decode step traced by shardcost and by jax-js 0.1.25
+ *   (`makeJaxpr`, `jax-js-step.ts`), interleaved run by run in this process: medians and ratio
  * One child process: lowered1M — a LLaMA-3-405B decode step of 11,500 layers (~1M lowered
  *   equations), traced, lowered and estimated in full: its time and peak memory.
  */
@@ -184,6 +186,45 @@ function propertyThroughput() {
   return { spmdPropertyCasesPerS: +pass().toFixed(0) };
 }
 
+/**
+ * Tracing against jax-js 0.1.25's `makeJaxpr`, interleaved in this process: the same 80-layer
+ * LLaMA-3-70B-shaped decode step (naive attention; small dims, since jax-js's tracer takes
+ * example arrays — neither tracer's time depends on sizes).
+ */
+async function versusJaxJs() {
+  const { jaxJsTracer } = await import("./jax-js-step.js");
+  const z = { layers: 80, B: 4, S: 32, D: 64, F: 224, N: 8, K: 2, H: 8, V: 256 };
+  const config = { ...LLAMA3_70B, D: z.D, F: z.F, N: z.N, K: z.K, H: z.H, V: z.V };
+  const model = llamaDecode(config, { batch: z.B, seq: z.S, attention: "naive" });
+  const ours = () => trace(model.fn, model.inputs, model.dims).eqns.length;
+  const theirs = jaxJsTracer(z);
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < 45; i++) {
+    let t0 = performance.now();
+    ours();
+    const ta = performance.now() - t0;
+    t0 = performance.now();
+    theirs();
+    const tb = performance.now() - t0;
+    if (i >= 5) {
+      a.push(ta);
+      b.push(tb);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+  return {
+    traceVsJaxJs80Layers: {
+      shardcostMs: +median(a).toFixed(2),
+      jaxJsMs: +median(b).toFixed(2),
+      ratio: +(median(b) / median(a)).toFixed(2),
+      shardcostEquations: ours(),
+      jaxJsEquations: theirs(),
+      runs: a.length,
+    },
+  };
+}
+
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN = join(ROOT, "packages/cli/bin/shardcost.js");
 
@@ -287,6 +328,7 @@ function million() {
 }
 
 const figures = {
+  ...(await versusJaxJs()),
   ...singleChip(),
   ...fourByFour(),
   ...pod(),
@@ -305,6 +347,12 @@ const goal = (figure: string, value: number, target: number, unit: string) => ({
 });
 const m1 = figures.lowered1M as { ms?: number; peakMiB?: number; loweredEquations?: number };
 const goals = [
+  {
+    figure: "trace of an 80-layer decode step: jax-js time / shardcost time",
+    value: figures.traceVsJaxJs80Layers.ratio,
+    goal: "≥ 10×",
+    met: figures.traceVsJaxJs80Layers.ratio >= 10,
+  },
   goal("cliEstimate405b (whole process)", figures.cliEstimate405b.medianMs, 400, "ms"),
   goal(
     "traceLowerEstimate405bDecode2dws16x16 (full trace, warm)",
