@@ -14,6 +14,7 @@ import { createRequire } from "node:module";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, parse, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { Script } from "node:vm";
 import { workerData } from "node:worker_threads";
 import { isModel, ShardcostError } from "@shardcost/core";
 
@@ -202,9 +203,8 @@ function compileModelFile(
   cache: string | undefined,
   manifestFile: string | undefined,
 ): Emitted {
-  // The compiler is large: loaded only on a cache miss, through require (its CommonJS build
-  // loads several times faster that way than through import()).
-  const ts = createRequire(import.meta.url)("typescript") as typeof import("typescript");
+  // The compiler is large: loaded only on a cache miss (see `loadTypeScript`).
+  const { ts, saveCodeCache } = loadTypeScript(cache);
   // The output mirrors the file system from its root, so `../` imports keep their places.
   const root = parse(file).root;
   // Under the CLI's worker, inside the folder its parent removes however the run ends.
@@ -277,6 +277,7 @@ function compileModelFile(
     rmSync(out, { recursive: true, force: true });
     throw new ShardcostError("input", `model file ${path} produced no JavaScript`);
   }
+  saveCodeCache();
   if (!cache || !manifestFile) return { file: entry, temporary: out };
   // Remember the user's own files (not the library's declarations) and what they emitted.
   const sources = program
@@ -289,6 +290,59 @@ function compileModelFile(
   renameSync(temp, manifestFile);
   pruneCache(join(cache, "out"));
   return { file: entry, temporary: undefined };
+}
+
+/**
+ * The TypeScript compiler, as CommonJS (several times faster to load than through `import()`).
+ * With a cache folder, V8's compiled code for it is kept there too (`v8/`), so a later run
+ * skips most of compiling the compiler; `saveCodeCache` writes it once a compile has run
+ * (then it holds the functions that compile used).
+ */
+function loadTypeScript(cache: string | undefined): {
+  ts: typeof import("typescript");
+  saveCodeCache: () => void;
+} {
+  const require = createRequire(import.meta.url);
+  if (!cache) {
+    return { ts: require("typescript") as typeof import("typescript"), saveCodeCache() {} };
+  }
+  const file = require.resolve("typescript");
+  const codeCache = join(
+    cache,
+    "v8",
+    `typescript-${typescriptVersion()}-${process.version}-${process.arch}.bin`,
+  );
+  let cachedData: Buffer | undefined;
+  try {
+    cachedData = readFileSync(codeCache);
+  } catch {
+    cachedData = undefined;
+  }
+  const wrapper = `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, "utf8")}\n})`;
+  const script = new Script(wrapper, { filename: file, ...(cachedData ? { cachedData } : {}) });
+  const mod = { exports: {} as typeof import("typescript") };
+  (script.runInThisContext() as (...args: unknown[]) => void)(
+    mod.exports,
+    createRequire(file),
+    mod,
+    file,
+    dirname(file),
+  );
+  const fresh = cachedData === undefined || script.cachedDataRejected === true;
+  return {
+    ts: mod.exports,
+    saveCodeCache() {
+      if (!fresh) return;
+      try {
+        mkdirSync(dirname(codeCache), { recursive: true });
+        const temp = `${codeCache}.${process.pid}`;
+        writeFileSync(temp, script.createCachedData());
+        renameSync(temp, codeCache);
+      } catch {
+        // A cache that cannot be written only costs the next run its speed.
+      }
+    },
+  };
 }
 
 /** Removes the oldest emitted outputs beyond `CACHE_ENTRIES` (a manifest naming one is a miss). */

@@ -125,9 +125,11 @@ export class Compiled {
   /** The same program with weights and/or caches stored in other dtypes, re-fused. */
   retyped(change: StorageChange): Compiled {
     const lowered = retypeStorage(this.lowered, change);
-    return lowered === this.lowered
-      ? this
-      : new Compiled(this.traced, lowered, fuseKernels(lowered), this.mesh);
+    if (lowered === this.lowered) return this;
+    // Retyping keeps every equation and var in place, so the kernels and def-use facts stay.
+    const { graph, fusion } = this.fused;
+    const program = retypeStorage(this.fused.program, change);
+    return new Compiled(this.traced, lowered, { program, graph, fusion }, this.mesh);
   }
 
   /** One pass's result in the book's notation. */
