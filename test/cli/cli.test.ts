@@ -126,7 +126,11 @@ describe("shardcost estimate", () => {
     expect(rel(report.time.serialS, lib.estimate.totals.serialS)).toBeLessThan(1e-12);
     expect(rel(report.perChip.iciBytes, lib.estimate.totals.iciBytes)).toBeLessThan(1e-12);
     expect(rel(report.memory.totalBytes, lib.estimate.memory.totalBytes)).toBeLessThan(1e-12);
-    expect(report.throughput.tokensPerSPerChip).toBeCloseTo(16 / lib.time.serialS / 4, 9);
+    // The headline step overlaps collectives with kernels; tokens/s come from it.
+    expect(report.time.stepS).toBe(report.time.overlappedS);
+    expect(report.time.stepS).toBeLessThanOrEqual(report.time.serialS);
+    expect(report.throughput.tokensPerSPerChip).toBeCloseTo(16 / lib.time.overlappedS / 4, 9);
+    expect(lib.tokensPerSPerChip).toBeCloseTo(16 / lib.time.overlappedS / 4, 9);
     // Collectives and op rows add up to the totals.
     const sum = (xs: { timeS: number }[]) => xs.reduce((a, x) => a + x.timeS, 0);
     expect(sum(report.ops)).toBeCloseTo(report.time.serialS, 12);
@@ -698,7 +702,7 @@ describe("shardcost sweep, compare, explain, trace", () => {
     expect(r.status).toBe(0);
     const [header, ...lines] = r.stdout.trim().split("\n");
     expect(header).toBe(
-      "mesh,chips,B,D,fits,memoryBytes,stepS,overlappedS,tokensPerS,tokensPerSPerChip,bound,pareto,error",
+      "mesh,chips,B,D,fits,memoryBytes,stepS,serialS,tokensPerS,tokensPerSPerChip,bound,pareto,error",
     );
     expect(lines).toHaveLength(2 * 3 * 2);
     // D=8190 is not divisible by X: an error row naming it, not a crash or a wrong number.
@@ -710,7 +714,8 @@ describe("shardcost sweep, compare, explain, trace", () => {
     const est = JSON.parse(
       shardcost(["estimate", MODEL_FILE, "--mesh", "v5e:4x4x4", "--dim", "B=128", "--json"]).stdout,
     );
-    expect(Number(one[6])).toBe(est.time.serialS);
+    expect(Number(one[6])).toBe(est.time.stepS);
+    expect(Number(one[7])).toBe(est.time.serialS);
   });
 
   it("compare: layouts side by side per mesh, with the fastest that fits", () => {
@@ -763,16 +768,28 @@ describe("shardcost sweep, compare, explain, trace", () => {
     const r = shardcost(["trace", MODEL_FILE, "--mesh", "v5e:2x4x4", "--out", out]);
     expect(r.status).toBe(0);
     const t = JSON.parse(readFileSync(out, "utf8"));
-    const spans = t.traceEvents.filter((e: { ph: string }) => e.ph === "X");
-    expect(new Set(spans.map((e: { tid: number }) => e.tid))).toEqual(new Set([0, 1]));
+    type Span = { ph: string; pid: number; tid: number; ts: number; dur: number };
+    const all: Span[] = t.traceEvents.filter((e: Span) => e.ph === "X");
     const report = JSON.parse(
       shardcost(["estimate", MODEL_FILE, "--mesh", "v5e:2x4x4", "--json"]).stdout,
     );
-    const total = spans.reduce((a: number, e: { dur: number }) => a + e.dur, 0);
+    // The serial schedule: one op after another, summing to the serial step.
+    const spans = all.filter((e) => e.pid === 0);
+    expect(new Set(spans.map((e) => e.tid))).toEqual(new Set([0, 1]));
+    const total = spans.reduce((a, e) => a + e.dur, 0);
     expect(total).toBeCloseTo(report.time.serialS * 1e6, 2);
-    // Spans follow one another.
-    for (let i = 1; i < spans.length; i++)
-      expect(spans[i].ts).toBeGreaterThanOrEqual(spans[i - 1].ts);
+    for (let i = 1; i < spans.length; i++) {
+      expect(spans[i]!.ts).toBeGreaterThanOrEqual(spans[i - 1]!.ts + spans[i - 1]!.dur - 1e-9);
+    }
+    // The overlapped schedule: each track from the start; the step ends with the longer one.
+    const overlapped = all.filter((e) => e.pid === 1);
+    expect(overlapped).toHaveLength(spans.length);
+    const end = (tid: number) =>
+      Math.max(...overlapped.filter((e) => e.tid === tid).map((e) => e.ts + e.dur));
+    expect(Math.min(...overlapped.map((e) => e.ts))).toBe(0);
+    expect(Math.max(end(0), end(1))).toBeCloseTo(report.time.stepS * 1e6, 2);
+    expect(report.time.stepS).toBeLessThan(report.time.serialS);
+    expect(r.stderr).toMatch(/serial \(.+\) and with collectives overlapped \(.+\)/);
   });
 
   it("trace: whole-nanosecond slices that never overlap on a track, in the Perfetto JSON form", () => {

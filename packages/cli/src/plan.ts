@@ -161,7 +161,7 @@ export function plan(q: PlanQuery): Plan {
     const fitsAt = (b: number) => step(m, decode(b, q.context))?.memory.fits === true;
     const withinLatency = (b: number) =>
       q.latencyS === undefined ||
-      (step(m, decode(b, q.context))?.totals.overlappedS ?? 1e9) <= q.latencyS;
+      (step(m, decode(b, q.context))?.totals.stepS ?? 1e9) <= q.latencyS;
     let batch: number;
     if (q.batch !== undefined) {
       batch = q.batch;
@@ -182,17 +182,17 @@ export function plan(q: PlanQuery): Plan {
       rows.push({ ...base, fits: true, ...empty, batch, note: `batch ${batch} does not fit` });
       continue;
     }
-    if (q.latencyS !== undefined && s.totals.overlappedS > q.latencyS) {
-      const note = `even batch ${batch} takes ${ms(s.totals.overlappedS)}, over --latency-ms`;
+    if (q.latencyS !== undefined && s.totals.stepS > q.latencyS) {
+      const note = `even batch ${batch} takes ${ms(s.totals.stepS)}, over --latency-ms`;
       rows.push({ ...base, fits: true, ...empty, batch, note });
       continue;
     }
-    const tokensPerS = batch / s.totals.overlappedS;
+    const tokensPerS = batch / s.totals.stepS;
     rows.push({
       ...base,
       fits: true,
       batch,
-      stepS: s.totals.overlappedS,
+      stepS: s.totals.stepS,
       serialS: s.totals.serialS,
       tokensPerS,
       tokensPerSPerChip: tokensPerS / m.chips,
@@ -216,14 +216,14 @@ export function plan(q: PlanQuery): Plan {
     const meanSeq = q.prompt + Math.ceil((q.output + 1) / 2);
     const mid = step(m, decode(batch, meanSeq));
     if (prefill && mid) {
-      const ttft = prefill.totals.overlappedS;
+      const ttft = prefill.totals.stepS;
       request = {
         mesh: smallest.mesh,
         batch,
         timeToFirstTokenS: ttft,
-        decodeStepS: mid.totals.overlappedS,
-        requestS: ttft + q.output * mid.totals.overlappedS,
-        prefillToDecode: prefillToDecodeRatio(ttft, mid.totals.overlappedS, q.output, batch),
+        decodeStepS: mid.totals.stepS,
+        requestS: ttft + q.output * mid.totals.stepS,
+        prefillToDecode: prefillToDecodeRatio(ttft, mid.totals.stepS, q.output, batch),
         commands: [command(m, 1, q.prompt, "prefill"), command(m, batch, meanSeq)],
       };
     }

@@ -35,8 +35,9 @@ export interface SweepRow {
   readonly error: string | null;
   readonly fits: boolean | null;
   readonly memoryBytes: number | null;
+  /** The step with collectives overlapped (the headline); `serialS` with none. */
   readonly stepS: number | null;
-  readonly overlappedS: number | null;
+  readonly serialS: number | null;
   readonly tokensPerS: number | null;
   readonly tokensPerSPerChip: number | null;
   readonly bound: string | null;
@@ -83,14 +84,14 @@ export function runSweep(
         attention: g.attention,
       };
       const c = engine.step(g.config, query, layout, m);
-      const tps = tokensPerStep(g.phase, batch, g.seq) / c.totals.serialS;
+      const tps = tokensPerStep(g.phase, batch, g.seq) / c.totals.stepS;
       rows.push({
         ...base,
         error: null,
         fits: c.memory.fits,
         memoryBytes: c.memory.totalBytes,
-        stepS: c.totals.serialS,
-        overlappedS: c.totals.overlappedS,
+        stepS: c.totals.stepS,
+        serialS: c.totals.serialS,
         tokensPerS: tps,
         tokensPerSPerChip: tps / m.chips,
         bound: c.totals.bound,
@@ -128,7 +129,7 @@ export interface FileSweepRow extends Frontier {
   readonly dims: Readonly<Record<string, number>>;
   readonly error: string | null;
   readonly memoryBytes: number | null;
-  readonly overlappedS: number | null;
+  readonly serialS: number | null;
   readonly tokensPerS: number | null;
   readonly bound: string | null;
 }
@@ -157,8 +158,8 @@ export function runFileSweep(
           error: null,
           fits: r.memory.fits,
           memoryBytes: r.memory.totalBytes,
-          stepS: r.time.serialS,
-          overlappedS: r.time.overlappedS,
+          stepS: r.time.stepS,
+          serialS: r.time.serialS,
           tokensPerS: r.throughput.tokensPerS,
           tokensPerSPerChip: r.throughput.tokensPerSPerChip,
           bound: r.time.bound,
@@ -188,7 +189,7 @@ const FIGURES = [
   "fits",
   "memoryBytes",
   "stepS",
-  "overlappedS",
+  "serialS",
   "tokensPerS",
   "tokensPerSPerChip",
   "bound",
@@ -244,7 +245,7 @@ function failed(e: ShardcostError) {
     fits: null,
     memoryBytes: null,
     stepS: null,
-    overlappedS: null,
+    serialS: null,
     tokensPerS: null,
     tokensPerSPerChip: null,
     bound: null,

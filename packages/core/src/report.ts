@@ -203,8 +203,8 @@ export function formatTotals(est: StepView): string {
   ];
   lines.push(
     t.iciBytes > 0
-      ? `step ${formatTime(t.serialS)} serial, ${formatTime(t.overlappedS)} with collectives ` +
-          `overlapped (${boundName(est, t.bound)}-bound)`
+      ? `step ${formatTime(t.stepS)} with collectives overlapped (${formatTime(t.serialS)} serial, ` +
+          `with none) · ${boundName(est, t.bound)}-bound`
       : `roofline step ${formatTime(t.timeS)} (${boundName(est, t.bound)}-bound)`,
   );
   return lines.join("\n");

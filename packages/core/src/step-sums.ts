@@ -99,6 +99,11 @@ export function combineSums(
 
 /** A step's totals: its sums, the serial and the overlapped step time, and what binds it. */
 export interface StepTotals extends StepSums {
+  /**
+   * The step time every report leads with: collectives overlapped with kernels (`overlappedS`),
+   * as XLA schedules them; `serialS` is the bound with no overlap at all.
+   */
+  readonly stepS: number;
   /** The same as `timeS`, named for comparison with `overlappedS`. */
   readonly serialS: number;
   /** Collectives fully hidden behind compute: max(Σ kernel times, Σ collective times). */
@@ -108,10 +113,12 @@ export interface StepTotals extends StepSums {
 
 /** Totals from sums: the serial and overlapped step, and what binds it. */
 export function stepTotals(s: StepSums): StepTotals {
+  const overlappedS = Math.max(s.kernelS, s.iciS);
   return {
     ...s,
+    stepS: overlappedS,
     serialS: s.timeS,
-    overlappedS: Math.max(s.kernelS, s.iciS),
+    overlappedS,
     bound: boundOf(s.computeS, s.hbmS, s.iciS),
   };
 }
