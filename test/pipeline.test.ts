@@ -75,6 +75,27 @@ describe("compile", () => {
   });
 });
 
+describe("what the step's time goes to", () => {
+  it("kernel time split into compute, weight, KV and activation traffic adds up to the kernels", () => {
+    const v5e = mesh("v5e", { X: 4, Y: 4 });
+    const query = { phase: "decode" as const, batch: 32, seq: 8192, weights: "int8" as const };
+    for (const costs of [
+      compileStep({ ...LLAMA3_70B, layers: 3 }, query, "1d-ws", v5e).compiled.estimate,
+      new StepEstimator().step(LLAMA3_70B, query, "2d-ws", v5e),
+    ]) {
+      const t = costs.totals;
+      const parts = t.computeBoundS + t.weightTrafficS + t.cacheTrafficS + t.activationTrafficS;
+      expect(Math.abs(parts - t.kernelS) / t.kernelS).toBeLessThan(1e-12);
+      // Decode is HBM-bound: weights and the KV cache dominate, activations are not zero.
+      expect(t.weightTrafficS + t.cacheTrafficS).toBeGreaterThan(t.computeBoundS);
+      expect(t.activationTrafficS).toBeGreaterThan(0);
+      // The report's bars: those four plus the collectives' time the kernels do not hide.
+      const bars = parts + Math.max(0, t.iciS - t.kernelS);
+      expect(Math.abs(bars - t.stepS) / t.stepS).toBeLessThan(1e-12);
+    }
+  });
+});
+
 describe("the passes, printed", () => {
   it("SHARDCOST_DEBUG=passes prints the four passes in order", () => {
     const r = spawnSync(

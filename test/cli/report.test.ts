@@ -48,7 +48,9 @@ describe("shardcost report", () => {
       "Latency vs throughput",
       "Step-time breakdown by batch",
       "Step time by chip count",
+      "Plan: llama3-70b on v5e",
       "Per-op table",
+      "Assumptions",
     ]) {
       expect(html).toContain(title);
     }
@@ -82,7 +84,7 @@ describe("shardcost report", () => {
       );
       expect(charts.map((c) => c.title)).toEqual([
         "Latency vs throughput (by batch)",
-        "Step-time breakdown by batch (each alone)",
+        "Step-time breakdown by batch (adds up to the step)",
         "Step time by chip count",
         "Communication per step",
       ]);
@@ -91,6 +93,54 @@ describe("shardcost report", () => {
         expect(c.height).toBeGreaterThan(100);
         expect(c.marks, `${c.title} draws marks`).toBeGreaterThan(3);
       }
+      // Axes as rendered: no two adjacent ticks read the same; a linear x-axis spans at least
+      // 10% of its upper value (it starts at zero, not at a sliver around a flat series).
+      const axes = await page.$$eval("svg.chart", (svgs) =>
+        svgs.map((s) => ({
+          title: s.getAttribute("aria-label") ?? "",
+          x: [...s.querySelectorAll("text.x-tick")].map((t) => t.textContent ?? ""),
+          y: [...s.querySelectorAll("text.y-tick")].map((t) => t.textContent ?? ""),
+          unit: s.querySelector("text.label[transform]")?.textContent ?? "",
+        })),
+      );
+      const value = (t: string) =>
+        Number(t.replace(/k$/, "e3").replace(/M$/, "e6").replace(/G$/, "e9"));
+      for (const a of axes) {
+        for (const ticks of [a.x, a.y]) {
+          for (let i = 1; i < ticks.length; i++) {
+            expect(ticks[i], `${a.title}: adjacent ticks ${ticks[i - 1]}, ${ticks[i]}`).not.toBe(
+              ticks[i - 1],
+            );
+          }
+        }
+        if (a.x.length > 1 && !a.title.includes("chip count") && !a.title.includes("per step")) {
+          const xs = a.x.map(value);
+          if (xs.every(Number.isFinite)) {
+            const hi = Math.max(...xs);
+            expect((hi - Math.min(...xs)) / hi, `${a.title} x-domain`).toBeGreaterThanOrEqual(0.1);
+          }
+        }
+        // Times in a unit that suits them (µs, ms or s), named on the axis.
+        expect(a.unit, a.title).toMatch(/\((µs|ms|s)\)|^(µs|ms|s) |\b(µs|ms|s) per step/);
+      }
+      // The assumptions block: chip figures with their source, efficiencies, layout, version,
+      // and the command that made the page.
+      const stated = await page.$$eval("#assumptions dt", (dts) =>
+        Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])),
+      );
+      expect(stated.chip).toMatch(/TPU v5e: 197 TFLOP\/s bf16.*HBM 16\.0 GB at 820 GB\/s/);
+      expect(stated["chip figures from"]).toMatch(/How to Scale Your Model/);
+      expect(stated.efficiencies).toMatch(/100% of peak FLOP\/s/);
+      expect(stated.layout).toMatch(/^1d-ws: .*ESTI/);
+      expect(stated.shardcost).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(stated.command).toBe(
+        `shardcost report --model llama3-70b --weights int8 --batch 32 --seq 8192 --mesh v5e:4x4 --out ${out}`,
+      );
+      // The breakdown's bars add up to the step the report leads with (batch 32).
+      const bar32 = await page.$$eval("svg.chart rect.bar title", (ts) =>
+        ts.map((t) => t.textContent ?? "").filter((t) => t.startsWith("32:")),
+      );
+      expect(bar32).toHaveLength(5);
       const rows = await page.$$eval("tbody tr", (trs) => trs.length);
       expect(rows).toBeGreaterThan(10);
       mkdirSync(join(ROOT, "test/artifacts"), { recursive: true });

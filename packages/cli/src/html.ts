@@ -1,4 +1,5 @@
 import {
+  CATALOG_SOURCES,
   formatBytes,
   formatCapacity,
   formatFlops,
@@ -8,30 +9,40 @@ import {
   type StepTotals,
 } from "@shardcost/core";
 import { tokensPerStep } from "@shardcost/ops";
-import { STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
+import { LAYOUTS, STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
 import { type Mesh, mesh } from "@shardcost/sharding";
+import { type Plan, type PlanQuery, plan } from "./plan.js";
 import { describeModel, type Estimated, estimateModel } from "./report.js";
 import { meshText, stepQuery } from "./setup.js";
 import { esc, lineChart, stackedBars } from "./svg.js";
 import { markPareto } from "./sweep.js";
 
+/** One batch size of the report's sweep: its step and what the step's time goes to. */
 export interface BatchPoint {
   readonly batch: number;
+  /** The headline step: collectives overlapped with kernels. */
   readonly stepS: number;
   readonly tokensPerSPerChip: number;
   readonly fits: boolean;
-  readonly paramLoadS: number;
-  readonly kvLoadS: number;
-  readonly flopsS: number;
-  readonly iciS: number;
+  /**
+   * The step's time by what it goes to, adding up to `stepS`: kernels bound by weight, KV-cache
+   * and activation traffic or by compute, then the collectives' time the kernels do not hide.
+   */
+  readonly weightS: number;
+  readonly cacheS: number;
+  readonly activationS: number;
+  readonly computeS: number;
+  readonly exposedIciS: number;
 }
 
+/** One mesh and layout of the report's 1d-ws/2d-ws crossover. */
 export interface CrossoverPoint {
   readonly chips: number;
   readonly mesh: string;
   readonly layout: "1d-ws" | "2d-ws";
   readonly stepS: number;
   readonly iciS: number;
+  readonly fits: boolean;
 }
 
 /** The figures behind the HTML report: a batch sweep and, for built-in models, the crossover. */
@@ -39,9 +50,26 @@ export interface ReportData {
   readonly main: Estimated;
   readonly batches: readonly BatchPoint[];
   readonly crossover: readonly CrossoverPoint[];
+  /** Configurations that cannot be split on their mesh, and why (marked, not dropped). */
+  readonly unsplittable: readonly string[];
+  /** The deployment plan, for a built-in model. */
+  readonly plan: Plan | undefined;
 }
 
-export function reportData(main: Estimated, batches: readonly number[]): ReportData {
+/** What the report says it assumed and how it was made. */
+export interface ReportContext {
+  readonly version: string;
+  /** The command line, as typed. */
+  readonly command: string;
+}
+
+/** The report's figures: a batch sweep, the crossover and a plan (built-in models). */
+export function reportData(
+  main: Estimated,
+  batches: readonly number[],
+  planQuery?: PlanQuery,
+): ReportData {
+  const unsplittable: string[] = [];
   const { model, mesh: m, layout } = main;
   const bw = m.chip.hbmBandwidth;
   const engine = new StepEstimator();
@@ -69,7 +97,10 @@ export function reportData(main: Estimated, batches: readonly number[]): ReportD
   const points: BatchPoint[] = [];
   const sweepable = model.kind === "builtin" || model.dims.B !== undefined;
   for (const batch of sweepable ? batches : []) {
-    const c = unlessUnsplittable(() => costs(batch));
+    const c = unlessUnsplittable(
+      () => costs(batch),
+      (why) => unsplittable.push(`batch ${batch} on ${meshText(m)}: ${why}`),
+    );
     if (!c) continue;
     const t = c.totals;
     points.push({
@@ -77,10 +108,11 @@ export function reportData(main: Estimated, batches: readonly number[]): ReportD
       stepS: t.stepS,
       tokensPerSPerChip: c.tokensPerSPerChip,
       fits: c.fits,
-      paramLoadS: t.paramBytes / bw,
-      kvLoadS: t.cacheBytes / bw,
-      flopsS: t.computeS,
-      iciS: t.iciS,
+      weightS: t.weightTrafficS,
+      cacheS: t.cacheTrafficS,
+      activationS: t.activationTrafficS,
+      computeS: t.computeBoundS,
+      exposedIciS: Math.max(0, t.iciS - t.kernelS),
     });
   }
   const crossover: CrossoverPoint[] = [];
@@ -88,7 +120,10 @@ export function reportData(main: Estimated, batches: readonly number[]): ReportD
     for (const shape of STUDY_SHAPES) {
       const sm = mesh(m.chip, shape);
       for (const l of ["1d-ws", "2d-ws"] as const) {
-        const c = unlessUnsplittable(() => engine.step(model.config, stepQuery(model), l, sm));
+        const c = unlessUnsplittable(
+          () => engine.step(model.config, stepQuery(model), l, sm),
+          (why) => unsplittable.push(`${l} on ${meshText(sm)}: ${why}`),
+        );
         if (!c) continue;
         crossover.push({
           chips: sm.chips,
@@ -96,17 +131,33 @@ export function reportData(main: Estimated, batches: readonly number[]): ReportD
           layout: l,
           stepS: c.totals.stepS,
           iciS: c.totals.iciS,
+          fits: c.memory.fits,
         });
       }
     }
   }
-  return { main, batches: points, crossover };
+  return {
+    main,
+    batches: points,
+    crossover,
+    unsplittable,
+    plan: planQuery ? plan(planQuery) : undefined,
+  };
+}
+
+/** The unit a chart's times read best in: µs, ms or s by the largest of them. */
+function timeUnit(maxS: number): { readonly factor: number; readonly name: string } {
+  if (maxS < 1e-3) return { factor: 1e6, name: "µs" };
+  if (maxS < 1) return { factor: 1e3, name: "ms" };
+  return { factor: 1, name: "s" };
 }
 
 const CSS = `
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1180px; color: #1d2330; padding: 0 1rem; }
 h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
-.sub { color: #5a6375; margin-top: 0; }
+.sub { color: #5a6375; margin-top: 0; } .notes { color: #5a6375; font-size: 12.5px; }
+dl.assumptions { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; font-size: 12.5px; }
+dl.assumptions dt { font-weight: 600; } dl.assumptions dd { margin: 0; }
 .cards { display: flex; gap: 1rem; flex-wrap: wrap; }
 .card { border: 1px solid #d9dde6; border-radius: 6px; padding: .6rem .9rem; min-width: 150px; }
 .card b { display: block; font-size: 1.2rem; }
@@ -121,9 +172,10 @@ th { background: #f5f6f9; } td.l, th.l { text-align: left; } .bad { color: #b326
 const fmtRate = (x: number) => (x >= 100 ? x.toFixed(0) : x.toPrecision(3));
 
 /** One self-contained page: no script, no external resource; charts are inline SVG. */
-export function reportHtml(d: ReportData): string {
+export function reportHtml(d: ReportData, context: ReportContext): string {
   const r = d.main.report;
   const mem = r.memory;
+  const link = linkName(d.main.mesh.chip);
   const verdict = mem.fits
     ? `<span class="good">fits</span>, ${formatBytes(mem.capacityBytes - mem.totalBytes)} to spare`
     : `<span class="bad">does not fit</span>: ${formatBytes(mem.totalBytes - mem.capacityBytes)} over (${(mem.totalBytes / mem.capacityBytes).toFixed(1)}× HBM)`;
@@ -138,9 +190,10 @@ export function reportHtml(d: ReportData): string {
         pareto: false,
       })),
     );
+    const u = timeUnit(Math.max(...pts.map((p) => p.stepS)));
     const frontier = pts
       .filter((_, i) => rows[i]!.pareto)
-      .map((p) => [p.tokensPerSPerChip, p.stepS * 1e3] as const)
+      .map((p) => [p.tokensPerSPerChip, p.stepS * u.factor] as const)
       .sort((a, b) => a[0] - b[0]);
     const fit = pts.filter((p) => p.fits);
     const over = pts.filter((p) => !p.fits);
@@ -149,67 +202,89 @@ export function reportHtml(d: ReportData): string {
         {
           name: "fits",
           color: "#2f6fdf",
-          points: fit.map((p) => [p.tokensPerSPerChip, p.stepS * 1e3]),
+          points: fit.map((p) => [p.tokensPerSPerChip, p.stepS * u.factor]),
           labels: fit.map((p) => `B=${p.batch}`),
         },
         {
-          name: "does not fit",
+          name: "does not fit (HBM)",
           color: "#c2c7d0",
-          points: over.map((p) => [p.tokensPerSPerChip, p.stepS * 1e3]),
-          labels: over.map((p) => `B=${p.batch}`),
+          points: over.map((p) => [p.tokensPerSPerChip, p.stepS * u.factor]),
+          labels: over.map((p) => `B=${p.batch} ✗`),
         },
         { name: "Pareto frontier", color: "#e07b00", points: frontier, line: true },
       ],
       {
         title: "Latency vs throughput (by batch)",
         xLabel: "tokens/s per chip",
-        yLabel: "step latency (ms)",
+        yLabel: `step latency (${u.name})`,
       },
     );
     const breakdown = stackedBars(
       pts.map((p) => ({
-        label: String(p.batch),
-        values: [p.paramLoadS * 1e3, p.kvLoadS * 1e3, p.flopsS * 1e3, p.iciS * 1e3],
+        label: `${p.batch}${p.fits ? "" : "✗"}`,
+        values: [p.weightS, p.cacheS, p.activationS, p.computeS, p.exposedIciS].map(
+          (v) => v * u.factor,
+        ),
       })),
       [
-        { name: "parameter load", color: "#2f6fdf" },
-        { name: "KV-cache load", color: "#7fb2ff" },
-        { name: "FLOPs", color: "#e07b00" },
-        { name: linkName(d.main.mesh.chip), color: "#8e44ad" },
+        { name: "weight traffic", color: "#2f6fdf" },
+        { name: "KV-cache traffic", color: "#7fb2ff" },
+        { name: "activation traffic", color: "#9bd3ae" },
+        { name: "compute", color: "#e07b00" },
+        { name: `${link} not hidden`, color: "#8e44ad" },
       ],
       {
-        title: "Step-time breakdown by batch (each alone)",
-        xLabel: "batch",
-        yLabel: "ms per step",
+        title: "Step-time breakdown by batch (adds up to the step)",
+        xLabel: "batch (✗: does not fit)",
+        yLabel: `${u.name} per step`,
       },
     );
     sections.push(
-      `<h2>Batch sweep on ${esc(meshText(d.main.mesh))}</h2><div class="charts">${latency}${breakdown}</div>`,
+      `<h2>Batch sweep on ${esc(meshText(d.main.mesh))}</h2><div class="charts">${latency}${breakdown}</div>` +
+        '<p class="sub">Each kernel\'s time goes to what binds it: compute, or its HBM bytes ' +
+        "(weights, KV caches, activations) in proportion; the collectives' time beyond the " +
+        "kernels' is what overlap cannot hide. The bars add up to the step.</p>",
     );
   }
   if (d.crossover.length > 0) {
-    const series = (["1d-ws", "2d-ws"] as const).map((l, i) => {
-      const ps = d.crossover.filter((c) => c.layout === l);
-      return {
+    const u = timeUnit(Math.max(...d.crossover.map((c) => c.stepS)));
+    const uc = timeUnit(Math.max(...d.crossover.map((c) => c.iciS)));
+    const by = (l: "1d-ws" | "2d-ws") => d.crossover.filter((c) => c.layout === l);
+    const colors = { "1d-ws": "#2f6fdf", "2d-ws": "#e07b00" } as const;
+    const series = (["1d-ws", "2d-ws"] as const).flatMap((l) => [
+      {
         name: l,
-        color: i === 0 ? "#2f6fdf" : "#e07b00",
-        points: ps.map((c) => [c.chips, c.stepS * 1e3] as const),
+        color: colors[l],
+        points: by(l).map((c) => [c.chips, c.stepS * u.factor] as const),
         line: true,
-      };
-    });
-    const comm = (["1d-ws", "2d-ws"] as const).map((l, i) => {
-      const ps = d.crossover.filter((c) => c.layout === l);
-      return {
-        name: `${l} ICI`,
-        color: i === 0 ? "#2f6fdf" : "#e07b00",
-        points: ps.map((c) => [c.chips, c.iciS * 1e3] as const),
-        line: true,
-      };
-    });
+      },
+      {
+        name: `${l}: does not fit`,
+        color: "#b3261e",
+        points: by(l)
+          .filter((c) => !c.fits)
+          .map((c) => [c.chips, c.stepS * u.factor] as const),
+        labels: by(l)
+          .filter((c) => !c.fits)
+          .map(() => "✗"),
+      },
+    ]);
+    const comm = (["1d-ws", "2d-ws"] as const).map((l) => ({
+      name: `${l} ${link}`,
+      color: colors[l],
+      points: by(l).map((c) => [c.chips, c.iciS * uc.factor] as const),
+      line: true,
+    }));
     sections.push(
-      `<h2>Layout crossover: 1d-ws vs 2d-ws</h2><div class="charts">${lineChart(series, { title: "Step time by chip count", xLabel: "chips", yLabel: "ms per step", logX: true })}${lineChart(comm, { title: "Communication per step", xLabel: "chips", yLabel: `${linkName(d.main.mesh.chip)} ms per step`, logX: true })}</div>`,
+      `<h2>Layout crossover: 1d-ws vs 2d-ws</h2><div class="charts">${lineChart(series, { title: "Step time by chip count", xLabel: "chips", yLabel: `${u.name} per step`, logX: true })}${lineChart(comm, { title: "Communication per step", xLabel: "chips", yLabel: `${link} ${uc.name} per step`, logX: true })}</div>`,
     );
   }
+  if (d.unsplittable.length > 0) {
+    sections.push(
+      `<h3>Not drawn: cannot be split that way</h3><ul class="notes">${d.unsplittable.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>`,
+    );
+  }
+  if (d.plan) sections.push(planSection(d.plan));
   const opRows = [...r.ops]
     .sort((a, b) => b.timeS - a.timeS)
     .map(
@@ -227,7 +302,7 @@ export function reportHtml(d: ReportData): string {
 <p class="sub">${esc(describeModel(d.main.model))} · per chip, one step</p>
 <div class="cards">
 ${card("step (collectives overlapped)", formatTime(r.time.stepS))}
-${card("overlapped", formatTime(r.time.overlappedS))}
+${card("serial (no overlap)", formatTime(r.time.serialS))}
 ${card("bound", r.time.bound)}
 ${card("tokens/s/chip", fmtRate(r.throughput.tokensPerSPerChip))}
 ${card("memory per chip", `${formatBytes(mem.totalBytes)} of ${formatCapacity(mem.capacityBytes)}`)}
@@ -235,20 +310,94 @@ ${card("memory per chip", `${formatBytes(mem.totalBytes)} of ${formatCapacity(me
 <p>Memory: ${verdict}. Parameters ${formatBytes(mem.paramBytes)}, KV caches ${formatBytes(mem.kvCacheBytes)}, activations ${formatBytes(mem.activationBytes)} (peak live).</p>
 ${sections.join("\n")}
 <h2>Per-op table (per chip; the same op on the same line merged)</h2>
-<table><thead><tr><th>count</th><th class="l">op</th><th class="l">result</th><th class="l">source</th><th>FLOPs</th><th>HBM</th><th>${esc(linkName(d.main.mesh.chip))} sent</th><th>time</th><th class="l">bound</th></tr></thead>
+<table><thead><tr><th>count</th><th class="l">op</th><th class="l">result</th><th class="l">source</th><th>FLOPs</th><th>HBM</th><th>${esc(link)} sent</th><th>time</th><th class="l">bound</th></tr></thead>
 <tbody>
 ${opRows}
 </tbody></table>
+${assumptions(d, context)}
 </body></html>
 `;
 }
 
+/** What the figures assume, and how the page was made. */
+function assumptions(d: ReportData, context: ReportContext): string {
+  const c = d.main.mesh.chip;
+  const e = d.main.report.assumptions;
+  const pct = (x: number) => `${+(x * 100).toFixed(1)}%`;
+  const flops = Object.entries(c.flops)
+    .map(([cls, f]) => `${formatFlops(f as number)}/s ${cls}`)
+    .join(", ");
+  const layout = d.main.layout
+    ? LAYOUTS[(d.main.layout.split(":")[0] ?? d.main.layout) as keyof typeof LAYOUTS]
+    : undefined;
+  const items = [
+    [
+      "chip",
+      `${c.name}: ${flops}; HBM ${formatCapacity(c.hbmBytes)} at ${formatBytes(c.hbmBandwidth)}/s; ` +
+        `${linkName(c)} ${formatBytes(c.linkBandwidth)}/s a link one way, ${formatTime(c.hopLatency)} a hop` +
+        (c.pricePerHour === undefined ? "" : `; US$${c.pricePerHour} a chip-hour`),
+    ],
+    ["chip figures from", CATALOG_SOURCES],
+    [
+      "efficiencies",
+      `a roofline at ${pct(e.mfu)} of peak FLOP/s, ${pct(e.hbm)} of HBM and ${pct(e.ici)} of link bandwidth`,
+    ],
+    [
+      "step",
+      "collectives overlapped with kernels (the headline); serial runs every op one after another",
+    ],
+    ...(layout
+      ? [["layout", `${d.main.layout}: ${layout.description} (${layout.source})`]]
+      : [["layout", "the model file's own shardings"]]),
+    ...(d.main.report.layout
+      ? [["layout, as resolved", d.main.report.layout.resolved.join("; ")]]
+      : []),
+    ["shardcost", context.version],
+    ["command", context.command],
+  ];
+  return `<h2>Assumptions</h2>
+<dl class="assumptions" id="assumptions">${items.map(([k, v]) => `<dt>${esc(k!)}</dt><dd>${esc(v!)}</dd>`).join("")}</dl>`;
+}
+
+/** The deployment plan: every slice, the smallest that fits, and a request on it. */
+function planSection(p: Plan): string {
+  const ms = (s: number | null) => (s === null ? "" : formatTime(s));
+  const rows = p.rows
+    .map((r) =>
+      r.stepS === null
+        ? `<tr><td class="l">${esc(r.mesh)}</td><td>${r.chips}</td><td class="l">${r.fits ? "yes" : '<span class="bad">no</span>'}</td><td class="l" colspan="6">${esc(r.note ?? "")}</td></tr>`
+        : `<tr><td class="l">${esc(r.mesh)}</td><td>${r.chips}</td><td class="l">yes</td><td>${r.batch}</td><td>${ms(r.stepS)}</td><td>${ms(r.serialS)}</td><td>${fmtRate(r.tokensPerSPerChip!)}</td><td>${r.dollarsPerMTokens === null ? "—" : `$${r.dollarsPerMTokens.toFixed(2)}`}</td><td class="l">${esc(r.bound ?? "")}</td></tr>`,
+    )
+    .join("\n");
+  const q = p.request;
+  const summary = [
+    `Smallest slice that fits: <b>${esc(p.smallest ?? "none of these")}</b>.`,
+    `Critical batch: ${p.criticalBatch}.`,
+    ...(q
+      ? [
+          `On ${esc(q.mesh)} at batch ${q.batch}: time to first token ${formatTime(q.timeToFirstTokenS)}, ` +
+            `a decode step ${formatTime(q.decodeStepS)}, the whole request ${formatTime(q.requestS)}; ` +
+            `prefill:decode chips ${q.prefillToDecode.toFixed(2)}.`,
+        ]
+      : []),
+  ].join(" ");
+  return `<h2>Plan: ${esc(p.model)} on ${esc(p.chip)} (${esc(p.layout)}, KV cache ${p.context})</h2>
+<p>${summary}</p>
+<table class="plan"><thead><tr><th class="l">slice</th><th>chips</th><th class="l">fits</th><th>batch</th><th>step</th><th>serial</th><th>tokens/s/chip</th><th>$/M tokens</th><th class="l">bound</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>`;
+}
+
 /** `f()`, or undefined where the model cannot be split that way (a batch or a mesh size). */
-function unlessUnsplittable<T>(f: () => T): T | undefined {
+function unlessUnsplittable<T>(f: () => T, why: (message: string) => void): T | undefined {
   try {
     return f();
   } catch (e) {
-    if (e instanceof ShardcostError) return undefined;
+    if (e instanceof ShardcostError) {
+      why(e.message.split("\n")[0]!);
+      return undefined;
+    }
     throw e;
   }
 }

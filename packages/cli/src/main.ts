@@ -37,6 +37,7 @@ import { describeModel, estimateFull, estimateModel, formatEstimate } from "./re
 import {
   BUILTIN_ONLY,
   checkDimNames,
+  chipKey,
   efficiencyFromFlags,
   LAYOUT_HINT,
   layoutFromFlags,
@@ -151,6 +152,9 @@ function version(): string {
 }
 
 /** Runs the CLI; returns the exit status. Never throws, never prints a stack trace. */
+/** The command line being run, as the HTML report's assumptions block quotes it. */
+let commandLine = "shardcost";
+
 export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
   try {
     const { command, positionals, flags } = parseFlags(argv);
@@ -200,6 +204,9 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         c,
       );
     }
+    commandLine = ["shardcost", ...argv]
+      .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a)))
+      .join(" ");
     await COMMANDS[c](flags, positionals, io);
     return 0;
   } catch (e) {
@@ -503,8 +510,26 @@ async function reportCommand(flags: Flags, positionals: readonly string[], io: I
   const e = estimateModel(model, m, layoutFromFlags(flags, m, model), undefined, {
     full: flags.full === true,
   });
-  const data = reportData(e, intList("batch", "1..512"));
-  writeOut(out, reportHtml(data));
+  // A built-in model gets a plan section: every slice of its chip at its KV length.
+  const planQuery =
+    model.kind === "builtin"
+      ? {
+          efficiency: efficiencyFromFlags(flags),
+          config: model.config,
+          modelFlag: flags.model ?? model.name,
+          chip: chipKey(m.chip),
+          layout: e.layout ?? "1d-ws",
+          context: model.seq,
+          prompt: 1024,
+          output: 256,
+          weights: model.weights,
+          kv: model.kv,
+          compute: model.compute,
+          attention: model.attention,
+        }
+      : undefined;
+  const data = reportData(e, intList("batch", "1..512"), planQuery);
+  writeOut(out, reportHtml(data, { version: version(), command: commandLine }));
   io.err(`wrote ${out} (${data.batches.length} batch sizes, ${e.report.ops.length} op rows)\n`);
 }
 

@@ -53,7 +53,8 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
   const fx = (x: number) => (o.logX ? Math.log2(x) : x);
   const xs = all.map(([x]) => fx(x));
   const ys = all.map(([, y]) => y);
-  let x0 = Math.min(...xs);
+  // A linear axis starts at zero, so a flat series does not zoom into a sliver of its value.
+  let x0 = o.logX ? Math.min(...xs) : Math.min(0, ...xs);
   let x1 = Math.max(...xs);
   if (!(x1 > x0)) [x0, x1] = [x0 - 1, x1 + 1];
   const y0 = 0;
@@ -74,14 +75,14 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
     const x = px(t);
     parts.push(
       `<line x1="${x}" y1="${H - m.b}" x2="${x}" y2="${H - m.b + 4}" class="axis"/>`,
-      `<text x="${x}" y="${H - m.b + 16}" text-anchor="middle" class="tick">${tickText(t)}</text>`,
+      `<text x="${x}" y="${H - m.b + 16}" text-anchor="middle" class="tick x-tick">${tickText(t)}</text>`,
     );
   }
   for (const t of niceTicks(y0, y1)) {
     const y = py(t);
     parts.push(
       `<line x1="${m.l}" y1="${y}" x2="${W - m.r}" y2="${y}" class="grid"/>`,
-      `<text x="${m.l - 6}" y="${y + 4}" text-anchor="end" class="tick">${tickText(t)}</text>`,
+      `<text x="${m.l - 6}" y="${y + 4}" text-anchor="end" class="tick y-tick">${tickText(t)}</text>`,
     );
   }
   parts.push(
@@ -151,7 +152,7 @@ export function stackedBars(
   for (const t of niceTicks(0, top)) {
     parts.push(
       `<line x1="${m.l}" y1="${py(t)}" x2="${W - m.r}" y2="${py(t)}" class="grid"/>`,
-      `<text x="${m.l - 6}" y="${py(t) + 4}" text-anchor="end" class="tick">${tickText(t)}</text>`,
+      `<text x="${m.l - 6}" y="${py(t) + 4}" text-anchor="end" class="tick y-tick">${tickText(t)}</text>`,
     );
   }
   bars.forEach((b, i) => {

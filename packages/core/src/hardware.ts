@@ -49,6 +49,12 @@ export interface Chip {
 
 const US = 1e-6;
 
+/** Where the catalog's figures come from, as the report states it. */
+export const CATALOG_SOURCES =
+  "How to Scale Your Model (Austin et al.), chapters 'tpus' and 'gpus' (chip specs, ICI and " +
+  "NVLink bandwidth, the v5e/v6e wraparound rule); vendor data sheets where the book gives no " +
+  "figure; prices: Google Cloud on-demand list prices (Feb 2025) as the book quotes them";
+
 /**
  * The catalog. Sources: *How to Scale Your Model* (Austin et al.), chapters "tpus" and "gpus"
  * (tables of chip specs, ICI and NVLink bandwidth, the v5e/v6e wraparound rule); vendor data

@@ -52,6 +52,7 @@ export {
   varCountOf,
 } from "./graph.js";
 export {
+  CATALOG_SOURCES,
   CHIPS,
   type Chip,
   type ChipName,

@@ -3,7 +3,7 @@ import { type EstimateOptions, estimateWith } from "./estimate.js";
 import type { FusedProgram } from "./fusion.js";
 import type { Chip } from "./hardware.js";
 import { type MemoryEstimate, memoryVerdict } from "./memory.js";
-import { type StepTotals, stepTotals } from "./step-sums.js";
+import { attribute, type StepTotals, stepTotals } from "./step-sums.js";
 import type { Dims } from "./tracer.js";
 
 /** A step's totals and memory at given dim sizes, without per-kernel rows. */
@@ -121,12 +121,21 @@ export function linearCosts(
       let iciS = 0;
       let timeS = 0;
       let kernelS = 0;
+      const split = {
+        computeBoundS: 0,
+        weightTrafficS: 0,
+        cacheTrafficS: 0,
+        activationTrafficS: 0,
+      };
       for (let g = 0; g < kernels; g++) {
         const at = g * FIGURES * corners;
         flops += value(fig, at);
-        hbmBytes += value(fig, at + corners);
-        paramBytes += value(fig, at + 2 * corners);
-        cacheBytes += value(fig, at + 3 * corners);
+        const bytes = value(fig, at + corners);
+        const params = value(fig, at + 2 * corners);
+        const cache = value(fig, at + 3 * corners);
+        hbmBytes += bytes;
+        paramBytes += params;
+        cacheBytes += cache;
         weightFlops += value(fig, at + 4 * corners);
         const sent = value(fig, at + 5 * corners);
         const compute = value(fig, at + 6 * corners);
@@ -138,7 +147,10 @@ export function linearCosts(
         hbmS += hbm;
         iciS += ici;
         timeS += time;
-        if (ici === 0) kernelS += time;
+        if (ici === 0) {
+          kernelS += time;
+          attribute(split, time, compute >= hbm, bytes, params, cache);
+        }
       }
       let peak = 0;
       for (let p = 0; p < positions; p++) peak = Math.max(peak, value(live, p * corners));
@@ -162,6 +174,7 @@ export function linearCosts(
         iciS,
         timeS,
         kernelS,
+        ...split,
       });
       return { totals, memory };
     },

@@ -17,6 +17,15 @@ export interface StepSums {
   readonly timeS: number;
   /** Σ times of the kernels alone (not the collectives). */
   readonly kernelS: number;
+  /**
+   * The kernels' time by what it goes to: compute-bound kernels' time, and HBM-bound kernels'
+   * time split by their bytes — weights read, KV caches read, and the rest (activations read and
+   * written, cache updates). The four add up to `kernelS`.
+   */
+  readonly computeBoundS: number;
+  readonly weightTrafficS: number;
+  readonly cacheTrafficS: number;
+  readonly activationTrafficS: number;
 }
 
 /**
@@ -35,6 +44,10 @@ export const STEP_FIGURES = [
   "iciS",
   "timeS",
   "kernelS",
+  "computeBoundS",
+  "weightTrafficS",
+  "cacheTrafficS",
+  "activationTrafficS",
 ] as const satisfies readonly (keyof StepSums)[];
 
 type Unlisted = Exclude<keyof StepSums, (typeof STEP_FIGURES)[number]>;
@@ -57,6 +70,7 @@ export function sumKernels(ops: readonly OpEstimate[]): StepSums {
   let iciS = 0;
   let timeS = 0;
   let kernelS = 0;
+  const split = { computeBoundS: 0, weightTrafficS: 0, cacheTrafficS: 0, activationTrafficS: 0 };
   for (const o of ops) {
     flops += o.flops;
     hbmBytes += o.hbmBytes;
@@ -68,7 +82,10 @@ export function sumKernels(ops: readonly OpEstimate[]): StepSums {
     hbmS += o.hbmS;
     iciS += o.iciS;
     timeS += o.timeS;
-    if (o.iciS === 0) kernelS += o.timeS;
+    if (o.iciS === 0) {
+      kernelS += o.timeS;
+      attribute(split, o.timeS, o.computeS >= o.hbmS, o.hbmBytes, o.paramBytes, o.cacheBytes);
+    }
   }
   const sums: StepSums = {
     flops,
@@ -82,8 +99,36 @@ export function sumKernels(ops: readonly OpEstimate[]): StepSums {
     iciS,
     timeS,
     kernelS,
+    ...split,
   };
   return sums;
+}
+
+/**
+ * Adds one kernel's time to what it goes to: all to compute when compute binds it, else split by
+ * its HBM bytes among weights, caches and the rest.
+ */
+export function attribute(
+  into: {
+    computeBoundS: number;
+    weightTrafficS: number;
+    cacheTrafficS: number;
+    activationTrafficS: number;
+  },
+  timeS: number,
+  computeBound: boolean,
+  hbmBytes: number,
+  paramBytes: number,
+  cacheBytes: number,
+): void {
+  if (computeBound || hbmBytes <= 0) {
+    into.computeBoundS += timeS;
+    return;
+  }
+  const perByte = timeS / hbmBytes;
+  into.weightTrafficS += paramBytes * perByte;
+  into.cacheTrafficS += cacheBytes * perByte;
+  into.activationTrafficS += (hbmBytes - paramBytes - cacheBytes) * perByte;
 }
 
 /** Each figure as `combine(a's, b's)`: e.g. layer extrapolation a + n·(b − a). */
