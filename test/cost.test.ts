@@ -205,3 +205,47 @@ describe("fusion", () => {
     expect(est.ops).toHaveLength(3);
   });
 });
+
+describe("fusion writes each value once, where it must reach HBM", () => {
+  const B = 64;
+  const D = 512;
+  const F = 1024;
+  const dims = { B, D, F };
+  const weights = { w1: param("W1[D, F]", "bf16"), w2: param("W2[D, F]", "bf16") };
+  const outBytes = 2 * B * F * 2; // two bf16 [B, F] results
+
+  it("a cast fused into two einsums runs in each, and neither writes it", () => {
+    // x (f32) cast to bf16 feeds two matmuls: each reads x at 4 bytes an element, computes the
+    // cast itself, and writes only its own result.
+    const program = trace(
+      (t) => {
+        const a = astype(t.x, "bf16");
+        return { y1: einsum("BD,DF->BF", a, t.w1), y2: einsum("BD,DF->BF", a, t.w2) };
+      },
+      { x: tensor("x[B, D]", "f32"), ...weights },
+      dims,
+    );
+    const e = estimate(program, v5e);
+    expect(e.ops).toHaveLength(2);
+    const want = 2 * (B * D * 4) + 2 * (D * F * 2) + outBytes;
+    expect(e.totals.hbmBytes).toBe(want);
+  });
+
+  it("a loop's narrowing cast read by several kernels ends the loop: it writes bf16 once", () => {
+    // RMSNorm-like: an f32 loop, cast to bf16, read by two matmuls. The loop reads x and writes
+    // the bf16 result once; each matmul reads that (2 bytes an element), not the f32.
+    const program = trace(
+      (t) => {
+        const a = astype(mul(t.x, t.x), "bf16");
+        return { y1: einsum("BD,DF->BF", a, t.w1), y2: einsum("BD,DF->BF", a, t.w2) };
+      },
+      { x: tensor("x[B, D]", "f32"), ...weights },
+      dims,
+    );
+    const e = estimate(program, v5e);
+    expect(e.ops).toHaveLength(3);
+    const loop = B * D * 4 + B * D * 2;
+    const matmuls = 2 * (B * D * 2) + 2 * (D * F * 2) + outBytes;
+    expect(e.totals.hbmBytes).toBe(loop + matmuls);
+  });
+});

@@ -39,6 +39,11 @@ export function byteSize(dtype: DType): number {
 }
 
 /** Bytes of `count` elements, rounded up to whole bytes (odd int4 counts pad one nibble). */
+/** Bits of one element of `dtype`. */
+export function bitsOf(dtype: DType): number {
+  return dtypeInfo[dtype].bits;
+}
+
 export function bytesOf(dtype: DType, count: number): number {
   return Math.ceil((count * dtypeInfo[dtype].bits) / 8);
 }

@@ -1,7 +1,8 @@
 import { eliminateDeadCode } from "./dce.js";
+import { bitsOf } from "./dtype.js";
 import { type ProgramGraph, programGraph } from "./graph.js";
 import type { Program } from "./ir.js";
-import { fusionKind } from "./primitives.js";
+import { fusionKind, Primitive } from "./primitives.js";
 import { printOp, printVar } from "./printer.js";
 
 /** Equations that run as one kernel: they read their external inputs and write once. */
@@ -32,7 +33,9 @@ interface Draft {
  * Groups equations into kernels the way XLA's fusion does for these programs, walking
  * consumers before producers:
  * - casts, renames, splits, merges and sharding constraints are free: they fuse into every
- *   consumer, einsums included (so int8 weights feeding a bf16 einsum are read at 1 byte);
+ *   consumer, einsums included (so int8 weights feeding a bf16 einsum are read at 1 byte) —
+ *   except a narrowing cast of a loop's result read by a kernel or several groups, which ends
+ *   that loop (`narrowsLoopOutput`: the loop writes the narrow type once);
  * - elementwise ops and reductions fuse with each other into one loop when all their
  *   consumers sit in the same loop (so silu·mul writes only the product, and a softmax reads
  *   its scores once and writes its probabilities once);
@@ -66,7 +69,11 @@ export function fuse(program: Program, graph: ProgramGraph = programGraph(progra
         for (const g of groupsOf[c]!) if (!targets.includes(g)) targets.push(g);
       }
     }
-    if (escapes || targets.length === 0) {
+    if (
+      escapes ||
+      targets.length === 0 ||
+      narrowsLoopOutput(program, graph, eqn, targets, drafts)
+    ) {
       newGroup(i, false);
     } else if (kind === "passthrough") {
       groupsOf[i] = targets.slice();
@@ -94,6 +101,30 @@ export function fuse(program: Program, graph: ProgramGraph = programGraph(progra
     if (gs.length > 1) gs.sort((a, b) => a - b);
   }
   return { groups, groupsOf };
+}
+
+/**
+ * A narrowing cast (f32 → bf16, bf16 → int8) of what an elementwise loop or reduction computes,
+ * read by a kernel or by several groups: it ends the producer's loop, so the loop writes the
+ * narrow type once and its readers read that — as XLA fuses a convert into its producer's loop
+ * fusion — rather than riding into every reader, each reading the wide type.
+ */
+function narrowsLoopOutput(
+  program: Program,
+  graph: ProgramGraph,
+  eqn: Program["eqns"][number],
+  targets: readonly number[],
+  drafts: readonly Draft[],
+): boolean {
+  if (eqn.primitive !== Primitive.Cast) return false;
+  const x = eqn.inputs[0];
+  if (x?.kind !== "var") return false;
+  if (bitsOf(eqn.outputs[0]!.aval.dtype) >= bitsOf(x.aval.dtype)) return false;
+  const p = graph.producer[x.id]!;
+  if (p < 0) return false;
+  const producer = fusionKind[program.eqns[p]!.primitive];
+  if (producer !== "elementwise" && producer !== "reduce") return false;
+  return targets.length > 1 || drafts[targets[0]!]!.kernel !== undefined;
 }
 
 /** A program as the chip runs it: dead code dropped, def-use facts, equations fused into kernels. */

@@ -184,10 +184,14 @@ export function groupCost(
     const outputs = eqn.outputs;
     for (let k = 0; k < outputs.length; k++) {
       const v = outputs[k]!.id;
+      // Written to HBM if a program output, or read by a kernel that does not compute it itself
+      // (a free op fused into several kernels runs in each: none of them writes it).
       let escapes = graph.isOutput[v] === 1;
       if (!escapes) {
+        const mine = fusion.groupsOf[i]!;
         for (const c of graph.consumers[v]!) {
-          if (scratch.inside[c] !== tag && !fusion.groupsOf[c]!.includes(group.id)) {
+          if (scratch.inside[c] === tag) continue;
+          if (fusion.groupsOf[c]!.some((g) => !mine.includes(g))) {
             escapes = true;
             break;
           }
