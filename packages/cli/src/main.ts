@@ -151,9 +151,10 @@ function version(): string {
   return pkg.version;
 }
 
-/** Runs the CLI; returns the exit status. Never throws, never prints a stack trace. */
 /** The command line being run, as the HTML report's assumptions block quotes it. */
 let commandLine = "shardcost";
+
+/** Runs the CLI; returns the exit status. Never throws, never prints a stack trace. */
 
 export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
   try {

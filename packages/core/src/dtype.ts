@@ -38,12 +38,12 @@ export function byteSize(dtype: DType): number {
   return dtypeInfo[dtype].bits / 8;
 }
 
-/** Bytes of `count` elements, rounded up to whole bytes (odd int4 counts pad one nibble). */
 /** Bits of one element of `dtype`. */
 export function bitsOf(dtype: DType): number {
   return dtypeInfo[dtype].bits;
 }
 
+/** Bytes of `count` elements, rounded up to whole bytes (odd int4 counts pad one nibble). */
 export function bytesOf(dtype: DType, count: number): number {
   return Math.ceil((count * dtypeInfo[dtype].bits) / 8);
 }
