@@ -32,7 +32,11 @@ const estimate = (command: string) => {
   );
   expect(r.status).toBe(0);
   const report = JSON.parse(r.stdout);
-  return { overlappedS: report.time.overlappedS as number, fits: report.memory.fits as boolean };
+  return {
+    overlappedS: report.time.overlappedS as number,
+    fits: report.memory.fits as boolean,
+    tokensPerSPerChip: report.throughput.tokensPerSPerChip as number,
+  };
 };
 
 describe("shardcost plan", () => {
@@ -91,6 +95,32 @@ describe("shardcost plan", () => {
       expect(next.fits === false || next.overlappedS > 0.025).toBe(true);
     }
   }, 120_000);
+
+  it("--min-throughput: the smallest batch that reaches the floor on each slice", () => {
+    const floor = 150;
+    const p = run([...BASE, "--min-throughput", String(floor)]);
+    let answered = 0;
+    for (const r of p.rows as (Row & { note: string | null })[]) {
+      if (!r.fits) continue;
+      if (r.stepS === null) {
+        expect(r.note).toMatch(/under --min-throughput/);
+        continue;
+      }
+      answered++;
+      expect(r.tokensPerSPerChip).toBeGreaterThanOrEqual(floor);
+      const at = estimate(r.command!);
+      expect(at.tokensPerSPerChip).toBeCloseTo(r.tokensPerSPerChip!, 6);
+      // One sequence fewer falls short of the floor.
+      if (r.batch! > 1) {
+        const fewer = estimate(r.command!.replace(`--batch ${r.batch}`, `--batch ${r.batch! - 1}`));
+        expect(fewer.tokensPerSPerChip).toBeLessThan(floor);
+      }
+    }
+    expect(answered).toBeGreaterThanOrEqual(3);
+    const both = shardcost([...BASE, "--min-throughput", "150", "--latency-ms", "20"]);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/one of them/);
+  }, 180_000);
 
   it("a latency bound no batch meets is said per slice, not answered with a slower batch", () => {
     const p = run([...BASE, "--latency-ms", "1"]);

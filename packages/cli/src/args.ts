@@ -35,6 +35,7 @@ export const OPTIONS = {
   prompt: { type: "string" },
   output: { type: "string" },
   "latency-ms": { type: "string" },
+  "min-throughput": { type: "string" },
   "show-commands": { type: "boolean" },
   pass: { type: "string" },
   full: { type: "boolean" },

@@ -134,7 +134,17 @@ const COMMAND_HELP: {
     does:
       "a deployment: every slice of --chip with its max batch, step, tokens/s and $/M tokens; " +
       "the smallest that fits; time to first token and a whole request on it",
-    flags: ["chip", "context", "prompt", "output", "latency-ms", "show-commands", "json", "out"],
+    flags: [
+      "chip",
+      "context",
+      "prompt",
+      "output",
+      "latency-ms",
+      "min-throughput",
+      "show-commands",
+      "json",
+      "out",
+    ],
   },
 };
 
@@ -590,6 +600,22 @@ async function planCommand(flags: Flags, positionals: readonly string[], io: Io)
     }
     latencyS = v / 1e3;
   }
+  const floor = flags["min-throughput"];
+  let minTokensPerSPerChip: number | undefined;
+  if (floor !== undefined) {
+    const v = Number(floor);
+    if (!/^\d+(\.\d+)?$/.test(floor.trim()) || !(v > 0)) {
+      throw new UsageError(
+        `--min-throughput ${JSON.stringify(floor)}: a positive number of tokens/s per chip`,
+      );
+    }
+    if (latency !== undefined || flags.batch !== undefined) {
+      throw new UsageError(
+        "--min-throughput picks the batch: give it, --latency-ms or --batch, one of them",
+      );
+    }
+    minTokensPerSPerChip = v;
+  }
   const p = plan({
     efficiency: efficiencyFromFlags(flags),
     config: model.config,
@@ -608,6 +634,7 @@ async function planCommand(flags: Flags, positionals: readonly string[], io: Io)
     attention: model.attention,
     ...(flags.batch !== undefined ? { batch: positiveInt("batch", flags.batch) } : {}),
     ...(latencyS !== undefined ? { latencyS } : {}),
+    ...(minTokensPerSPerChip !== undefined ? { minTokensPerSPerChip } : {}),
   });
   write(
     flags,

@@ -30,6 +30,8 @@ export interface PlanQuery {
   /** A fixed batch (default: the largest that fits, within the latency bound if given). */
   readonly batch?: number;
   readonly latencyS?: number;
+  /** Instead of a latency bound: the smallest batch giving at least this many tokens/s per chip. */
+  readonly minTokensPerSPerChip?: number;
 }
 
 /** One candidate slice. */
@@ -163,8 +165,41 @@ export function plan(q: PlanQuery): Plan {
       q.latencyS === undefined ||
       (step(m, decode(b, q.context))?.totals.stepS ?? 1e9) <= q.latencyS;
     let batch: number;
+    const perChip = (b: number) => {
+      const s = step(m, decode(b, q.context));
+      return s ? b / s.totals.stepS / m.chips : 0;
+    };
     if (q.batch !== undefined) {
       batch = q.batch;
+    } else if (q.minTokensPerSPerChip !== undefined) {
+      // The lowest-latency batch that meets the throughput floor: the smallest whose tokens/s
+      // per chip reach it, among those that fit.
+      let most = 1;
+      while (most < 4096 && fitsAt(most * 2)) most *= 2;
+      let above = Math.min(4096, most * 2);
+      while (above - most > 1) {
+        const mid = (most + above) >> 1;
+        if (fitsAt(mid)) most = mid;
+        else above = mid;
+      }
+      // Throughput is not monotone in the batch (a batch the mesh does not split lays out
+      // otherwise), so the batches that fit are tried in order.
+      const target = q.minTokensPerSPerChip;
+      let found: number | undefined;
+      let best = { batch: 1, rate: 0 };
+      for (let b = 1; b <= most && found === undefined; b++) {
+        const rate = perChip(b);
+        if (rate >= target) found = b;
+        else if (rate > best.rate) best = { batch: b, rate };
+      }
+      if (found === undefined) {
+        const note =
+          `no batch that fits reaches it: at best ${best.rate.toFixed(1)} tokens/s/chip ` +
+          `(batch ${best.batch}), under --min-throughput`;
+        rows.push({ ...base, fits: true, ...empty, batch: best.batch, note });
+        continue;
+      }
+      batch = found;
     } else {
       // Memory grows with the batch, and so does the step: the largest batch both allow.
       let lo = 1;
