@@ -71,7 +71,6 @@ export function reportData(
 ): ReportData {
   const unsplittable: string[] = [];
   const { model, mesh: m, layout } = main;
-  const bw = m.chip.hbmBandwidth;
   const engine = new StepEstimator();
   // One batch size's step: through the sweep engine for a built-in model under a layout,
   // else traced in full (a model file's shardings, or one chip).
