@@ -101,6 +101,15 @@ export function parseFlags(argv: readonly string[]) {
 }
 
 /** A positive integer flag, e.g. `--batch 32`. */
+/** A positive decimal number (`12`, `0.5`) for `--flag`; `what` says what it counts. */
+export function positiveNumber(flag: string, text: string, what: string): number {
+  const v = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(v > 0)) {
+    throw new UsageError(`--${flag} ${JSON.stringify(text)}: a positive number of ${what}`);
+  }
+  return v;
+}
+
 export function positiveInt(flag: string, text: string): number {
   if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
     throw new UsageError(`--${flag} ${JSON.stringify(text)}: expected a positive integer`);
@@ -108,10 +117,6 @@ export function positiveInt(flag: string, text: string): number {
   return Number(text);
 }
 
-/**
- * A list of positive integers: `8,16,32`, a doubling range `8..256` (8, 16, …, 256), a stepped
- * range `8..64:+8`, or a geometric one `1..1000:x10`; items may mix, e.g. `1,8..64`.
- */
 /** The most values one list flag may expand to. */
 export const MAX_LIST = 100_000;
 

@@ -28,6 +28,7 @@ import {
   intList,
   parseFlags,
   positiveInt,
+  positiveNumber,
   UsageError,
 } from "./args.js";
 import { reportData, reportHtml } from "./html.js";
@@ -590,31 +591,17 @@ async function planCommand(flags: Flags, positionals: readonly string[], io: Io)
     throw new UsageError(`--chip ${JSON.stringify(chip)}: one of ${Object.keys(CHIPS).join(", ")}`);
   }
   const latency = flags["latency-ms"];
-  let latencyS: number | undefined;
-  if (latency !== undefined) {
-    const v = Number(latency);
-    if (!/^\d+(\.\d+)?$/.test(latency.trim()) || !(v > 0)) {
-      throw new UsageError(
-        `--latency-ms ${JSON.stringify(latency)}: a positive number of milliseconds`,
-      );
-    }
-    latencyS = v / 1e3;
-  }
+  const latencyS =
+    latency === undefined ? undefined : positiveNumber("latency-ms", latency, "milliseconds") / 1e3;
   const floor = flags["min-throughput"];
   let minTokensPerSPerChip: number | undefined;
   if (floor !== undefined) {
-    const v = Number(floor);
-    if (!/^\d+(\.\d+)?$/.test(floor.trim()) || !(v > 0)) {
-      throw new UsageError(
-        `--min-throughput ${JSON.stringify(floor)}: a positive number of tokens/s per chip`,
-      );
-    }
+    minTokensPerSPerChip = positiveNumber("min-throughput", floor, "tokens/s per chip");
     if (latency !== undefined || flags.batch !== undefined) {
       throw new UsageError(
         "--min-throughput picks the batch: give it, --latency-ms or --batch, one of them",
       );
     }
-    minTokensPerSPerChip = v;
   }
   const p = plan({
     efficiency: efficiencyFromFlags(flags),

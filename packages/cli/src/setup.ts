@@ -61,7 +61,6 @@ export const LAYOUT_NAMES = Object.keys(LAYOUTS) as LayoutName[];
 /** Layout names as flags take them: the presets and weight-gathered's variants. */
 export const LAYOUT_HINT = [...LAYOUT_NAMES, "weight-gathered:X|XY|XYZ"];
 
-/** `CHIP:AxBxC` → a mesh with axes X, Y, Z; `v5e:1` is one chip, `h100:8` one node. */
 /** `--mfu`, `--hbm-efficiency`, `--ici-efficiency`: fractions in (0, 1], default 1. */
 export function efficiencyFromFlags(flags: Flags): Efficiency {
   const read = (flag: "mfu" | "hbm-efficiency" | "ici-efficiency") => {

@@ -3,7 +3,13 @@ import { type EstimateOptions, estimateWith } from "./estimate.js";
 import type { FusedProgram } from "./fusion.js";
 import type { Chip } from "./hardware.js";
 import { type MemoryEstimate, memoryVerdict } from "./memory.js";
-import { attribute, type StepTotals, stepTotals } from "./step-sums.js";
+import {
+  addKernel,
+  emptySums,
+  type KernelFigures,
+  type StepTotals,
+  stepTotals,
+} from "./step-sums.js";
 import type { Dims } from "./tracer.js";
 
 /** A step's totals and memory at given dim sizes, without per-kernel rows. */
@@ -94,6 +100,18 @@ export function linearCosts(
     resident[corners + c] = est.memory.cacheBytes;
   }
   const weights = new Float64Array(corners);
+  const kernel: { -readonly [K in keyof KernelFigures]: number } = {
+    flops: 0,
+    hbmBytes: 0,
+    paramBytes: 0,
+    cacheBytes: 0,
+    weightFlops: 0,
+    iciBytes: 0,
+    computeS: 0,
+    hbmS: 0,
+    iciS: 0,
+    timeS: 0,
+  };
   const model: LinearCosts = {
     free,
     at(dims: Dims): StepCostsAt {
@@ -110,47 +128,21 @@ export function linearCosts(
         for (let c = 0; c < corners; c++) v += weights[c]! * arr[at + c]!;
         return v;
       };
-      let flops = 0;
-      let hbmBytes = 0;
-      let paramBytes = 0;
-      let cacheBytes = 0;
-      let weightFlops = 0;
-      let iciBytes = 0;
-      let computeS = 0;
-      let hbmS = 0;
-      let iciS = 0;
-      let timeS = 0;
-      let kernelS = 0;
-      const split = {
-        computeBoundS: 0,
-        weightTrafficS: 0,
-        cacheTrafficS: 0,
-        activationTrafficS: 0,
-      };
+      const sums = emptySums();
+      const rec = kernel; // one scratch record, refilled per kernel (a sweep asks this often)
       for (let g = 0; g < kernels; g++) {
         const at = g * FIGURES * corners;
-        flops += value(fig, at);
-        const bytes = value(fig, at + corners);
-        const params = value(fig, at + 2 * corners);
-        const cache = value(fig, at + 3 * corners);
-        hbmBytes += bytes;
-        paramBytes += params;
-        cacheBytes += cache;
-        weightFlops += value(fig, at + 4 * corners);
-        const sent = value(fig, at + 5 * corners);
-        const compute = value(fig, at + 6 * corners);
-        const hbm = value(fig, at + 7 * corners);
-        const ici = collective[g] ? Math.max(sent * secondsPerByte[g]!, latencyS[g]!) : 0;
-        const time = Math.max(compute, hbm, ici);
-        iciBytes += sent;
-        computeS += compute;
-        hbmS += hbm;
-        iciS += ici;
-        timeS += time;
-        if (ici === 0) {
-          kernelS += time;
-          attribute(split, time, compute >= hbm, bytes, params, cache);
-        }
+        rec.flops = value(fig, at);
+        rec.hbmBytes = value(fig, at + corners);
+        rec.paramBytes = value(fig, at + 2 * corners);
+        rec.cacheBytes = value(fig, at + 3 * corners);
+        rec.weightFlops = value(fig, at + 4 * corners);
+        rec.iciBytes = value(fig, at + 5 * corners);
+        rec.computeS = value(fig, at + 6 * corners);
+        rec.hbmS = value(fig, at + 7 * corners);
+        rec.iciS = collective[g] ? Math.max(rec.iciBytes * secondsPerByte[g]!, latencyS[g]!) : 0;
+        rec.timeS = Math.max(rec.computeS, rec.hbmS, rec.iciS);
+        addKernel(sums, rec);
       }
       let peak = 0;
       for (let p = 0; p < positions; p++) peak = Math.max(peak, value(live, p * corners));
@@ -162,20 +154,7 @@ export function linearCosts(
         },
         chip.hbmBytes,
       );
-      const totals = stepTotals({
-        flops,
-        hbmBytes,
-        paramBytes,
-        cacheBytes,
-        weightFlops,
-        iciBytes,
-        computeS,
-        hbmS,
-        iciS,
-        timeS,
-        kernelS,
-        ...split,
-      });
+      const totals = stepTotals(sums);
       return { totals, memory };
     },
   };

@@ -54,53 +54,57 @@ type Unlisted = Exclude<keyof StepSums, (typeof STEP_FIGURES)[number]>;
 const everyFigureListed: [Unlisted] extends [never] ? true : never = true;
 void everyFigureListed;
 
+/** What one kernel adds to a step's sums. */
+export type KernelFigures = Pick<
+  OpEstimate,
+  | "flops"
+  | "hbmBytes"
+  | "paramBytes"
+  | "cacheBytes"
+  | "weightFlops"
+  | "iciBytes"
+  | "computeS"
+  | "hbmS"
+  | "iciS"
+  | "timeS"
+>;
+
+/** Sums being accumulated, kernel by kernel (`addKernel`). */
+export type SumsInProgress = { -readonly [K in keyof StepSums]: number };
+
+/** Empty sums to add kernels to. */
+export function emptySums(): SumsInProgress {
+  const sums = {} as SumsInProgress;
+  for (const f of STEP_FIGURES) sums[f] = 0;
+  return sums;
+}
+
 /**
- * The sums over a step's kernels (`kernelS`: the kernels' times, collectives left out). One pass
- * written out for speed (a sweep sums thousands of steps); the compiler checks it has every figure.
+ * Adds one kernel to a step's sums: every figure, `kernelS` unless it is a collective, and its
+ * time to what binds it (`attribute`). The one place a kernel is summed (the estimator and the
+ * multilinear re-costing both call it; the compiler checks every figure of `StepSums` is set).
  */
-export function sumKernels(ops: readonly OpEstimate[]): StepSums {
-  let flops = 0;
-  let hbmBytes = 0;
-  let paramBytes = 0;
-  let cacheBytes = 0;
-  let weightFlops = 0;
-  let iciBytes = 0;
-  let computeS = 0;
-  let hbmS = 0;
-  let iciS = 0;
-  let timeS = 0;
-  let kernelS = 0;
-  const split = { computeBoundS: 0, weightTrafficS: 0, cacheTrafficS: 0, activationTrafficS: 0 };
-  for (const o of ops) {
-    flops += o.flops;
-    hbmBytes += o.hbmBytes;
-    paramBytes += o.paramBytes;
-    cacheBytes += o.cacheBytes;
-    weightFlops += o.weightFlops;
-    iciBytes += o.iciBytes;
-    computeS += o.computeS;
-    hbmS += o.hbmS;
-    iciS += o.iciS;
-    timeS += o.timeS;
-    if (o.iciS === 0) {
-      kernelS += o.timeS;
-      attribute(split, o.timeS, o.computeS >= o.hbmS, o.hbmBytes, o.paramBytes, o.cacheBytes);
-    }
+export function addKernel(s: SumsInProgress, o: KernelFigures): void {
+  s.flops += o.flops;
+  s.hbmBytes += o.hbmBytes;
+  s.paramBytes += o.paramBytes;
+  s.cacheBytes += o.cacheBytes;
+  s.weightFlops += o.weightFlops;
+  s.iciBytes += o.iciBytes;
+  s.computeS += o.computeS;
+  s.hbmS += o.hbmS;
+  s.iciS += o.iciS;
+  s.timeS += o.timeS;
+  if (o.iciS === 0) {
+    s.kernelS += o.timeS;
+    attribute(s, o.timeS, o.computeS >= o.hbmS, o.hbmBytes, o.paramBytes, o.cacheBytes);
   }
-  const sums: StepSums = {
-    flops,
-    hbmBytes,
-    paramBytes,
-    cacheBytes,
-    weightFlops,
-    iciBytes,
-    computeS,
-    hbmS,
-    iciS,
-    timeS,
-    kernelS,
-    ...split,
-  };
+}
+
+/** The sums over a step's kernels. */
+export function sumKernels(ops: readonly KernelFigures[]): StepSums {
+  const sums = emptySums();
+  for (const o of ops) addKernel(sums, o);
   return sums;
 }
 
