@@ -25,19 +25,16 @@ if (!iteratorProto.map) {
 }
 const { makeJaxpr, numpy: np, nn } = await import("@jax-js/jax");
 type JArray = ReturnType<typeof np.zeros>;
+type LlamaConfig = import("@shardcost/ops").LlamaConfig;
 
-/** Model sizes for the jax-js side (its tracer needs example arrays; times do not depend on sizes). */
-export interface JaxStepSizes {
-  readonly layers: number;
+/**
+ * Model sizes for the jax-js side (its tracer needs example arrays; times do not depend on
+ * sizes): a LLaMA config's dims, with a batch and a cache length.
+ */
+export type JaxStepSizes = Pick<LlamaConfig, "layers" | "D" | "F" | "N" | "K" | "H" | "V"> & {
   readonly B: number;
   readonly S: number;
-  readonly D: number;
-  readonly F: number;
-  readonly N: number;
-  readonly K: number;
-  readonly H: number;
-  readonly V: number;
-}
+};
 
 interface Layer {
   attnNorm: JArray;
@@ -68,11 +65,10 @@ function rmsnorm(x: JArray, w: JArray): JArray {
   return np.multiply(np.multiply(x, np.reciprocal(np.sqrt(np.add(ms, 1e-5)))), w);
 }
 
-function rope(x: JArray, sin: JArray, cos: JArray, heads: number, half: number, B: number) {
+function rope(x: JArray, sin: JArray, cos: JArray, half: number, B: number) {
   const [a, b] = np.split(x, 2, -1) as [JArray, JArray];
   const s = np.reshape(sin, [B, 1, half]);
   const c = np.reshape(cos, [B, 1, half]);
-  void heads;
   return np.concatenate(
     [
       np.subtract(np.multiply(a.ref, c.ref), np.multiply(b.ref, s.ref)),
@@ -92,8 +88,8 @@ function step(z: JaxStepSizes) {
     x.layers.forEach((l, i) => {
       const kv = x.kv[i]!;
       const a = rmsnorm(h.ref, l.attnNorm);
-      const q = rope(np.einsum("bd,dnh->bnh", a.ref, l.wq), x.sin.ref, x.cos.ref, z.N, half, z.B);
-      const k = rope(np.einsum("bd,dkh->bkh", a.ref, l.wk), x.sin.ref, x.cos.ref, z.K, half, z.B);
+      const q = rope(np.einsum("bd,dnh->bnh", a.ref, l.wq), x.sin.ref, x.cos.ref, half, z.B);
+      const k = rope(np.einsum("bd,dkh->bkh", a.ref, l.wk), x.sin.ref, x.cos.ref, half, z.B);
       const v = np.einsum("bd,dkh->bkh", a, l.wv);
       const kc = np.where(at.ref, np.reshape(k, [z.B, 1, z.K, z.H]), kv.k);
       const vc = np.where(at.ref, np.reshape(v, [z.B, 1, z.K, z.H]), kv.v);

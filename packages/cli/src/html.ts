@@ -9,7 +9,7 @@ import {
   type StepTotals,
 } from "@shardcost/core";
 import { tokensPerStep } from "@shardcost/ops";
-import { LAYOUTS, STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
+import { layoutPreset, STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
 import { type Mesh, mesh } from "@shardcost/sharding";
 import { type Plan, type PlanQuery, plan } from "./plan.js";
 import { describeModel, type Estimated, estimateModel } from "./report.js";
@@ -326,9 +326,7 @@ function assumptions(d: ReportData, context: ReportContext): string {
   const flops = Object.entries(c.flops)
     .map(([cls, f]) => `${formatFlops(f as number)}/s ${cls}`)
     .join(", ");
-  const layout = d.main.layout
-    ? LAYOUTS[(d.main.layout.split(":")[0] ?? d.main.layout) as keyof typeof LAYOUTS]
-    : undefined;
+  const layout = d.main.layout ? layoutPreset(d.main.layout) : undefined;
   const items = [
     [
       "chip",

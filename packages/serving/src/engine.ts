@@ -66,7 +66,7 @@ export class StepEstimator {
       shapeFree ? null : [query.batch, query.seq, query.cacheLength, query.groups, query.capacity],
       roles,
     ]);
-    const options = { ...query, ...rep, layout: resolved };
+    const traced = { ...query, ...rep };
     const cache = byModelAndMesh(this.lowered, config, m);
     const exact = `${key}|${stored.weights}|${stored.kv}`;
     let pair = reuse ? (cache.get(exact) ?? cache.get(key)) : undefined;
@@ -74,7 +74,7 @@ export class StepEstimator {
     if (!pair) {
       const compileWith = (layers: number): Compiled => {
         this.stats.traced++;
-        return compileStep({ ...config, layers }, { ...query, ...rep }, resolved, m).compiled;
+        return compileStep({ ...config, layers }, traced, resolved, m).compiled;
       };
       // Three layers or fewer: the model itself.
       pair = config.layers <= 3 ? [compileWith(config.layers)] : [compileWith(2), compileWith(3)];
@@ -88,7 +88,7 @@ export class StepEstimator {
       pair = pair.map((c) => c.retyped(change));
       cache.set(exact, pair);
     }
-    const dims = llamaStep({ ...config, layers: 0 }, query.phase, options).dims;
+    const dims = llamaStep({ ...config, layers: 0 }, query.phase, traced).dims;
     const estimates = pair.map((c) => (c.divides(dims) ? c.costsAt(dims) : undefined));
     const [first, second] = estimates;
     if (first && estimates.length === 1) return { totals: first.totals, memory: first.memory };

@@ -35,6 +35,7 @@ export {
   LAYOUTS,
   type LayoutName,
   type LayoutPreset,
+  layoutPreset,
   resolveLayout,
 } from "./layouts/presets.js";
 export {

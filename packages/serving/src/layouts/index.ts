@@ -5,5 +5,6 @@ export {
   LAYOUTS,
   type LayoutName,
   type LayoutPreset,
+  layoutPreset,
   resolveLayout,
 } from "./presets.js";

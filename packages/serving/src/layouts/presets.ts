@@ -67,6 +67,13 @@ export const LAYOUTS: { readonly [N in BaseLayoutName]: LayoutPreset } = {
   },
 };
 
+/** The preset a layout name stands for (`weight-gathered:XY` is weight-gathered's). */
+export function layoutPreset(name: LayoutName): LayoutPreset {
+  return LAYOUTS[
+    name.startsWith("weight-gathered:") ? "weight-gathered" : (name as BaseLayoutName)
+  ];
+}
+
 /** Whether `s` names a layout (`weight-gathered:XY` included). */
 export function isLayoutName(s: string): s is LayoutName {
   if (Object.hasOwn(LAYOUTS, s)) return true;
