@@ -2,7 +2,7 @@ import type { ActivationRole, LlamaConfig, WeightRole } from "@shardcost/ops";
 import { splitForTwoD } from "./2d-ws.js";
 import { type Axis, axisText, fit, product, type StepShape, without } from "./axes.js";
 import type { Axes, Placement } from "./placement.js";
-import { weightStationary } from "./weight-stationary.js";
+import { type WsChoices, type WsSplit, weightStationary } from "./weight-stationary.js";
 
 /**
  * Weight-gathered (ESTI §3.2.3, X-, XY- and XYZ-weight-gathered): weights stored as in 2d-ws
@@ -16,20 +16,22 @@ export function weightGathered(
   axes: readonly Axis[],
   step: Required<Pick<StepShape, "phase" | "batch" | "seq">>,
   gathered?: readonly Axis[],
+  /** The stored split (default 2d-ws's) and per-role choices, as the layout search varies them. */
+  within: { readonly split?: WsSplit; readonly choose?: WsChoices } = {},
 ): Placement {
   const prefill = step.phase === "prefill";
   const candidates = gathered ?? axes;
   const gB = fit(step.batch, candidates);
   const gT = prefill ? fit(step.seq, without(candidates, gB)) : [];
   const g = [...gB, ...gT];
-  const split = splitForTwoD(c, axes);
-  const stored = weightStationary(c, split, step);
+  const split = within.split ?? splitForTwoD(c, axes);
+  const stored = weightStationary(c, split, step, within.choose);
   const s = { x: without(split.x, g), yz: without(split.yz, g) };
   const local = weightStationary(c, s, {
     phase: step.phase,
     batch: step.batch / product(gB),
     seq: step.seq / product(gT),
-  });
+  }, within.choose);
   const withTokens = (a: Axes, dims: readonly ("B" | "T")[]): Axes => ({
     ...a,
     ...(dims.includes("B") ? { B: [...gB, ...(a.B ?? [])] } : {}),

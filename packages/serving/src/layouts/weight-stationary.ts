@@ -22,6 +22,28 @@ export interface WsSplit {
 }
 
 /**
+ * Per-role choices inside a weight-stationary split, each defaulting to what the named layouts
+ * do (shared reference `layouts.md` §3): the layout search varies them one role group at a time.
+ */
+export interface WsChoices {
+  /** Model-parallel axes the MLP weights put on D instead of F (default none). */
+  readonly mlpD?: readonly Axis[];
+  /** Model-parallel axes Wq and Wo put on D instead of the query heads (default none). */
+  readonly attnD?: readonly Axis[];
+  /** Axes the embedding tables put on D instead of the vocabulary (default none). */
+  readonly vocabD?: readonly Axis[];
+  /** On the query-group axes, Wk and Wv split H (default) or D. */
+  readonly kvWeights?: "H" | "D";
+  /**
+   * What the KV cache splits after its heads: the batch, then positions (default); positions
+   * first; or nothing (replicated over the axes the heads leave, which saves q's moves).
+   */
+  readonly cache?: "batch" | "sequence" | "replicate";
+  /** The residual between blocks: sharded (D over every axis, default) or replicated. */
+  readonly residual?: "sharded" | "replicated";
+}
+
+/**
  * Weight-stationary placement (ESTI §3.2.1–3.2.2; shared reference `layouts.md` §3.1–3.3), for
  * tokens already split `batch` × `seq` per device group:
  * - every weight fully sharded: its model-parallel dim over the `yz` axes that divide it, D over
@@ -38,13 +60,14 @@ export function weightStationary(
   c: LlamaConfig,
   split: WsSplit,
   step: Required<Pick<StepShape, "phase" | "batch" | "seq">>,
+  choose: WsChoices = {},
 ): Placement {
   const { x, yz } = split;
   const all = [...x, ...yz];
   const prefill = step.phase === "prefill";
   const choices: string[] = [];
 
-  const aF = fit(c.F, yz);
+  const aF = fit(c.F, without(yz, choose.mlpD ?? []));
   const dMlp = fit(c.D, [...x, ...without(yz, aF)]);
   // Experts over the model-parallel axes that divide them, then each expert's F over the rest.
   const aE = c.moe ? fit(c.moe.experts, yz) : [];
@@ -54,23 +77,26 @@ export function weightStationary(
   const aFs = c.moe?.shared ? fit(c.moe.shared.F, yz) : [];
   const dFs = fit(c.D, [...x, ...without(yz, aFs)]);
 
-  const aN = fit(c.N, yz);
+  const aN = fit(c.N, without(yz, choose.attnD ?? []));
   const aK = prefixDividing(c.K, aN);
   const aQ = without(aN, aK);
   const aR = without(yz, aN);
   const dAttn = fit(c.D, [...x, ...aR]);
-  const hKv = fit(c.H, aQ);
+  const hKv = choose.kvWeights === "D" ? [] : fit(c.H, aQ);
   const dKv = fit(c.D, [...x, ...aR, ...without(aQ, hKv)]);
-  const aV = fit(c.V, all);
+  const aV = fit(c.V, without(all, choose.vocabD ?? []));
   const dV = fit(c.D, without(all, aV));
 
   // The KV cache: heads, then batch over the axes q reaches them in; the rest replicated.
   const cAxes = [...x, ...aR, ...aQ];
-  const aB = fit(step.batch, cAxes);
+  const cache = choose.cache ?? "batch";
   // Decode: the cache's positions over what the batch leaves (flash-decoding: each device
   // attends to its positions, the results are combined). Prefill: the queries' positions.
-  const aT = prefill ? fit(step.seq, without(cAxes, aB)) : [];
-  const aS = prefill ? [] : fit(step.seq, without(cAxes, aB));
+  const seqFirst = cache === "sequence" ? fit(step.seq, cAxes) : [];
+  const aB = cache === "replicate" ? [] : fit(step.batch, without(cAxes, seqFirst));
+  const rest = cache === "replicate" ? [] : without(cAxes, aB);
+  const aT = prefill ? fit(step.seq, rest) : [];
+  const aS = prefill ? [] : fit(step.seq, rest);
   const rep = without(cAxes, [...aB, ...aT, ...aS]);
 
   const weights = {
@@ -97,7 +123,12 @@ export function weightStationary(
   // reduce-scattered onto it and gathered before the next norm: the bytes of one AllReduce, and
   // the residual adds touch 1/n of it); prefill in 1D splits it by position instead.
   const residualD = fit(c.D, [...x, ...aR, ...aN, ...without(yz, [...aR, ...aN])]);
-  const residual: Axes = prefill && x.length === 0 ? { T: fit(step.seq, all) } : { D: residualD };
+  const residual: Axes =
+    choose.residual === "replicated"
+      ? {}
+      : prefill && x.length === 0
+        ? { T: fit(step.seq, all) }
+        : { D: residualD };
   // Each block's input is gathered to the D sharding of its weights (norm statistics reduced
   // over what stays split): attention over x and A_R, the MLP over x and the axes F leaves.
   const attnIn: Axes = { D: dAttn };
@@ -135,15 +166,25 @@ export function weightStationary(
       (aT.length > 0 ? `, queries split by position over ${axisText(aT)}` : "") +
       (aS.length > 0 ? `, positions over ${axisText(aS)} (partial attention combined)` : "") +
       (rep.length > 0
-        ? `; replicated over ${axisText(rep)} (neither batch ${step.batch} nor the positions ` +
-          `divide by ${product(rep)})`
+        ? cache === "replicate"
+          ? `; replicated over ${axisText(rep)} (chosen: q stays where the heads put it)`
+          : `; replicated over ${axisText(rep)} (neither batch ${step.batch} nor the positions ` +
+            `divide by ${product(rep)})`
         : ""),
   );
-  for (const [axes, what] of [
-    [without(yz, aF), "F"],
-    [without(all, aV), "V"],
+  for (const [axes, what, chosen] of [
+    [without(yz, aF), "F", choose.mlpD ?? []],
+    [without(all, aV), "V", choose.vocabD ?? []],
   ] as const) {
-    if (axes.length > 0) say(`${what} does not divide over ${names(axes).join("")}: D takes them`);
+    const left = without(axes, chosen);
+    const picked = without(axes, left);
+    if (left.length > 0) say(`${what} does not divide over ${names(left).join("")}: D takes them`);
+    if (picked.length > 0) say(`${what} leaves ${names(picked).join("")} by choice: D takes them`);
   }
+  if (choose.attnD && choose.attnD.length > 0) {
+    say(`query heads leave ${axisText(choose.attnD)} by choice`);
+  }
+  if (choose.kvWeights === "D" && aQ.length > 0) say(`Wk and Wv split D, not H, over ${axisText(aQ)}`);
+  if (choose.residual === "replicated") say("the residual between blocks replicated (chosen)");
   return { weights, kvCache, activations, choices };
 }
