@@ -39,6 +39,10 @@ export const OPTIONS = {
   "show-commands": { type: "boolean" },
   pass: { type: "string" },
   full: { type: "boolean" },
+  objective: { type: "string" },
+  budget: { type: "string" },
+  save: { type: "string" },
+  workers: { type: "string" },
   mfu: { type: "string" },
   "hbm-efficiency": { type: "string" },
   "ici-efficiency": { type: "string" },
@@ -100,7 +104,6 @@ export function parseFlags(argv: readonly string[]) {
   }
 }
 
-/** A positive integer flag, e.g. `--batch 32`. */
 /** A positive decimal number (`12`, `0.5`) for `--flag`; `what` says what it counts. */
 export function positiveNumber(flag: string, text: string, what: string): number {
   const v = Number(text);
@@ -110,6 +113,7 @@ export function positiveNumber(flag: string, text: string, what: string): number
   return v;
 }
 
+/** A positive integer flag, e.g. `--batch 32`. */
 export function positiveInt(flag: string, text: string): number {
   if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
     throw new UsageError(`--${flag} ${JSON.stringify(text)}: expected a positive integer`);
@@ -216,4 +220,16 @@ export function dimFlags(items: readonly string[] | undefined): Record<string, n
     dims[m[1]!] = positiveInt(`dim ${m[1]}`, m[2]!);
   }
   return dims;
+}
+
+/** A time budget: `10s`, `500ms`, `2m` or plain seconds (`10`). */
+export function duration(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  const v = m ? Number(m[1]) * ({ ms: 1e-3, s: 1, m: 60 }[m[2] ?? "s"] ?? 1) : Number.NaN;
+  if (!(v > 0) || v > 86_400) {
+    throw new UsageError(
+      `--${flag} ${JSON.stringify(text)}: a time such as 10s, 500ms or 2m (at most a day)`,
+    );
+  }
+  return v;
 }

@@ -13,7 +13,8 @@ import { layoutPreset, STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
 import { type Mesh, mesh } from "@shardcost/sharding";
 import { type Plan, type PlanQuery, plan } from "./plan.js";
 import { describeModel, type Estimated, estimateModel } from "./report.js";
-import { meshText, stepQuery } from "./setup.js";
+import { layoutLabel } from "./layout-file.js";
+import { meshText, resolveFor, stepQuery } from "./setup.js";
 import { esc, lineChart, stackedBars } from "./svg.js";
 import { markPareto } from "./sweep.js";
 
@@ -78,7 +79,8 @@ export function reportData(
     batch: number,
   ): { totals: StepTotals; fits: boolean; tokensPerSPerChip: number } => {
     if (model.kind === "builtin" && layout) {
-      const c = engine.step(model.config, stepQuery(model, batch), layout, m);
+      const given = typeof layout === "string" ? layout : resolveFor(model, m, layout, batch)!;
+      const c = engine.step(model.config, stepQuery(model, batch), given, m);
       const tokens = tokensPerStep(model.phase, batch, model.seq);
       return {
         totals: c.totals,
@@ -326,7 +328,8 @@ function assumptions(d: ReportData, context: ReportContext): string {
   const flops = Object.entries(c.flops)
     .map(([cls, f]) => `${formatFlops(f as number)}/s ${cls}`)
     .join(", ");
-  const layout = d.main.layout ? layoutPreset(d.main.layout) : undefined;
+  const given = d.main.layout;
+  const layout = typeof given === "string" ? layoutPreset(given) : undefined;
   const items = [
     [
       "chip",
@@ -344,8 +347,10 @@ function assumptions(d: ReportData, context: ReportContext): string {
       "collectives overlapped with kernels (the headline); serial runs every op one after another",
     ],
     ...(layout
-      ? [["layout", `${d.main.layout}: ${layout.description} (${layout.source})`]]
-      : [["layout", "the model file's own shardings"]]),
+      ? [["layout", `${given}: ${layout.description} (${layout.source})`]]
+      : given
+        ? [["layout", `${layoutLabel(given)}: a layout found by shardcost search, from that file`]]
+        : [["layout", "the model file's own shardings"]]),
     ...(d.main.report.layout
       ? [["layout, as resolved", d.main.report.layout.resolved.join("; ")]]
       : []),

@@ -1,4 +1,5 @@
 import { writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { createRequire } from "node:module";
 import {
   CHIPS,
@@ -23,6 +24,7 @@ import {
   choiceList,
   closest,
   dtypeList,
+  duration,
   type FlagName,
   type Flags,
   intList,
@@ -33,6 +35,7 @@ import {
 } from "./args.js";
 import { reportData, reportHtml } from "./html.js";
 import { init } from "./init.js";
+import { layoutFileText } from "./layout-file.js";
 import { formatPlan, plan } from "./plan.js";
 import { describeModel, estimateFull, estimateModel, formatEstimate } from "./report.js";
 import {
@@ -48,6 +51,7 @@ import {
   stepQuery,
 } from "./setup.js";
 import { fileSweepCsv, gridSize, progressBar, runFileSweep, runSweep, sweepCsv } from "./sweep.js";
+import { chosenStep, formatSearch, OBJECTIVES, runSearch, searchJson } from "./search.js";
 import { chromeTrace } from "./timeline.js";
 
 const USAGE = `usage: shardcost <command> [model.ts | --model NAME] [flags]
@@ -60,13 +64,15 @@ commands:
   report     a self-contained HTML report with charts (--out FILE.html, default shardcost-report.html)
   trace      a simulated step timeline for Perfetto / chrome://tracing (--out FILE.json,
              default shardcost-trace.json)
+  search     the fastest per-role layout on a mesh, beside the named ones, and why it wins
+             (--objective step|throughput|pareto --budget 10s --save FILE.json)
   init [DIR] a starter model.ts and a tsconfig.json that resolves @shardcost/* (default DIR: .)
 
 model:  a TypeScript file exporting default (the forward function), inputs and dims,
         or --model llama3-8b | llama3-70b | llama3-405b | PATH/config.json
 flags:  --mesh CHIP:AxBxC (axes X, Y, Z; v5e:1 is one chip, h100:8 one node)
         --phase prefill|decode  --batch N  --seq N  --weights/--kv/--compute DTYPE
-        --layout 1d-ws|2d-ws|weight-gathered|fsdp  --layers N  --attention flash|naive  --dim NAME=SIZE
+        --layout 1d-ws|2d-ws|weight-gathered|fsdp|FILE.json  --layers N  --attention flash|naive  --dim NAME=SIZE
         --json  --format csv|json  --out FILE  --top N
         --timeout SECONDS (a model file's run, default 60)
 sweep and compare take lists: --batch 1,8..256 (doubling; 8..64:+8 stepped), --mesh v5e:4x4,v5e:8x8,
@@ -130,6 +136,13 @@ const COMMAND_HELP: {
   trace: {
     does: "a simulated step timeline for Perfetto (--out FILE.json, default shardcost-trace.json)",
     flags: ["out"],
+  },
+  search: {
+    does:
+      "the fastest per-role layout of a built-in model's step on --mesh, beside every named " +
+      "layout, with its collectives per layer and why it wins (--objective step|throughput|" +
+      "pareto, --budget 10s, --workers N, --save FILE.json for estimate --layout FILE.json)",
+    flags: ["objective", "budget", "workers", "save", "latency-ms", "json", "out"],
   },
   plan: {
     does:
@@ -530,7 +543,7 @@ async function reportCommand(flags: Flags, positionals: readonly string[], io: I
           config: model.config,
           modelFlag: flags.model ?? model.name,
           chip: chipKey(m.chip),
-          layout: e.layout ?? "1d-ws",
+          layout: typeof e.layout === "string" ? e.layout : "1d-ws",
           context: model.seq,
           prompt: 1024,
           output: 256,
@@ -569,7 +582,73 @@ const COMMANDS = {
   report: reportCommand,
   trace: traceCommand,
   plan: planCommand,
+  search: searchCommand,
 } as const;
+
+async function searchCommand(flags: Flags, positionals: readonly string[], io: Io) {
+  if (positionals.length > 0 || flags.model === undefined) {
+    throw new UsageError(
+      "search takes a built-in model: --model llama3-70b (or PATH/config.json); a model " +
+        "file's roles are searched with search-roles in the library",
+    );
+  }
+  if (flags.layout !== undefined) {
+    throw new UsageError("search finds the layout: drop --layout (compare it with estimate --layout)");
+  }
+  const objective =
+    flags.objective === undefined ? "step" : choice("objective", flags.objective, OBJECTIVES);
+  const latencyS =
+    flags["latency-ms"] === undefined
+      ? undefined
+      : positiveNumber("latency-ms", flags["latency-ms"], "milliseconds") / 1000;
+  const batches =
+    objective === "step"
+      ? undefined
+      : intList("batch", flags.batch ?? "1..512");
+  if (objective === "step" && flags.batch?.match(/[,.]/)) {
+    throw new UsageError("--batch takes one size for --objective step (lists are for throughput and pareto)");
+  }
+  const model = await modelFromFlags({ ...flags, batch: batches ? undefined : flags.batch }, []);
+  if (model.kind !== "builtin") throw new UsageError("search takes a built-in model");
+  const m = oneMesh(flags);
+  const answer = await runSearch({
+    config: model.config,
+    modelName: model.name,
+    query: stepQuery(model),
+    mesh: m,
+    meshText: meshText(m),
+    objective,
+    batches: batches ?? [model.batch],
+    ...(latencyS !== undefined ? { latencyS } : {}),
+    budgetS: flags.budget === undefined ? 60 : duration("budget", flags.budget),
+    workers:
+      flags.workers === undefined ? availableParallelism() : positiveInt("workers", flags.workers),
+  });
+  if (flags.save !== undefined) {
+    const best = answer.chosen?.result.best;
+    if (!best?.point) {
+      if (!best || best.preset !== "fsdp") throw new ShardcostError("input", "no layout was found to save");
+      throw new ShardcostError(
+        "input",
+        "the best layout is fsdp, a named layout: use --layout fsdp rather than a file",
+      );
+    }
+    writeOut(
+      flags.save,
+      layoutFileText(best.point, best.layout, model.config, {
+        model: model.name,
+        mesh: meshText(m),
+        step: chosenStep(answer),
+      }),
+    );
+    io.err(`wrote ${flags.save} (use it with estimate --layout ${flags.save})\n`);
+  }
+  write(
+    flags,
+    io,
+    flags.json ? `${JSON.stringify(searchJson(answer), null, 2)}\n` : `${formatSearch(answer)}\n`,
+  );
+}
 
 async function planCommand(flags: Flags, positionals: readonly string[], io: Io) {
   if (positionals.length > 0 || flags.model === undefined) {

@@ -13,8 +13,9 @@ import {
   type OpGroup,
   table,
 } from "@shardcost/core";
-import { compileStepPeriodic, type LayoutName, type ResolvedLayout } from "@shardcost/serving";
+import { compileStepPeriodic, type ResolvedLayout } from "@shardcost/serving";
 import { type Compiled, type Mesh, printMesh } from "@shardcost/sharding";
+import { type CliLayout, layoutLabel } from "./layout-file.js";
 import {
   assumptionLine,
   chipKey,
@@ -100,7 +101,7 @@ export interface JsonReport {
 export interface Estimated {
   readonly model: Model;
   readonly mesh: Mesh;
-  readonly layout: LayoutName | undefined;
+  readonly layout: CliLayout | undefined;
   /**
    * The pipeline's passes (traced, lowered, fused, estimated) when the step was traced in
    * full; a built-in model is estimated from two- and three-layer traces unless asked.
@@ -171,7 +172,7 @@ export interface EstimateOptions {
 export function estimateModel(
   model: Model,
   m: Mesh,
-  layout: LayoutName | undefined,
+  layout: CliLayout | undefined,
   batch?: number,
   options: EstimateOptions = {},
 ): Estimated {
@@ -190,7 +191,7 @@ export function estimateModel(
 export function estimateFull(
   model: Model,
   m: Mesh,
-  layout: LayoutName | undefined,
+  layout: CliLayout | undefined,
   batch?: number,
 ): FullEstimate {
   const e = estimateModel(model, m, layout, batch, { full: true });
@@ -200,7 +201,7 @@ export function estimateFull(
 function estimated(
   model: Model,
   m: Mesh,
-  layout: LayoutName | undefined,
+  layout: CliLayout | undefined,
   batch: number | undefined,
   resolved: ResolvedLayout | undefined,
   step: { readonly estimate: GroupedEstimate; readonly dims: Dims },
@@ -219,7 +220,7 @@ function estimated(
       axes: Object.fromEntries(m.axes.map((a) => [a.name, a.size])),
       chips: m.chips,
     },
-    layout: layout ? { name: layout, resolved: resolved?.choices ?? [] } : null,
+    layout: layout ? { name: layoutLabel(layout), resolved: resolved?.choices ?? [] } : null,
     dims: { ...step.dims },
     perChip: { flops: t.flops, hbmBytes: t.hbmBytes, iciBytes: t.iciBytes },
     memory: {
@@ -277,7 +278,7 @@ export function formatEstimate(e: Estimated, top = 15): string {
   const r = e.report;
   const lines = [
     describeModel(e.model),
-    `on ${printMesh(e.mesh)}${e.layout ? ` · layout ${e.layout}` : ""}`,
+    `on ${printMesh(e.mesh)}${e.layout ? ` · layout ${layoutLabel(e.layout)}` : ""}`,
     "",
     `Per chip, kernels of one step (the same op on the same line merged; the ${top} slowest, in program order):`,
     formatGroupTable(e.estimate, top),

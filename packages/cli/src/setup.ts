@@ -43,6 +43,7 @@ import {
   positiveInt,
   UsageError,
 } from "./args.js";
+import { type CliLayout, placeFound, readLayoutFile } from "./layout-file.js";
 import { loadModelFile, type ModelModule } from "./load-ts.js";
 
 /** The dims of a built-in model that `--dim` may set, and the config field each sets. */
@@ -59,7 +60,7 @@ const BUILTIN_DIMS: Readonly<Record<string, keyof LlamaConfig>> = {
 export const PRESET_NAMES = Object.keys(LLAMA3_PRESETS);
 export const LAYOUT_NAMES = Object.keys(LAYOUTS) as LayoutName[];
 /** Layout names as flags take them: the presets and weight-gathered's variants. */
-export const LAYOUT_HINT = [...LAYOUT_NAMES, "weight-gathered:X|XY|XYZ"];
+export const LAYOUT_HINT = [...LAYOUT_NAMES, "weight-gathered:X|XY|XYZ", "FILE.json"];
 
 /** `--mfu`, `--hbm-efficiency`, `--ici-efficiency`: fractions in (0, 1], default 1. */
 export function efficiencyFromFlags(flags: Flags): Efficiency {
@@ -260,9 +261,15 @@ export function configFromName(name: string): LlamaConfig {
   );
 }
 
-export function layoutFromFlags(flags: Flags, m: Mesh, model: Model): LayoutName | undefined {
+export function layoutFromFlags(flags: Flags, m: Mesh, model: Model): CliLayout | undefined {
   if (model.kind === "file") return undefined;
-  if (flags.layout !== undefined) return choice("layout", flags.layout, isLayoutName, LAYOUT_HINT);
+  if (flags.layout !== undefined) {
+    if (isLayoutName(flags.layout)) return flags.layout;
+    if (flags.layout.endsWith(".json") || existsSync(flags.layout)) {
+      return readLayoutFile(flags.layout);
+    }
+    return choice("layout", flags.layout, isLayoutName, LAYOUT_HINT);
+  }
   return m.chips > 1 ? "1d-ws" : undefined;
 }
 
@@ -290,11 +297,19 @@ export function stepQuery(model: BuiltinModel, batch = model.batch): StepQuery {
 export function resolveFor(
   model: Model,
   m: Mesh,
-  layout: LayoutName | undefined,
+  layout: CliLayout | undefined,
   batch?: number,
 ): ResolvedLayout | undefined {
   if (model.kind === "file" || layout === undefined) return undefined;
-  return resolveLayout(layout, model.config, m, stepQuery(model, batch));
+  const query = stepQuery(model, batch);
+  if (typeof layout !== "string") {
+    return placeFound(layout, model.config, m, {
+      phase: query.phase,
+      batch: query.batch,
+      seq: query.seq ?? 2048,
+    });
+  }
+  return resolveLayout(layout, model.config, m, query);
 }
 
 /** `model` under a resolved layout (at `batch` if given) through the pipeline, on `m`. */

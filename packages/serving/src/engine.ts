@@ -25,15 +25,35 @@ export class StepEstimator {
     LlamaConfig,
     WeakMap<Mesh, Map<string, { resolved: ResolvedLayout; roles: string }>>
   >();
+  // A layout given already resolved (the layout search's candidates): its roles as text.
+  private readonly given = new WeakMap<ResolvedLayout, string>();
   /** How many programs were traced and lowered, and how many queries were served. */
   readonly stats = { traced: 0, queries: 0 };
 
-  step(config: LlamaConfig, query: StepQuery, layout: LayoutName, m: Mesh): StepCosts {
+  step(
+    config: LlamaConfig,
+    query: StepQuery,
+    layout: LayoutName | ResolvedLayout,
+    m: Mesh,
+  ): StepCosts {
     this.stats.queries++;
     return this.costs(config, query, layout, m, true);
   }
 
-  private layoutFor(layout: LayoutName, config: LlamaConfig, m: Mesh, query: StepQuery) {
+  private layoutFor(
+    layout: LayoutName | ResolvedLayout,
+    config: LlamaConfig,
+    m: Mesh,
+    query: StepQuery,
+  ) {
+    if (typeof layout !== "string") {
+      let roles = this.given.get(layout);
+      if (roles === undefined) {
+        roles = JSON.stringify({ ...layout, choices: undefined, name: undefined });
+        this.given.set(layout, roles);
+      }
+      return { resolved: layout, roles };
+    }
     const layouts = byModelAndMesh(this.layouts, config, m);
     const key = `${layout}|${query.phase}|${query.batch}|${query.seq}|${query.cacheLength}`;
     let found = layouts.get(key);
@@ -48,7 +68,7 @@ export class StepEstimator {
   private costs(
     config: LlamaConfig,
     query: StepQuery,
-    layout: LayoutName,
+    layout: LayoutName | ResolvedLayout,
     m: Mesh,
     reuse: boolean,
   ): StepCosts {

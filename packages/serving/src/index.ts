@@ -45,4 +45,33 @@ export {
   type PeriodicStep,
   type StepCosts,
 } from "./periodic.js";
+export { type WorkerEvaluator, workerEvaluator } from "./search/pool.js";
+export {
+  type Candidate,
+  compareCandidates,
+  type Evaluator,
+  evaluateOne,
+  localEvaluator,
+  type SearchBudget,
+  type SearchOptions,
+  type SearchResult,
+  searchLayouts,
+} from "./search/search.js";
+export {
+  type CacheChoice,
+  CHOICE_DIMS,
+  type ChoiceDim,
+  choiceValues,
+  interchangeableAxes,
+  type LayoutPoint,
+  layoutKey,
+  placePoint,
+  presetPoints,
+  printedRoles,
+  type ResidualChoice,
+  roleNotation,
+  type SearchStep,
+  spaceSize,
+  structures,
+} from "./search/space.js";
 export { type CompiledStep, compileStep, type StepQuery } from "./step.js";

@@ -1,0 +1,387 @@
+import {
+  formatBytes,
+  formatLocation,
+  formatTime,
+  groupEstimate,
+  groupKey,
+  ShardcostError,
+  type StepTotals,
+  table,
+} from "@shardcost/core";
+import { type LlamaConfig, tokensPerStep } from "@shardcost/ops";
+import {
+  type Candidate,
+  compileStep,
+  paretoFrontier,
+  printedRoles,
+  type ResolvedLayout,
+  roleNotation,
+  type SearchResult,
+  type SearchStep,
+  type StepQuery,
+  searchLayouts,
+  workerEvaluator,
+} from "@shardcost/serving";
+import type { Mesh } from "@shardcost/sharding";
+
+/** What the search optimises: the step, throughput under a latency bound, or the frontier. */
+export type Objective = "step" | "throughput" | "pareto";
+export const OBJECTIVES: readonly Objective[] = ["step", "throughput", "pareto"];
+
+/** A search as the CLI runs it. */
+export interface SearchRequest {
+  readonly config: LlamaConfig;
+  readonly modelName: string;
+  readonly query: StepQuery;
+  readonly mesh: Mesh;
+  readonly meshText: string;
+  readonly objective: Objective;
+  /** The batches tried by the throughput and Pareto objectives (the step objective: one). */
+  readonly batches: readonly number[];
+  readonly latencyS?: number;
+  readonly budgetS: number;
+  readonly workers: number;
+}
+
+/** One batch's search, with what a reader needs beside the numbers. */
+export interface BatchSearch {
+  readonly batch: number;
+  readonly result: SearchResult;
+}
+
+/** The search's answer for the CLI: one or several batches, and the chosen one. */
+export interface SearchAnswer {
+  readonly request: SearchRequest;
+  readonly runs: readonly BatchSearch[];
+  /** The run the answer is about (the step objective's only batch; the best throughput). */
+  readonly chosen: BatchSearch | undefined;
+  /** Pareto objective: (batch, step, tokens/s per chip) of each batch's best, on the frontier. */
+  readonly frontier: readonly { batch: number; stepS: number; tokensPerSPerChip: number }[];
+  readonly seconds: number;
+}
+
+const tokensPerSPerChip = (r: SearchRequest, batch: number, stepS: number) =>
+  tokensPerStep(r.query.phase, batch, r.query.seq ?? 2048) / stepS / r.mesh.chips;
+
+/** Runs the search for every batch the objective needs, the budget shared between them. */
+export async function runSearch(r: SearchRequest): Promise<SearchAnswer> {
+  const started = performance.now();
+  const runs: BatchSearch[] = [];
+  for (const [i, batch] of r.batches.entries()) {
+    const query = { ...r.query, batch };
+    const spent = (performance.now() - started) / 1000;
+    const seconds = (r.budgetS - spent) / (r.batches.length - i);
+    const pool = workerEvaluator(r.config, query, r.mesh, r.workers);
+    try {
+      const result = await searchLayouts(r.config, query, r.mesh, {
+        evaluate: pool.evaluate,
+        budget: { seconds: Math.max(0, seconds) },
+        ...(r.objective === "throughput" && r.latencyS !== undefined
+          ? { maxStepS: r.latencyS }
+          : {}),
+      });
+      runs.push({ batch, result });
+    } finally {
+      await pool.close();
+    }
+  }
+  const usable = (b: BatchSearch) =>
+    b.result.best !== undefined &&
+    b.result.best.costs.memory.fits &&
+    (r.latencyS === undefined || b.result.best.costs.totals.stepS <= r.latencyS);
+  let chosen: BatchSearch | undefined;
+  if (r.objective === "step") chosen = runs[0];
+  else {
+    const rate = (b: BatchSearch) => tokensPerSPerChip(r, b.batch, b.result.best!.costs.totals.stepS);
+    chosen = runs.filter(usable).sort((a, b) => rate(b) - rate(a) || a.batch - b.batch)[0];
+  }
+  const points = runs
+    .filter((b) => b.result.best?.costs.memory.fits)
+    .map((b) => ({
+      batch: b.batch,
+      stepS: b.result.best!.costs.totals.stepS,
+      tokensPerSPerChip: tokensPerSPerChip(r, b.batch, b.result.best!.costs.totals.stepS),
+    }));
+  const on = paretoFrontier(
+    points.map((p) => ({ latencyS: p.stepS, throughput: p.tokensPerSPerChip, fits: true })),
+  );
+  const frontier = r.objective === "pareto" ? points.filter((_p, i) => on.has(i)) : [];
+  return { request: r, runs, chosen, frontier, seconds: (performance.now() - started) / 1000 };
+}
+
+/** The parts a step's time goes to, as the report's breakdown draws them. */
+export function stepParts(t: StepTotals): Record<string, number> {
+  return {
+    compute: t.computeBoundS,
+    "weight traffic": t.weightTrafficS,
+    "KV-cache traffic": t.cacheTrafficS,
+    "activation traffic": t.activationTrafficS,
+    "collectives not hidden": Math.max(0, t.stepS - t.kernelS),
+  };
+}
+
+/** The best named layout of a search (fitting first, then the fastest). */
+export function bestPreset(result: SearchResult): Candidate | undefined {
+  const costed = result.presets
+    .map((p) => p.candidate)
+    .filter((c): c is Candidate => c !== undefined);
+  return costed.sort(
+    (a, b) =>
+      Number(b.costs.memory.fits) - Number(a.costs.memory.fits) ||
+      a.costs.totals.stepS - b.costs.totals.stepS,
+  )[0];
+}
+
+/** Why the best layout beats the best named one: each part of the step, and the largest cut. */
+export function whyItWins(best: Candidate, against: Candidate) {
+  const a = stepParts(best.costs.totals);
+  const b = stepParts(against.costs.totals);
+  const parts = Object.keys(a).map((name) => ({
+    part: name,
+    found: a[name]!,
+    preset: b[name]!,
+    change: a[name]! - b[name]!,
+  }));
+  const cut = [...parts].sort((x, y) => x.change - y.change)[0]!;
+  return { parts, largestCut: cut.change < 0 ? cut.part : undefined };
+}
+
+/** One layer's collectives under a layout: the three-layer model's less the two-layer one's. */
+export function layerCollectives(
+  config: LlamaConfig,
+  query: StepQuery,
+  layout: ResolvedLayout,
+  m: Mesh,
+) {
+  const grouped = (layers: number) =>
+    groupEstimate(compileStep({ ...config, layers }, query, layout, m).compiled.estimate);
+  const two = new Map(grouped(2).groups.map((g) => [groupKey(g.first), g]));
+  const rows: {
+    kind: string;
+    axes: string;
+    type: string;
+    count: number;
+    bytes: number;
+    timeS: number;
+    source: string;
+  }[] = [];
+  for (const g of grouped(3).groups) {
+    const c = g.first.collective;
+    if (!c) continue;
+    const before = two.get(groupKey(g.first));
+    const count = g.count - (before?.count ?? 0);
+    if (count <= 0) continue;
+    rows.push({
+      kind: c.kind,
+      axes: c.axes,
+      type: g.first.resultType,
+      count,
+      bytes: g.iciBytes - (before?.iciBytes ?? 0),
+      timeS: g.iciS - (before?.iciS ?? 0),
+      source: formatLocation(g.first.source?.location),
+    });
+  }
+  return rows;
+}
+
+const ms = (s: number) => formatTime(s);
+
+function candidateName(c: Candidate, best: Candidate | undefined): string {
+  if (c.preset) return c.preset;
+  return c === best ? "found" : "found (runner-up)";
+}
+
+/** The search's answer as text: the layout per role, beside every named one, and why. */
+export function formatSearch(a: SearchAnswer): string {
+  const r = a.request;
+  const lines: string[] = [];
+  const what =
+    r.objective === "step"
+      ? "the overlapped step, among layouts that fit in HBM"
+      : r.objective === "throughput"
+        ? `tokens/s per chip${r.latencyS !== undefined ? ` with a step of at most ${ms(r.latencyS)}` : ""}, over batches ${r.batches.join(", ")}`
+        : `the latency–throughput frontier over batches ${r.batches.join(", ")}`;
+  lines.push(
+    `Layout search: ${r.modelName}, ${r.query.phase}, ${r.query.phase === "prefill" ? "prompt" : "KV cache"} ${r.query.seq} on ${r.meshText} (${r.mesh.chips} chips)`,
+    `objective: ${what}`,
+  );
+  if (r.objective === "pareto") {
+    lines.push(
+      "",
+      "Frontier (each batch's best layout):",
+      table(
+        ["batch", "step", "tokens/s/chip", "layout"],
+        a.frontier.map((p) => {
+          const run = a.runs.find((x) => x.batch === p.batch)!;
+          return [
+            String(p.batch),
+            ms(p.stepS),
+            p.tokensPerSPerChip.toFixed(1),
+            run.result.best ? candidateName(run.result.best, run.result.best) : "",
+          ];
+        }),
+        ["right", "right", "right", "left"],
+      ),
+    );
+  }
+  const chosen = a.chosen;
+  if (!chosen || !chosen.result.best) {
+    lines.push(
+      "",
+      r.latencyS !== undefined
+        ? `No batch of ${r.batches.join(", ")} meets a step of ${ms(r.latencyS)} in HBM.`
+        : "No layout could be costed.",
+    );
+    return lines.join("\n");
+  }
+  const res = chosen.result;
+  const best = res.best!;
+  lines.push(
+    `batch ${chosen.batch}: costed ${res.evaluated.toLocaleString("en-US")} distinct layouts of a space of ` +
+      `${res.spaceSize.toLocaleString("en-US")} points in ${res.seconds.toFixed(1)} s ` +
+      `(${res.method === "exhaustive" ? "every distinct layout" : "beam search"}, ${r.workers} thread${r.workers === 1 ? "" : "s"}); ` +
+      `space ${res.exhausted ? "exhausted" : "not exhausted"}${res.stoppedByBudget ? " — stopped by the budget: the best found so far" : ""}` +
+      (res.rejected > 0 ? `; ${res.rejected} could not be lowered` : ""),
+    "",
+    best.preset
+      ? `Best: ${best.preset} — no layout of the space beats the named one here.`
+      : "Best: a layout found by the search.",
+  );
+  for (const role of printedRoles(r.config)) {
+    const use = role === "kvCache" ? undefined : best.layout.use?.[role];
+    const used = use ? roleNotation({ ...best.layout, [role]: use }, role) : undefined;
+    const stored = roleNotation(best.layout, role);
+    lines.push(`  ${stored}${used && used !== stored ? `, gathered to ${used} before use` : ""}`);
+  }
+  lines.push("  choices:", ...best.layout.choices.map((c) => `    ${c}`));
+  const rows = [best, ...res.presets.map((p) => p.candidate ?? p)];
+  lines.push(
+    "",
+    "Against the named layouts (per chip):",
+    table(
+      ["layout", "step", "vs best", "fits", "params", "KV cache", "ICI sent", "bound"],
+      rows.map((row) => {
+        if (!("costs" in row)) return [row.name, "—", "", "", "", "", "", row.error ?? ""];
+        const t = row.costs.totals;
+        const mem = row.costs.memory;
+        return [
+          row === best ? candidateName(row, best) : (row.preset ?? ""),
+          ms(t.stepS),
+          row === best ? "" : `+${((t.stepS / best.costs.totals.stepS - 1) * 100).toFixed(1)}%`,
+          mem.fits ? "yes" : `no (${formatBytes(mem.totalBytes)})`,
+          formatBytes(mem.paramBytes),
+          formatBytes(mem.cacheBytes),
+          formatBytes(t.iciBytes),
+          t.bound,
+        ];
+      }),
+      ["left", "right", "right", "left", "right", "right", "right", "left"],
+    ),
+  );
+  const against = bestPreset(res);
+  if (against && !best.preset) {
+    const why = whyItWins(best, against);
+    lines.push(
+      "",
+      `Why it wins (against ${against.preset}, ${ms(against.costs.totals.stepS)}): ` +
+        (why.largestCut ? `it cuts ${why.largestCut} the most.` : "no part of the step is cut."),
+      table(
+        ["part of the step", "found", against.preset ?? "", "change"],
+        why.parts.map((p) => [
+          p.part,
+          ms(p.found),
+          ms(p.preset),
+          Math.abs(p.change) < 1e-12
+            ? "0"
+            : `${p.change < 0 ? "−" : "+"}${ms(Math.abs(p.change))}`,
+        ]),
+        ["left", "right", "right", "right"],
+      ),
+    );
+  }
+  if (r.config.layers >= 3) {
+    const rows = layerCollectives(
+      r.config,
+      { ...r.query, batch: chosen.batch },
+      best.layout,
+      r.mesh,
+    );
+    lines.push(
+      "",
+      `Collectives per layer (${rows.reduce((n, x) => n + x.count, 0)}; a middle layer, as explain prints them):`,
+      rows.length === 0
+        ? "  none"
+        : table(
+            ["kind", "axes", "result", "count", "sent per chip", "time", "source"],
+            rows.map((x) => [
+              x.kind,
+              x.axes,
+              x.type,
+              String(x.count),
+              formatBytes(x.bytes),
+              ms(x.timeS),
+              x.source,
+            ]),
+            ["left", "left", "left", "right", "right", "right", "left"],
+          ),
+    );
+  }
+  return lines.join("\n");
+}
+
+/** The search's answer as JSON (`--json`): every run, the chosen layout per role and why. */
+export function searchJson(a: SearchAnswer) {
+  const r = a.request;
+  const cand = (c: Candidate | undefined) =>
+    c && {
+      preset: c.preset ?? null,
+      point: c.point ?? null,
+      roles: Object.fromEntries(printedRoles(r.config).map((x) => [x, roleNotation(c.layout, x)])),
+      choices: c.layout.choices,
+      stepS: c.costs.totals.stepS,
+      serialS: c.costs.totals.serialS,
+      fits: c.costs.memory.fits,
+      memory: c.costs.memory,
+      parts: stepParts(c.costs.totals),
+      iciBytes: c.costs.totals.iciBytes,
+      bound: c.costs.totals.bound,
+    };
+  return {
+    model: r.modelName,
+    mesh: r.meshText,
+    phase: r.query.phase,
+    seq: r.query.seq,
+    objective: r.objective,
+    latencyS: r.latencyS ?? null,
+    budgetS: r.budgetS,
+    workers: r.workers,
+    seconds: a.seconds,
+    chosenBatch: a.chosen?.batch ?? null,
+    frontier: a.frontier,
+    runs: a.runs.map(({ batch, result: s }) => {
+      const against = bestPreset(s);
+      return {
+        batch,
+        best: cand(s.best) ?? null,
+        why: s.best && against && !s.best.preset ? whyItWins(s.best, against) : null,
+        presets: s.presets.map((p) => ({
+          name: p.name,
+          ...(p.candidate ? cand(p.candidate) : { error: p.error }),
+        })),
+        evaluated: s.evaluated,
+        rejected: s.rejected,
+        spaceSize: s.spaceSize,
+        method: s.method,
+        exhausted: s.exhausted,
+        stoppedByBudget: s.stoppedByBudget,
+        seconds: s.seconds,
+      };
+    }),
+  };
+}
+
+/** The step the chosen run was found for (for the layout file). */
+export function chosenStep(a: SearchAnswer): SearchStep {
+  if (!a.chosen) throw new ShardcostError("input", "no layout was found to save");
+  return { phase: a.request.query.phase, batch: a.chosen.batch, seq: a.request.query.seq ?? 2048 };
+}

@@ -1,0 +1,78 @@
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import type { LlamaConfig } from "@shardcost/ops";
+import type { Mesh } from "@shardcost/sharding";
+import type { ResolvedLayout } from "../layouts/axes.js";
+import type { StepCosts } from "../periodic.js";
+import type { StepQuery } from "../step.js";
+import { type Evaluator, localEvaluator } from "./search.js";
+
+type Result = StepCosts | { readonly error: string };
+
+/** An evaluator on worker threads, and how to stop them. */
+export interface WorkerEvaluator {
+  readonly evaluate: Evaluator;
+  readonly workers: number;
+  /** Stops the threads (the search is done). */
+  close(): Promise<void>;
+}
+
+/**
+ * Costs layouts on `workers` threads (default: every core), each with its own engine; a batch
+ * is dealt out in turn and the results come back in the order asked, so a search gives the same
+ * answer on any number of threads. One thread (or one core) costs in this thread.
+ */
+export function workerEvaluator(
+  config: LlamaConfig,
+  query: StepQuery,
+  m: Mesh,
+  workers = availableParallelism(),
+): WorkerEvaluator {
+  if (workers <= 1) {
+    return { evaluate: localEvaluator(config, query, m), workers: 1, close: async () => {} };
+  }
+  const url = new URL("./worker.js", import.meta.url);
+  const threads = Array.from(
+    { length: workers },
+    () => new Worker(url, { workerData: { config, query, mesh: m } }),
+  );
+  let next = 0;
+  const pending = new Map<number, { resolve: (r: Result[]) => void; reject: (e: Error) => void }>();
+  let failed: Error | undefined;
+  for (const t of threads) {
+    t.on("message", (msg: { id: number; results: Result[] }) => {
+      const waiting = pending.get(msg.id);
+      pending.delete(msg.id);
+      waiting?.resolve(msg.results);
+    });
+    t.on("error", (e) => {
+      failed = e;
+      for (const w of pending.values()) w.reject(e);
+      pending.clear();
+    });
+  }
+  const ask = (t: Worker, layouts: readonly ResolvedLayout[]) =>
+    new Promise<Result[]>((resolve, reject) => {
+      if (failed) {
+        reject(failed);
+        return;
+      }
+      const id = next++;
+      pending.set(id, { resolve, reject });
+      t.postMessage({ id, layouts });
+    });
+  const evaluate: Evaluator = async (layouts) => {
+    const parts = threads.map((_, i) => layouts.filter((_l, j) => j % threads.length === i));
+    const answers = await Promise.all(
+      threads.map((t, i) => (parts[i]!.length > 0 ? ask(t, parts[i]!) : Promise.resolve([]))),
+    );
+    return layouts.map((_l, j) => answers[j % threads.length]![Math.floor(j / threads.length)]!);
+  };
+  return {
+    evaluate,
+    workers,
+    close: async () => {
+      await Promise.all(threads.map((t) => t.terminate()));
+    },
+  };
+}
