@@ -11,9 +11,9 @@ import {
 import { tokensPerStep } from "@shardcost/ops";
 import { layoutPreset, STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
 import { type Mesh, mesh } from "@shardcost/sharding";
+import { layoutLabel } from "./layout-file.js";
 import { type Plan, type PlanQuery, plan } from "./plan.js";
 import { describeModel, type Estimated, estimateModel } from "./report.js";
-import { layoutLabel } from "./layout-file.js";
 import { meshText, resolveFor, stepQuery } from "./setup.js";
 import { esc, lineChart, stackedBars } from "./svg.js";
 import { markPareto } from "./sweep.js";

@@ -63,7 +63,12 @@ function axisList(file: string, field: string, v: unknown): string[] {
   return list;
 }
 
-function oneOf<T extends string>(file: string, field: string, v: unknown, allowed: readonly T[]): T {
+function oneOf<T extends string>(
+  file: string,
+  field: string,
+  v: unknown,
+  allowed: readonly T[],
+): T {
   if (typeof v !== "string" || !allowed.includes(v as T)) {
     bad(file, `"point.${field}" must be one of ${allowed.map((a) => `"${a}"`).join(", ")}`);
   }
@@ -89,10 +94,9 @@ export function readLayoutFile(file: string): FoundLayout {
   }
   const o = (typeof json === "object" && json !== null ? json : {}) as Record<string, unknown>;
   if (o.format !== LAYOUT_FILE_FORMAT) bad(file, `"format" must be "${LAYOUT_FILE_FORMAT}"`);
-  const p = (typeof o.point === "object" && o.point !== null ? o.point : bad(file, 'no "point"')) as Record<
-    string,
-    unknown
-  >;
+  const p = (
+    typeof o.point === "object" && o.point !== null ? o.point : bad(file, 'no "point"')
+  ) as Record<string, unknown>;
   const point: LayoutPoint = {
     gather: axisList(file, "gather", p.gather),
     x: axisList(file, "x", p.x),
@@ -134,7 +138,10 @@ export function placeFound(
   }
   const stray = [...l.point.gather, ...l.point.vocabD].find((a) => !names.includes(a));
   if (stray) {
-    throw new ShardcostError("sharding", `layout file ${l.file} names axis ${stray}, which the mesh does not have`);
+    throw new ShardcostError(
+      "sharding",
+      `layout file ${l.file} names axis ${stray}, which the mesh does not have`,
+    );
   }
   return { ...placePoint(config, m, step, l.point), name: l.file };
 }

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
 import {
   CHIPS,
   derate,
@@ -38,6 +38,7 @@ import { init } from "./init.js";
 import { layoutFileText } from "./layout-file.js";
 import { formatPlan, plan } from "./plan.js";
 import { describeModel, estimateFull, estimateModel, formatEstimate } from "./report.js";
+import { chosenStep, formatSearch, OBJECTIVES, runSearch, searchJson } from "./search.js";
 import {
   BUILTIN_ONLY,
   checkDimNames,
@@ -51,7 +52,6 @@ import {
   stepQuery,
 } from "./setup.js";
 import { fileSweepCsv, gridSize, progressBar, runFileSweep, runSweep, sweepCsv } from "./sweep.js";
-import { chosenStep, formatSearch, OBJECTIVES, runSearch, searchJson } from "./search.js";
 import { chromeTrace } from "./timeline.js";
 
 const USAGE = `usage: shardcost <command> [model.ts | --model NAME] [flags]
@@ -593,7 +593,9 @@ async function searchCommand(flags: Flags, positionals: readonly string[], io: I
     );
   }
   if (flags.layout !== undefined) {
-    throw new UsageError("search finds the layout: drop --layout (compare it with estimate --layout)");
+    throw new UsageError(
+      "search finds the layout: drop --layout (compare it with estimate --layout)",
+    );
   }
   const objective =
     flags.objective === undefined ? "step" : choice("objective", flags.objective, OBJECTIVES);
@@ -601,12 +603,11 @@ async function searchCommand(flags: Flags, positionals: readonly string[], io: I
     flags["latency-ms"] === undefined
       ? undefined
       : positiveNumber("latency-ms", flags["latency-ms"], "milliseconds") / 1000;
-  const batches =
-    objective === "step"
-      ? undefined
-      : intList("batch", flags.batch ?? "1..512");
+  const batches = objective === "step" ? undefined : intList("batch", flags.batch ?? "1..512");
   if (objective === "step" && flags.batch?.match(/[,.]/)) {
-    throw new UsageError("--batch takes one size for --objective step (lists are for throughput and pareto)");
+    throw new UsageError(
+      "--batch takes one size for --objective step (lists are for throughput and pareto)",
+    );
   }
   const model = await modelFromFlags({ ...flags, batch: batches ? undefined : flags.batch }, []);
   if (model.kind !== "builtin") throw new UsageError("search takes a built-in model");
@@ -627,7 +628,7 @@ async function searchCommand(flags: Flags, positionals: readonly string[], io: I
   if (flags.save !== undefined) {
     const best = answer.chosen?.result.best;
     if (!best?.point) {
-      if (!best || best.preset !== "fsdp") throw new ShardcostError("input", "no layout was found to save");
+      if (best?.preset !== "fsdp") throw new ShardcostError("input", "no layout was found to save");
       throw new ShardcostError(
         "input",
         "the best layout is fsdp, a named layout: use --layout fsdp rather than a file",

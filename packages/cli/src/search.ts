@@ -86,13 +86,13 @@ export async function runSearch(r: SearchRequest): Promise<SearchAnswer> {
     }
   }
   const usable = (b: BatchSearch) =>
-    b.result.best !== undefined &&
-    b.result.best.costs.memory.fits &&
+    b.result.best?.costs.memory.fits &&
     (r.latencyS === undefined || b.result.best.costs.totals.stepS <= r.latencyS);
   let chosen: BatchSearch | undefined;
   if (r.objective === "step") chosen = runs[0];
   else {
-    const rate = (b: BatchSearch) => tokensPerSPerChip(r, b.batch, b.result.best!.costs.totals.stepS);
+    const rate = (b: BatchSearch) =>
+      tokensPerSPerChip(r, b.batch, b.result.best!.costs.totals.stepS);
     chosen = runs.filter(usable).sort((a, b) => rate(b) - rate(a) || a.batch - b.batch)[0];
   }
   const points = runs
@@ -225,7 +225,7 @@ export function formatSearch(a: SearchAnswer): string {
     );
   }
   const chosen = a.chosen;
-  if (!chosen || !chosen.result.best) {
+  if (!chosen?.result.best) {
     lines.push(
       "",
       r.latencyS !== undefined
@@ -291,9 +291,7 @@ export function formatSearch(a: SearchAnswer): string {
           p.part,
           ms(p.found),
           ms(p.preset),
-          Math.abs(p.change) < 1e-12
-            ? "0"
-            : `${p.change < 0 ? "−" : "+"}${ms(Math.abs(p.change))}`,
+          Math.abs(p.change) < 1e-12 ? "0" : `${p.change < 0 ? "−" : "+"}${ms(Math.abs(p.change))}`,
         ]),
         ["left", "right", "right", "right"],
       ),

@@ -27,11 +27,16 @@ export function weightGathered(
   const split = within.split ?? splitForTwoD(c, axes);
   const stored = weightStationary(c, split, step, within.choose);
   const s = { x: without(split.x, g), yz: without(split.yz, g) };
-  const local = weightStationary(c, s, {
-    phase: step.phase,
-    batch: step.batch / product(gB),
-    seq: step.seq / product(gT),
-  }, within.choose);
+  const local = weightStationary(
+    c,
+    s,
+    {
+      phase: step.phase,
+      batch: step.batch / product(gB),
+      seq: step.seq / product(gT),
+    },
+    within.choose,
+  );
   const withTokens = (a: Axes, dims: readonly ("B" | "T")[]): Axes => ({
     ...a,
     ...(dims.includes("B") ? { B: [...gB, ...(a.B ?? [])] } : {}),

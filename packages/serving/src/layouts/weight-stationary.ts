@@ -184,7 +184,8 @@ export function weightStationary(
   if (choose.attnD && choose.attnD.length > 0) {
     say(`query heads leave ${axisText(choose.attnD)} by choice`);
   }
-  if (choose.kvWeights === "D" && aQ.length > 0) say(`Wk and Wv split D, not H, over ${axisText(aQ)}`);
+  if (choose.kvWeights === "D" && aQ.length > 0)
+    say(`Wk and Wv split D, not H, over ${axisText(aQ)}`);
   if (choose.residual === "replicated") say("the residual between blocks replicated (chosen)");
   return { weights, kvCache, activations, choices };
 }

@@ -31,7 +31,11 @@ export function workerEvaluator(
   if (workers <= 1) {
     return { evaluate: localEvaluator(config, query, m), workers: 1, close: async () => {} };
   }
-  const url = new URL("./worker.js", import.meta.url);
+  // From the sources (as tests run them) the built worker is used: a thread runs JavaScript.
+  const url = new URL(
+    import.meta.url.endsWith(".ts") ? "../../dist/search/worker.js" : "./worker.js",
+    import.meta.url,
+  );
   const threads = Array.from(
     { length: workers },
     () => new Worker(url, { workerData: { config, query, mesh: m } }),

@@ -62,6 +62,7 @@ export interface SearchOptions {
   readonly beam?: number;
   /** Cost every layout when the space has at most this many distinct ones (default 400). */
   readonly exhaustiveUpTo?: number;
+  /** Stops the search early (the named layouts are costed all the same). */
   readonly budget?: SearchBudget;
   /** Default: this thread. */
   readonly evaluate?: Evaluator;
@@ -112,7 +113,8 @@ const PRESET_ORDER: readonly BaseLayoutName[] = ["1d-ws", "2d-ws", "weight-gathe
  * overlapped step, a named layout before an equal one, then by key — a total order, so the search is deterministic.
  */
 export function compareCandidates(maxStepS = Number.POSITIVE_INFINITY) {
-  const rank = (c: Candidate) => (c.costs.memory.fits ? 0 : 2) + (c.costs.totals.stepS <= maxStepS ? 0 : 1);
+  const rank = (c: Candidate) =>
+    (c.costs.memory.fits ? 0 : 2) + (c.costs.totals.stepS <= maxStepS ? 0 : 1);
   return (a: Candidate, b: Candidate): number =>
     rank(a) - rank(b) ||
     a.costs.totals.stepS - b.costs.totals.stepS ||
@@ -155,8 +157,10 @@ export async function searchLayouts(
   /** Costs the layouts not seen yet, in batches the evaluator may spread over threads. */
   const run = async (
     items: readonly { point?: LayoutPoint; preset?: BaseLayoutName; layout: ResolvedLayout }[],
+    /** The named layouts are costed whatever the budget: they are what the answer is held to. */
+    always = false,
   ): Promise<Candidate[]> => {
-    const fresh: typeof items[number][] = [];
+    const fresh: (typeof items)[number][] = [];
     const keys: string[] = [];
     for (const it of items) {
       const key = layoutKey(it.layout, classes);
@@ -167,12 +171,14 @@ export async function searchLayouts(
     const out: Candidate[] = [];
     const chunk = 16;
     for (let i = 0; i < fresh.length; i += chunk) {
-      if (outOfBudget()) {
+      if (!always && outOfBudget()) {
         stoppedByBudget = true;
         break;
       }
       const room =
-        budget.evaluations === undefined ? chunk : Math.min(chunk, budget.evaluations - evaluated);
+        always || budget.evaluations === undefined
+          ? chunk
+          : Math.min(chunk, budget.evaluations - evaluated);
       const part = fresh.slice(i, i + room);
       const results = await evaluate(part.map((p) => p.layout));
       part.forEach((it, j) => {
@@ -211,11 +217,7 @@ export async function searchLayouts(
       continue;
     }
     const key = layoutKey(layout, classes);
-    const costed = seen.has(key) ? seen.get(key) : (await run([{ preset: name, layout }]))[0];
-    if (costed === undefined && !seen.has(key)) {
-      presets.push({ name, candidate: undefined, error: "stopped by the budget" });
-      continue;
-    }
+    const costed = seen.has(key) ? seen.get(key) : (await run([{ preset: name, layout }], true))[0];
     presets.push(
       costed
         ? { name, candidate: { ...costed, preset: name } }

@@ -159,7 +159,11 @@ export function* allPoints(m: Mesh, step: SearchStep): Generator<LayoutPoint> {
 }
 
 /** The points the named weight-stationary and weight-gathered layouts are. */
-export function presetPoints(c: LlamaConfig, m: Mesh, step: SearchStep): Record<string, LayoutPoint> {
+export function presetPoints(
+  c: LlamaConfig,
+  m: Mesh,
+  step: SearchStep,
+): Record<string, LayoutPoint> {
   const axes = axesOfMesh(m);
   const two = splitForTwoD(c, axes);
   const split = { x: nameList(two.x), yz: nameList(two.yz) };
@@ -257,7 +261,7 @@ export function layoutKey(layout: ResolvedLayout, classes: readonly string[][]):
   const rename = new Map<string, string>();
   for (const cls of classes) {
     const order = [...seen.filter((a) => cls.includes(a)), ...cls.filter((a) => !seen.includes(a))];
-    order.forEach((a, i) => rename.set(a, cls[i]!));
+    for (const [i, a] of order.entries()) rename.set(a, cls[i]!);
   }
   return JSON.stringify(roles, (_k, v) =>
     typeof v === "string" && rename.has(v) ? rename.get(v) : v,
