@@ -21,3 +21,7 @@ export default function mlp(t: Traced<typeof inputs>) {
   const out = einsum("BF,FD->BD", shard(hidden, "[B, F_YZ]"), t.down);
   return { out: shard(out, "[B, D_XYZ]") };
 }
+
+// The inputs `shardcost search` may lay out (their shardings above are the baseline it must beat):
+//   npx shardcost search examples/models/mlp-2d.ts --mesh v5e:2x4x4
+export const roles = ["x", "gate", "up", "down"];

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { ShardcostError } from "@shardcost/core";
+import { parseSharding, ShardcostError, type TensorSpec, tensor } from "@shardcost/core";
 import type { LlamaConfig } from "@shardcost/ops";
 import {
   type LayoutName,
@@ -144,4 +144,63 @@ export function placeFound(
     );
   }
   return { ...placePoint(config, m, step, l.point), name: l.file };
+}
+
+/** The format tag of a model file's roles file. */
+export const ROLES_FILE_FORMAT = "shardcost-roles/1";
+
+/** A roles file: each role's sharding in notation, as `search model.ts --save` finds them. */
+export function rolesFileText(
+  model: string,
+  meshLabel: string,
+  roles: Readonly<Record<string, string>>,
+): string {
+  return `${JSON.stringify({ format: ROLES_FILE_FORMAT, foundFor: { model, mesh: meshLabel }, roles }, null, 2)}\n`;
+}
+
+/**
+ * A model file's inputs with the shardings of a roles file: each role must be one of its
+ * tensors, written over the same dims (the axes may differ).
+ */
+export function applyRolesFile(
+  file: string,
+  inputs: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ShardcostError(
+      "input",
+      code ? `cannot read layout file ${file}: ${code}` : `layout file ${file}: not valid JSON`,
+    );
+  }
+  const o = (typeof json === "object" && json !== null ? json : {}) as Record<string, unknown>;
+  const badRoles = (why: string): never => {
+    throw new ShardcostError(
+      "input",
+      `layout file ${file}: ${why} (write one with shardcost search model.ts --save FILE)`,
+    );
+  };
+  if (o.format !== ROLES_FILE_FORMAT) badRoles(`"format" must be "${ROLES_FILE_FORMAT}"`);
+  const roles = o.roles;
+  if (typeof roles !== "object" || roles === null) return badRoles('no "roles" object');
+  const out: Record<string, unknown> = { ...inputs };
+  for (const [role, text] of Object.entries(roles)) {
+    const spec = inputs[role] as TensorSpec | undefined;
+    if (spec?.kind !== "tensor-spec") {
+      badRoles(
+        `role ${role} is not a tensor of the model's inputs (${Object.keys(inputs).join(", ")})`,
+      );
+    }
+    if (typeof text !== "string")
+      return badRoles(`role ${role}: a sharding in notation, e.g. "W[D_X, F_Y]"`);
+    const sharding = parseSharding(text);
+    const want = spec!.sharding.dims.map((d) => d.dim).join(", ");
+    const got = sharding.dims.map((d) => d.dim).join(", ");
+    if (want !== got) badRoles(`role ${role} is declared over [${want}], the file gives [${got}]`);
+    out[role] = tensor(sharding, spec!.dtype, spec!.role);
+  }
+  return out;
 }

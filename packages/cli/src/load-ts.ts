@@ -26,6 +26,8 @@ export interface ModelModule {
   readonly dims: Readonly<Record<string, number>>;
   /** Tokens one call processes, for tokens/s (default: dims B × T, or B, or 1). */
   readonly tokensPerStep: number | undefined;
+  /** Inputs whose shardings `search` may choose (`export const roles = ["w1", "w2"]`). */
+  readonly roles: readonly string[] | undefined;
 }
 
 const PACKAGES = ["core", "ops", "sharding", "serving"] as const;
@@ -385,8 +387,28 @@ function checkExports(path: string, mod: Record<string, unknown>): ModelModule {
   if (tokens !== undefined && (!Number.isFinite(tokens) || (tokens as number) <= 0)) {
     fail("`tokensPerStep` must be a positive number");
   }
+  const roles = bundled ? bundled.roles : mod.roles;
+  if (roles !== undefined) {
+    if (!Array.isArray(roles) || !roles.every((r) => typeof r === "string")) {
+      fail('`roles` must be a list of input names, e.g. ["w1", "w2"]');
+    }
+    for (const r of roles as string[]) {
+      const spec = (inputs as Record<string, unknown>)[r];
+      if (
+        typeof spec !== "object" ||
+        spec === null ||
+        (spec as { kind?: unknown }).kind !== "tensor-spec"
+      ) {
+        fail(
+          `roles names ${JSON.stringify(r)}, which is not a tensor of \`inputs\` ` +
+            `(its tensors: ${Object.keys(inputs as object).join(", ")})`,
+        );
+      }
+    }
+  }
   return {
     path,
+    roles: roles as string[] | undefined,
     fn: fn as ModelModule["fn"],
     inputs: inputs as object,
     dims: dims as Record<string, number>,

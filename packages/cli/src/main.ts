@@ -17,7 +17,13 @@ import {
   table,
   userFrame,
 } from "@shardcost/core";
-import { isLayoutName, STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
+import {
+  isLayoutName,
+  type RoleModel,
+  STUDY_SHAPES,
+  StepEstimator,
+  searchRoles,
+} from "@shardcost/serving";
 import { mesh, PASSES } from "@shardcost/sharding";
 import {
   choice,
@@ -35,10 +41,18 @@ import {
 } from "./args.js";
 import { reportData, reportHtml } from "./html.js";
 import { init } from "./init.js";
-import { layoutFileText } from "./layout-file.js";
+import { layoutFileText, rolesFileText } from "./layout-file.js";
 import { formatPlan, plan } from "./plan.js";
 import { describeModel, estimateFull, estimateModel, formatEstimate } from "./report.js";
-import { chosenStep, formatSearch, OBJECTIVES, runSearch, searchJson } from "./search.js";
+import {
+  chosenStep,
+  formatRoleSearch,
+  formatSearch,
+  OBJECTIVES,
+  roleSearchJson,
+  runSearch,
+  searchJson,
+} from "./search.js";
 import {
   BUILTIN_ONLY,
   checkDimNames,
@@ -586,10 +600,14 @@ const COMMANDS = {
 } as const;
 
 async function searchCommand(flags: Flags, positionals: readonly string[], io: Io) {
-  if (positionals.length > 0 || flags.model === undefined) {
+  if (positionals.length > 0) {
+    await searchFile(flags, positionals, io);
+    return;
+  }
+  if (flags.model === undefined) {
     throw new UsageError(
-      "search takes a built-in model: --model llama3-70b (or PATH/config.json); a model " +
-        "file's roles are searched with search-roles in the library",
+      "search takes a built-in model (--model llama3-70b, or PATH/config.json) or a model file " +
+        "that declares roles",
     );
   }
   if (flags.layout !== undefined) {
@@ -648,6 +666,48 @@ async function searchCommand(flags: Flags, positionals: readonly string[], io: I
     flags,
     io,
     flags.json ? `${JSON.stringify(searchJson(answer), null, 2)}\n` : `${formatSearch(answer)}\n`,
+  );
+}
+
+/** `search model.ts`: the shardings of the roles a model file declares. */
+async function searchFile(flags: Flags, positionals: readonly string[], io: Io) {
+  for (const f of ["objective", "workers", "latency-ms"] as const) {
+    if (flags[f] !== undefined) {
+      throw new UsageError(
+        `--${f} applies to built-in models; a model file's search minimises its step`,
+      );
+    }
+  }
+  const model = await modelFromFlags(flags, positionals);
+  if (model.kind !== "file") throw new UsageError("give a model file or --model, not both");
+  const roles = model.module.roles;
+  if (roles === undefined || roles.length === 0) {
+    throw new ShardcostError(
+      "input",
+      `${model.name} declares no roles to search: export const roles = ["w1", "w2"] (inputs ` +
+        "whose shardings search may choose), or model({ inputs, dims, roles }, fn)",
+    );
+  }
+  const m = oneMesh(flags);
+  const roleModel = {
+    fn: model.module.fn as RoleModel["fn"],
+    inputs: model.module.inputs as RoleModel["inputs"],
+    dims: model.dims,
+  };
+  const res = searchRoles(roleModel, roles, m, {
+    budget: { seconds: flags.budget === undefined ? 60 : duration("budget", flags.budget) },
+  });
+  if (flags.save !== undefined) {
+    if (!res.best) throw new ShardcostError("input", "no sharding of the roles could be lowered");
+    writeOut(flags.save, rolesFileText(model.name, meshText(m), res.best.roles));
+    io.err(`wrote ${flags.save} (use it with estimate ${model.name} --layout ${flags.save})\n`);
+  }
+  write(
+    flags,
+    io,
+    flags.json
+      ? `${JSON.stringify(roleSearchJson(model.name, meshText(m), res), null, 2)}\n`
+      : `${formatRoleSearch(model.name, meshText(m), m, roleModel, roles, res)}\n`,
   );
 }
 

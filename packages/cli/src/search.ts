@@ -6,7 +6,9 @@ import {
   groupKey,
   ShardcostError,
   type StepTotals,
+  type TensorSpec,
   table,
+  tensor,
 } from "@shardcost/core";
 import { type LlamaConfig, tokensPerStep } from "@shardcost/ops";
 import {
@@ -15,6 +17,9 @@ import {
   paretoFrontier,
   printedRoles,
   type ResolvedLayout,
+  type RoleCandidate,
+  type RoleModel,
+  type RoleSearchResult,
   roleNotation,
   type SearchResult,
   type SearchStep,
@@ -22,7 +27,7 @@ import {
   searchLayouts,
   workerEvaluator,
 } from "@shardcost/serving";
-import type { Mesh } from "@shardcost/sharding";
+import { compile, type Mesh } from "@shardcost/sharding";
 
 /** What the search optimises: the step, throughput under a latency bound, or the frontier. */
 export type Objective = "step" | "throughput" | "pareto";
@@ -134,16 +139,7 @@ export function bestPreset(result: SearchResult): Candidate | undefined {
 
 /** Why the best layout beats the best named one: each part of the step, and the largest cut. */
 export function whyItWins(best: Candidate, against: Candidate) {
-  const a = stepParts(best.costs.totals);
-  const b = stepParts(against.costs.totals);
-  const parts = Object.keys(a).map((name) => ({
-    part: name,
-    found: a[name]!,
-    preset: b[name]!,
-    change: a[name]! - b[name]!,
-  }));
-  const cut = [...parts].sort((x, y) => x.change - y.change)[0]!;
-  return { parts, largestCut: cut.change < 0 ? cut.part : undefined };
+  return stepPartsDiff(best.costs.totals, against.costs.totals);
 }
 
 /** One layer's collectives under a layout: the three-layer model's less the two-layer one's. */
@@ -382,4 +378,145 @@ export function searchJson(a: SearchAnswer) {
 export function chosenStep(a: SearchAnswer): SearchStep {
   if (!a.chosen) throw new ShardcostError("input", "no layout was found to save");
   return { phase: a.request.query.phase, batch: a.chosen.batch, seq: a.request.query.seq ?? 2048 };
+}
+
+/** A model file's role search as text: each role's sharding, against the file's own, and why. */
+export function formatRoleSearch(
+  file: string,
+  meshLabel: string,
+  m: Mesh,
+  model: RoleModel,
+  roles: readonly string[],
+  res: RoleSearchResult,
+): string {
+  const lines = [
+    `Role search: ${file} on ${meshLabel} (${m.chips} chips), roles ${roles.join(", ")}`,
+    "objective: the overlapped step, among shardings that fit in HBM",
+    `costed ${res.evaluated.toLocaleString("en-US")} of ${res.spaceSize.toLocaleString("en-US")} assignments in ` +
+      `${res.seconds.toFixed(1)} s (${res.method === "exhaustive" ? "every assignment" : "beam search"}); ` +
+      `space ${res.exhausted ? "exhausted" : "not exhausted"}${res.stoppedByBudget ? " — stopped by the budget: the best found so far" : ""}` +
+      (res.rejected > 0 ? `; ${res.rejected} could not be lowered` : ""),
+    "",
+  ];
+  const best = res.best;
+  if (!best) return [...lines, "No assignment could be lowered on this mesh."].join("\n");
+  lines.push(
+    best.asWritten
+      ? "Best: the file's own shardings — no assignment of the roles beats them here."
+      : "Best: shardings found by the search.",
+  );
+  for (const r of roles) {
+    const was = res.asWritten?.roles[r];
+    lines.push(
+      `  ${r}: ${best.roles[r]}${was && was !== best.roles[r] ? `   (the file: ${was})` : ""}`,
+    );
+  }
+  const row = (name: string, c: RoleCandidate) => [
+    name,
+    ms(c.totals.stepS),
+    c === best ? "" : `+${((c.totals.stepS / best.totals.stepS - 1) * 100).toFixed(1)}%`,
+    c.memory.fits ? "yes" : `no (${formatBytes(c.memory.totalBytes)})`,
+    formatBytes(c.memory.paramBytes),
+    formatBytes(c.totals.iciBytes),
+    c.totals.bound,
+  ];
+  lines.push(
+    "",
+    table(
+      ["shardings", "step", "vs best", "fits", "params", "ICI sent", "bound"],
+      [
+        row(best.asWritten ? "the file's (best)" : "found", best),
+        ...(res.asWritten && !best.asWritten ? [row("the file's", res.asWritten)] : []),
+      ],
+      ["left", "right", "right", "left", "right", "right", "left"],
+    ),
+  );
+  if (res.asWritten && !best.asWritten) {
+    const parts = stepPartsDiff(best.totals, res.asWritten.totals);
+    lines.push(
+      "",
+      `Why it wins: ${parts.largestCut ? `it cuts ${parts.largestCut} the most.` : "no part of the step is cut."}`,
+      table(
+        ["part of the step", "found", "the file's", "change"],
+        parts.parts.map((p) => [p.part, ms(p.found), ms(p.preset), signed(p.change)]),
+        ["left", "right", "right", "right"],
+      ),
+    );
+  }
+  const inputs: Record<string, unknown> = { ...model.inputs };
+  for (const r of roles) {
+    const s = model.inputs[r] as TensorSpec;
+    inputs[r] = tensor(best.roles[r]!, s.dtype, s.role);
+  }
+  const est = groupEstimate(compile({ ...model, inputs }, { mesh: m }).estimate);
+  const collectives = est.groups.filter((g) => g.first.collective);
+  lines.push(
+    "",
+    `Collectives (${collectives.reduce((n, g) => n + g.count, 0)}):`,
+    collectives.length === 0
+      ? "  none"
+      : table(
+          ["kind", "axes", "result", "count", "sent per chip", "time", "source"],
+          collectives.map((g) => [
+            g.first.collective!.kind,
+            g.first.collective!.axes,
+            g.first.resultType,
+            String(g.count),
+            formatBytes(g.iciBytes),
+            ms(g.iciS),
+            formatLocation(g.first.source?.location),
+          ]),
+          ["left", "left", "left", "right", "right", "right", "left"],
+        ),
+  );
+  return lines.join("\n");
+}
+
+const signed = (change: number) =>
+  Math.abs(change) < 1e-12 ? "0" : `${change < 0 ? "−" : "+"}${ms(Math.abs(change))}`;
+
+function stepPartsDiff(found: StepTotals, against: StepTotals) {
+  const a = stepParts(found);
+  const b = stepParts(against);
+  const parts = Object.keys(a).map((part) => ({
+    part,
+    found: a[part]!,
+    preset: b[part]!,
+    change: a[part]! - b[part]!,
+  }));
+  const cut = [...parts].sort((x, y) => x.change - y.change)[0]!;
+  return { parts, largestCut: cut.change < 0 ? cut.part : undefined };
+}
+
+/** A model file's role search as JSON. */
+export function roleSearchJson(file: string, meshLabel: string, res: RoleSearchResult) {
+  const cand = (c: RoleCandidate | undefined) =>
+    c && {
+      roles: c.roles,
+      asWritten: c.asWritten,
+      stepS: c.totals.stepS,
+      serialS: c.totals.serialS,
+      fits: c.memory.fits,
+      memory: c.memory,
+      parts: stepParts(c.totals),
+      iciBytes: c.totals.iciBytes,
+      bound: c.totals.bound,
+    };
+  return {
+    model: file,
+    mesh: meshLabel,
+    best: cand(res.best) ?? null,
+    asWritten: cand(res.asWritten) ?? null,
+    why:
+      res.best && res.asWritten && !res.best.asWritten
+        ? stepPartsDiff(res.best.totals, res.asWritten.totals)
+        : null,
+    evaluated: res.evaluated,
+    rejected: res.rejected,
+    spaceSize: res.spaceSize,
+    method: res.method,
+    exhausted: res.exhausted,
+    stoppedByBudget: res.stoppedByBudget,
+    seconds: res.seconds,
+  };
 }

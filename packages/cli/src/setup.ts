@@ -43,7 +43,7 @@ import {
   positiveInt,
   UsageError,
 } from "./args.js";
-import { type CliLayout, placeFound, readLayoutFile } from "./layout-file.js";
+import { applyRolesFile, type CliLayout, placeFound, readLayoutFile } from "./layout-file.js";
 import { loadModelFile, type ModelModule } from "./load-ts.js";
 
 /** The dims of a built-in model that `--dim` may set, and the config field each sets. */
@@ -195,14 +195,22 @@ export async function modelFromFlags(flags: Flags, positionals: readonly string[
     throw new UsageError("give a model file or --model, not both");
   }
   if (file !== undefined) {
+    // A roles file (`search model.ts --save`) is the one layout a model file takes.
+    const rolesFile = flags.layout?.endsWith(".json") ? flags.layout : undefined;
     for (const f of BUILTIN_ONLY) {
-      if (flags[f] !== undefined) {
+      if (flags[f] !== undefined && !(f === "layout" && rolesFile)) {
         throw new UsageError(
           `--${f} applies to built-in models (--model); a model file sets its own shapes — use --dim NAME=SIZE`,
         );
       }
     }
-    const module = await loadModelFile(file);
+    const loaded = await loadModelFile(file);
+    const module = rolesFile
+      ? {
+          ...loaded,
+          inputs: applyRolesFile(rolesFile, loaded.inputs as Readonly<Record<string, unknown>>),
+        }
+      : loaded;
     const resized = dimFlags(flags.dim);
     checkDimNames(file, module.dims, Object.keys(resized));
     const dims = { ...module.dims, ...resized };

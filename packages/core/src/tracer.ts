@@ -439,6 +439,11 @@ export interface Model<I = unknown> {
   readonly fn: (inputs: Traced<I>) => TraceResult;
   /** Tokens one call processes, for tokens/s (a report's default: dims B × T, or B, or 1). */
   readonly tokensPerStep?: number;
+  /**
+   * The inputs (by key) whose shardings `shardcost search` may choose: their declared shardings
+   * are the baseline it is held to.
+   */
+  readonly roles?: readonly string[];
 }
 
 /**
@@ -453,14 +458,25 @@ export interface Model<I = unknown> {
  * `tensor()` is a spec, not a tracer.)
  */
 export function model<I>(
-  spec: { readonly inputs: I; readonly dims: Dims; readonly tokensPerStep?: number },
+  spec: {
+    readonly inputs: I;
+    readonly dims: Dims;
+    readonly tokensPerStep?: number;
+    readonly roles?: readonly (keyof I & string)[];
+  },
   fn: (inputs: Traced<I>) => TraceResult,
 ): Model<I> {
   if (typeof fn !== "function") {
     throw new ShardcostError("input", "model(spec, fn): fn must be the forward function");
   }
-  const m: Model<I> = { kind: "model", inputs: spec.inputs, dims: spec.dims, fn };
-  return spec.tokensPerStep === undefined ? m : { ...m, tokensPerStep: spec.tokensPerStep };
+  return {
+    kind: "model",
+    inputs: spec.inputs,
+    dims: spec.dims,
+    fn,
+    ...(spec.tokensPerStep === undefined ? {} : { tokensPerStep: spec.tokensPerStep }),
+    ...(spec.roles === undefined ? {} : { roles: spec.roles }),
+  };
 }
 
 /** Whether a value is a `model()`. */

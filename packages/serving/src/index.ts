@@ -47,6 +47,13 @@ export {
 } from "./periodic.js";
 export { type WorkerEvaluator, workerEvaluator } from "./search/pool.js";
 export {
+  type RoleCandidate,
+  type RoleModel,
+  type RoleSearchResult,
+  roleShardings,
+  searchRoles,
+} from "./search/roles.js";
+export {
   type Candidate,
   compareCandidates,
   type Evaluator,
