@@ -318,6 +318,52 @@ describe("LLaMA-3-70B: what the search finds (through the CLI's search command)"
     expect(run("2")).toEqual(run("1"));
   });
 
+  it("--objective throughput: the batch and layout with the most tokens/s per chip within the latency bound; pareto: the frontier of each batch's best", async () => {
+    const q = [
+      "--model",
+      "llama3-8b",
+      "--mesh",
+      "v5e:2x4",
+      "--seq",
+      "1024",
+      "--batch",
+      "1,16,64,256",
+    ];
+    const t = await cli([
+      "search",
+      ...q,
+      "--workers",
+      "1",
+      "--json",
+      "--objective",
+      "throughput",
+      "--latency-ms",
+      "4",
+    ]);
+    expect(t.status).toBe(0);
+    const tj = JSON.parse(t.out) as { chosenBatch: number; runs: JsonRun[] };
+    const meets = tj.runs.filter((r) => r.best.fits && r.best.stepS <= 0.004);
+    expect(meets.length).toBeGreaterThan(0);
+    expect(meets.length).toBeLessThan(tj.runs.length); // the bound rules some batch out
+    const rate = (r: JsonRun) => r.batch / r.best.stepS;
+    const chosen = tj.runs.find((r) => r.batch === tj.chosenBatch)!;
+    expect(chosen.best.stepS).toBeLessThanOrEqual(0.004);
+    for (const r of meets) expect(rate(chosen)).toBeGreaterThanOrEqual(rate(r));
+    const p = await cli(["search", ...q, "--workers", "1", "--json", "--objective", "pareto"]);
+    const pj = JSON.parse(p.out) as {
+      frontier: { batch: number; stepS: number; tokensPerSPerChip: number }[];
+      runs: JsonRun[];
+    };
+    expect(pj.frontier.length).toBeGreaterThan(1);
+    for (const [i, f] of pj.frontier.entries()) {
+      expect(f.stepS).toBe(pj.runs.find((r) => r.batch === f.batch)!.best.stepS);
+      if (i > 0) {
+        expect(f.stepS).toBeGreaterThan(pj.frontier[i - 1]!.stepS);
+        expect(f.tokensPerSPerChip).toBeGreaterThan(pj.frontier[i - 1]!.tokensPerSPerChip);
+      }
+    }
+  });
+
   it("bad flags are usage errors", async () => {
     const bad = async (args: string[], message: RegExp) => {
       const r = await cli(["search", ...args]);
@@ -328,6 +374,10 @@ describe("LLaMA-3-70B: what the search finds (through the CLI's search command)"
     await bad(["--model", "llama3-70b", "--budget", "soon"], /--budget "soon": a time such as 10s/);
     await bad(["--model", "llama3-70b", "--layout", "1d-ws"], /search finds the layout/);
     await bad(["--model", "llama3-70b", "--batch", "1,2"], /--batch takes one size/);
-    await bad(["examples/models/mlp-2d.ts"], /search takes a built-in model/);
+    await bad(
+      ["examples/models/mlp-2d.ts", "--objective", "pareto"],
+      /--objective applies to built-in models/,
+    );
+    await bad([], /search takes a built-in model .* or a model file that declares roles/);
   });
 });

@@ -697,8 +697,14 @@ async function searchFile(flags: Flags, positionals: readonly string[], io: Io) 
   const res = searchRoles(roleModel, roles, m, {
     budget: { seconds: flags.budget === undefined ? 60 : duration("budget", flags.budget) },
   });
+  if (!res.best) {
+    throw new ShardcostError(
+      "sharding",
+      `no sharding of ${roles.join(", ")} lowers on ${meshText(m)}: the first failed with: ` +
+        `${res.firstRejection ?? "no layout was tried"}`,
+    );
+  }
   if (flags.save !== undefined) {
-    if (!res.best) throw new ShardcostError("input", "no sharding of the roles could be lowered");
     writeOut(flags.save, rolesFileText(model.name, meshText(m), res.best.roles));
     io.err(`wrote ${flags.save} (use it with estimate ${model.name} --layout ${flags.save})\n`);
   }

@@ -72,23 +72,23 @@ const tokensPerSPerChip = (r: SearchRequest, batch: number, stepS: number) =>
 export async function runSearch(r: SearchRequest): Promise<SearchAnswer> {
   const started = performance.now();
   const runs: BatchSearch[] = [];
-  for (const [i, batch] of r.batches.entries()) {
-    const query = { ...r.query, batch };
-    const spent = (performance.now() - started) / 1000;
-    const seconds = (r.budgetS - spent) / (r.batches.length - i);
-    const pool = workerEvaluator(r.config, query, r.mesh, r.workers);
-    try {
+  const pool = workerEvaluator(r.config, r.mesh, r.workers);
+  try {
+    for (const [i, batch] of r.batches.entries()) {
+      const query = { ...r.query, batch };
+      const spent = (performance.now() - started) / 1000;
+      const seconds = (r.budgetS - spent) / (r.batches.length - i);
       const result = await searchLayouts(r.config, query, r.mesh, {
-        evaluate: pool.evaluate,
+        evaluate: pool.evaluator(query),
         budget: { seconds: Math.max(0, seconds) },
         ...(r.objective === "throughput" && r.latencyS !== undefined
           ? { maxStepS: r.latencyS }
           : {}),
       });
       runs.push({ batch, result });
-    } finally {
-      await pool.close();
     }
+  } finally {
+    await pool.close();
   }
   const usable = (b: BatchSearch) =>
     b.result.best?.costs.memory.fits &&
@@ -392,7 +392,8 @@ export function formatRoleSearch(
   const lines = [
     `Role search: ${file} on ${meshLabel} (${m.chips} chips), roles ${roles.join(", ")}`,
     "objective: the overlapped step, among shardings that fit in HBM",
-    `costed ${res.evaluated.toLocaleString("en-US")} of ${res.spaceSize.toLocaleString("en-US")} assignments in ` +
+    `costed ${res.evaluated.toLocaleString("en-US")} assignments (the file's own and a space of ` +
+      `${res.spaceSize.toLocaleString("en-US")}) in ` +
       `${res.seconds.toFixed(1)} s (${res.method === "exhaustive" ? "every assignment" : "beam search"}); ` +
       `space ${res.exhausted ? "exhausted" : "not exhausted"}${res.stoppedByBudget ? " — stopped by the budget: the best found so far" : ""}` +
       (res.rejected > 0 ? `; ${res.rejected} could not be lowered` : ""),

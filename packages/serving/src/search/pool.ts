@@ -9,27 +9,29 @@ import { type Evaluator, localEvaluator } from "./search.js";
 
 type Result = StepCosts | { readonly error: string };
 
-/** An evaluator on worker threads, and how to stop them. */
+/** Worker threads that cost layouts of one model on one mesh, and how to stop them. */
 export interface WorkerEvaluator {
-  readonly evaluate: Evaluator;
+  /** An evaluator of layouts for one step of the model (any number, one pool). */
+  readonly evaluator: (query: StepQuery) => Evaluator;
   readonly workers: number;
   /** Stops the threads (the search is done). */
   close(): Promise<void>;
 }
 
 /**
- * Costs layouts on `workers` threads (default: every core), each with its own engine; a batch
+ * Costs layouts on `workers` threads (default: every core), each with its own engine kept for
+ * every step asked of it (a search over several batches starts the threads once); a batch
  * is dealt out in turn and the results come back in the order asked, so a search gives the same
  * answer on any number of threads. One thread (or one core) costs in this thread.
  */
 export function workerEvaluator(
   config: LlamaConfig,
-  query: StepQuery,
   m: Mesh,
   workers = availableParallelism(),
 ): WorkerEvaluator {
   if (workers <= 1) {
-    return { evaluate: localEvaluator(config, query, m), workers: 1, close: async () => {} };
+    const local = localEvaluator(config, m);
+    return { evaluator: local, workers: 1, close: async () => {} };
   }
   // From the sources (as tests run them) the built worker is used: a thread runs JavaScript.
   const url = new URL(
@@ -38,7 +40,7 @@ export function workerEvaluator(
   );
   const threads = Array.from(
     { length: workers },
-    () => new Worker(url, { workerData: { config, query, mesh: m } }),
+    () => new Worker(url, { workerData: { config, mesh: m } }),
   );
   let next = 0;
   const pending = new Map<number, { resolve: (r: Result[]) => void; reject: (e: Error) => void }>();
@@ -55,7 +57,7 @@ export function workerEvaluator(
       pending.clear();
     });
   }
-  const ask = (t: Worker, layouts: readonly ResolvedLayout[]) =>
+  const ask = (t: Worker, query: StepQuery, layouts: readonly ResolvedLayout[]) =>
     new Promise<Result[]>((resolve, reject) => {
       if (failed) {
         reject(failed);
@@ -63,17 +65,21 @@ export function workerEvaluator(
       }
       const id = next++;
       pending.set(id, { resolve, reject });
-      t.postMessage({ id, layouts });
+      t.postMessage({ id, query, layouts });
     });
-  const evaluate: Evaluator = async (layouts) => {
-    const parts = threads.map((_, i) => layouts.filter((_l, j) => j % threads.length === i));
-    const answers = await Promise.all(
-      threads.map((t, i) => (parts[i]!.length > 0 ? ask(t, parts[i]!) : Promise.resolve([]))),
-    );
-    return layouts.map((_l, j) => answers[j % threads.length]![Math.floor(j / threads.length)]!);
-  };
+  const evaluator =
+    (query: StepQuery): Evaluator =>
+    async (layouts) => {
+      const parts = threads.map((_, i) => layouts.filter((_l, j) => j % threads.length === i));
+      const answers = await Promise.all(
+        threads.map((t, i) =>
+          parts[i]!.length > 0 ? ask(t, query, parts[i]!) : Promise.resolve([]),
+        ),
+      );
+      return layouts.map((_l, j) => answers[j % threads.length]![Math.floor(j / threads.length)]!);
+    };
   return {
-    evaluate,
+    evaluator,
     workers,
     close: async () => {
       await Promise.all(threads.map((t) => t.terminate()));

@@ -37,6 +37,8 @@ export interface RoleSearchResult {
   readonly top: readonly RoleCandidate[];
   readonly evaluated: number;
   readonly rejected: number;
+  /** Why the first assignment that could not be lowered failed. */
+  readonly firstRejection: string | undefined;
   readonly spaceSize: number;
   readonly exhausted: boolean;
   readonly stoppedByBudget: boolean;
@@ -115,6 +117,7 @@ export function searchRoles(
   const seen = new Map<string, RoleCandidate | undefined>();
   let evaluated = 0;
   let rejected = 0;
+  let firstRejection: string | undefined;
   let stoppedByBudget = false;
   const outOfBudget = () =>
     (budget.seconds !== undefined && (performance.now() - started) / 1000 >= budget.seconds) ||
@@ -150,6 +153,7 @@ export function searchRoles(
     } catch (e) {
       if (!(e instanceof ShardcostError)) throw e;
       rejected++;
+      firstRejection ??= e.message;
       seen.set(key, undefined);
       return undefined;
     }
@@ -211,6 +215,7 @@ export function searchRoles(
     top: all.slice(0, 5),
     evaluated,
     rejected,
+    firstRejection,
     spaceSize: size,
     exhausted: method === "exhaustive" && !stoppedByBudget,
     stoppedByBudget,

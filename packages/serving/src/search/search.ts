@@ -28,10 +28,10 @@ export type Evaluator = (
   layouts: readonly ResolvedLayout[],
 ) => Promise<readonly (StepCosts | { readonly error: string })[]>;
 
-/** An evaluator for one model, query and mesh in this thread (a `StepEstimator`). */
-export function localEvaluator(config: LlamaConfig, query: StepQuery, m: Mesh): Evaluator {
+/** Evaluators of one model on one mesh in this thread, one engine for every step asked. */
+export function localEvaluator(config: LlamaConfig, m: Mesh): (query: StepQuery) => Evaluator {
   const engine = new StepEstimator();
-  return async (layouts) => layouts.map((l) => evaluateOne(engine, config, query, l, m));
+  return (query) => async (layouts) => layouts.map((l) => evaluateOne(engine, config, query, l, m));
 }
 
 /** One layout's costs, or the typed error that says why it cannot run. */
@@ -108,6 +108,10 @@ export interface SearchResult {
 
 const PRESET_ORDER: readonly BaseLayoutName[] = ["1d-ws", "2d-ws", "weight-gathered", "fsdp"];
 
+/** Named layouts first on a tie, in the order of `PRESET_ORDER`. */
+const presetRank = (c: Candidate) =>
+  c.preset === undefined ? PRESET_ORDER.length : PRESET_ORDER.indexOf(c.preset);
+
 /**
  * Candidates ranked: layouts that fit in HBM (and meet the latency bound) first, then by the
  * overlapped step, a named layout before an equal one, then by key — a total order, so the search is deterministic.
@@ -118,7 +122,7 @@ export function compareCandidates(maxStepS = Number.POSITIVE_INFINITY) {
   return (a: Candidate, b: Candidate): number =>
     rank(a) - rank(b) ||
     a.costs.totals.stepS - b.costs.totals.stepS ||
-    (a.preset === undefined ? 1 : 0) - (b.preset === undefined ? 1 : 0) ||
+    presetRank(a) - presetRank(b) ||
     (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
 
@@ -140,7 +144,7 @@ export async function searchLayouts(
 ): Promise<SearchResult> {
   const started = performance.now();
   const step: SearchStep = { phase: query.phase, batch: query.batch, seq: query.seq ?? 2048 };
-  const evaluate = options.evaluate ?? localEvaluator(config, query, m);
+  const evaluate = options.evaluate ?? localEvaluator(config, m)(query);
   const beam = options.beam ?? 8;
   const classes = interchangeableAxes(m);
   const order = compareCandidates(options.maxStepS);
