@@ -364,6 +364,53 @@ describe("LLaMA-3-70B: what the search finds (through the CLI's search command)"
     }
   });
 
+  it("split with --part K/N and merged with --merge: the best of the parts, held to the named layouts, saved and estimated again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "shardcost-parts-"));
+    const q = ["--model", "llama3-8b", "--mesh", "v5e:4x4", "--batch", "4", "--seq", "4096"];
+    const files = [1, 2, 3].map((k) => join(dir, `part${k}.json`));
+    for (const [i, f] of files.entries()) {
+      const r = await cli([
+        "search",
+        ...q,
+        "--workers",
+        "1",
+        "--json",
+        "--part",
+        `${i + 1}/3`,
+        "--out",
+        f,
+      ]);
+      expect(r.status).toBe(0);
+    }
+    const parts = files.map((f) => JSON.parse(readFileSync(f, "utf8")) as { runs: JsonRun[] });
+    const saved = join(dir, "found.json");
+    const m = await cli(["search", "--merge", files.join(","), "--json", "--save", saved]);
+    expect(m.status).toBe(0);
+    const merged = JSON.parse(m.out) as {
+      runs: (JsonRun & { evaluated: number })[];
+      merged: { complete: boolean };
+    };
+    expect(merged.merged.complete).toBe(true);
+    const best = merged.runs[0]!.best;
+    expect(best.stepS).toBe(Math.min(...parts.map((p) => p.runs[0]!.best.stepS)));
+    expect(best.stepS).toBeLessThanOrEqual(bestPresetStep(merged.runs[0]!));
+    expect(merged.runs[0]!.evaluated).toBe(
+      parts.reduce((n, p) => n + (p.runs[0] as JsonRun & { evaluated: number }).evaluated, 0),
+    );
+    if (best.point) {
+      const e = await cli(["estimate", ...q, "--layout", saved, "--json"]);
+      expect((JSON.parse(e.out) as { time: { stepS: number } }).time.stepS).toBeCloseTo(
+        best.stepS,
+        12,
+      );
+    }
+    const two = await cli(["search", "--merge", files.slice(0, 2).join(","), "--json"]);
+    expect((JSON.parse(two.out) as { merged: { complete: boolean } }).merged.complete).toBe(false);
+    const bad = await cli(["search", "--merge", join(dir, "nope.json")]);
+    expect(bad.status).toBe(1);
+    expect(bad.err).toMatch(/search --merge: cannot read .*nope\.json: ENOENT/);
+  });
+
   it("bad flags are usage errors", async () => {
     const bad = async (args: string[], message: RegExp) => {
       const r = await cli(["search", ...args]);
@@ -373,6 +420,7 @@ describe("LLaMA-3-70B: what the search finds (through the CLI's search command)"
     await bad(["--model", "llama3-70b", "--objective", "fastest"], /--objective "fastest"/);
     await bad(["--model", "llama3-70b", "--budget", "soon"], /--budget "soon": a time such as 10s/);
     await bad(["--model", "llama3-70b", "--layout", "1d-ws"], /search finds the layout/);
+    await bad(["--model", "llama3-70b", "--part", "4/3"], /--part "4\/3": K\/N with 1 ≤ K ≤ N/);
     await bad(["--model", "llama3-70b", "--batch", "1,2"], /--batch takes one size/);
     await bad(
       ["examples/models/mlp-2d.ts", "--objective", "pareto"],

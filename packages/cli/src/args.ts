@@ -43,6 +43,8 @@ export const OPTIONS = {
   budget: { type: "string" },
   save: { type: "string" },
   workers: { type: "string" },
+  part: { type: "string" },
+  merge: { type: "string" },
   mfu: { type: "string" },
   "hbm-efficiency": { type: "string" },
   "ici-efficiency": { type: "string" },
@@ -232,4 +234,15 @@ export function duration(flag: string, text: string): number {
     );
   }
   return v;
+}
+
+/** `--part K/N`: the K-th of N parts (1-based), as 0-based index and count. */
+export function partFlag(text: string): { index: number; of: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const k = m ? Number(m[1]) : 0;
+  const n = m ? Number(m[2]) : 0;
+  if (!m || n < 1 || k < 1 || k > n || n > 10_000) {
+    throw new UsageError(`--part ${JSON.stringify(text)}: K/N with 1 ≤ K ≤ N, e.g. --part 2/8`);
+  }
+  return { index: k - 1, of: n };
 }

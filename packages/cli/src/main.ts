@@ -35,6 +35,7 @@ import {
   type Flags,
   intList,
   parseFlags,
+  partFlag,
   positiveInt,
   positiveNumber,
   UsageError,
@@ -46,8 +47,11 @@ import { formatPlan, plan } from "./plan.js";
 import { describeModel, estimateFull, estimateModel, formatEstimate } from "./report.js";
 import {
   chosenStep,
+  formatMerged,
   formatRoleSearch,
   formatSearch,
+  mergedLayoutFile,
+  mergeSearches,
   OBJECTIVES,
   roleSearchJson,
   runSearch,
@@ -156,7 +160,7 @@ const COMMAND_HELP: {
       "the fastest per-role layout of a built-in model's step on --mesh, beside every named " +
       "layout, with its collectives per layer and why it wins (--objective step|throughput|" +
       "pareto, --budget 10s, --workers N, --save FILE.json for estimate --layout FILE.json)",
-    flags: ["objective", "budget", "workers", "save", "latency-ms", "json", "out"],
+    flags: ["objective", "budget", "workers", "save", "latency-ms", "part", "merge", "json", "out"],
   },
   plan: {
     does:
@@ -600,6 +604,22 @@ const COMMANDS = {
 } as const;
 
 async function searchCommand(flags: Flags, positionals: readonly string[], io: Io) {
+  if (flags.merge !== undefined) {
+    const merged = mergeSearches(flags.merge.split(",").map((f) => f.trim()));
+    if (flags.save !== undefined) {
+      const best = merged.runs.find((r) => r.batch === merged.chosenBatch)?.best;
+      if (!best?.point)
+        throw new ShardcostError("input", "the merged best is a named layout: use --layout");
+      writeOut(flags.save, mergedLayoutFile(merged, best));
+      io.err(`wrote ${flags.save} (use it with estimate --layout ${flags.save})\n`);
+    }
+    write(
+      flags,
+      io,
+      flags.json ? `${JSON.stringify(merged, null, 2)}\n` : `${formatMerged(merged)}\n`,
+    );
+    return;
+  }
   if (positionals.length > 0) {
     await searchFile(flags, positionals, io);
     return;
@@ -642,6 +662,7 @@ async function searchCommand(flags: Flags, positionals: readonly string[], io: I
     budgetS: flags.budget === undefined ? 60 : duration("budget", flags.budget),
     workers:
       flags.workers === undefined ? availableParallelism() : positiveInt("workers", flags.workers),
+    ...(flags.part === undefined ? {} : { part: partFlag(flags.part) }),
   });
   if (flags.save !== undefined) {
     const best = answer.chosen?.result.best;

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import {
   formatBytes,
   formatLocation,
@@ -28,6 +29,7 @@ import {
   workerEvaluator,
 } from "@shardcost/serving";
 import { compile, type Mesh } from "@shardcost/sharding";
+import { LAYOUT_FILE_FORMAT } from "./layout-file.js";
 
 /** What the search optimises: the step, throughput under a latency bound, or the frontier. */
 export type Objective = "step" | "throughput" | "pareto";
@@ -46,6 +48,8 @@ export interface SearchRequest {
   readonly latencyS?: number;
   readonly budgetS: number;
   readonly workers: number;
+  /** One part of a search split across machines (`--part K/N`), 0-based. */
+  readonly part?: { readonly index: number; readonly of: number };
 }
 
 /** One batch's search, with what a reader needs beside the numbers. */
@@ -80,6 +84,7 @@ export async function runSearch(r: SearchRequest): Promise<SearchAnswer> {
       const seconds = (r.budgetS - spent) / (r.batches.length - i);
       const result = await searchLayouts(r.config, query, r.mesh, {
         evaluate: pool.evaluator(query),
+        ...(r.part ? { part: r.part } : {}),
         budget: { seconds: Math.max(0, seconds) },
         ...(r.objective === "throughput" && r.latencyS !== undefined
           ? { maxStepS: r.latencyS }
@@ -343,12 +348,14 @@ export function searchJson(a: SearchAnswer) {
   return {
     model: r.modelName,
     mesh: r.meshText,
+    chips: r.mesh.chips,
     phase: r.query.phase,
-    seq: r.query.seq,
+    seq: r.query.seq ?? 2048,
     objective: r.objective,
     latencyS: r.latencyS ?? null,
     budgetS: r.budgetS,
     workers: r.workers,
+    part: r.part ? { k: r.part.index + 1, of: r.part.of } : null,
     seconds: a.seconds,
     chosenBatch: a.chosen?.batch ?? null,
     frontier: a.frontier,
@@ -520,4 +527,146 @@ export function roleSearchJson(file: string, meshLabel: string, res: RoleSearchR
     stoppedByBudget: res.stoppedByBudget,
     seconds: res.seconds,
   };
+}
+
+/** The JSON `search --json` prints, as `search --merge` reads it back. */
+export type SearchJson = ReturnType<typeof searchJson>;
+type RunJson = SearchJson["runs"][number];
+
+const mergeError = (why: string): never => {
+  throw new ShardcostError(
+    "input",
+    `search --merge: ${why} (merge the --json outputs of one search split with --part K/N)`,
+  );
+};
+
+/**
+ * The parts of a split search (`--part K/N`, each `--json`) as one answer: per batch the best of
+ * the parts (fitting first, then within the latency bound, then the step), the layouts costed
+ * summed, the space exhausted only when every part is present and exhausted its share.
+ */
+export function mergeSearches(files: readonly string[]) {
+  const parts: SearchJson[] = files.map((f) => {
+    let text: string;
+    try {
+      text = readFileSync(f, "utf8");
+    } catch (e) {
+      return mergeError(`cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    }
+    try {
+      const j = JSON.parse(text) as SearchJson;
+      if (!Array.isArray(j.runs)) mergeError(`${f} is not the output of search --json`);
+      return j;
+    } catch (e) {
+      if (e instanceof ShardcostError) throw e;
+      return mergeError(`${f} is not valid JSON`);
+    }
+  });
+  const first = parts[0] ?? mergeError("no files given");
+  for (const [i, p] of parts.entries()) {
+    for (const field of [
+      "model",
+      "mesh",
+      "phase",
+      "seq",
+      "objective",
+      "latencyS",
+      "chips",
+    ] as const) {
+      if (JSON.stringify(p[field]) !== JSON.stringify(first[field])) {
+        mergeError(
+          `${files[i]} searched ${field} ${JSON.stringify(p[field])}, ${files[0]} ${JSON.stringify(first[field])}`,
+        );
+      }
+    }
+  }
+  const of = first.part?.of ?? 1;
+  const present = new Set(parts.map((p) => p.part?.k ?? 1));
+  const complete = parts.every((p) => (p.part?.of ?? 1) === of) && present.size === of;
+  const bound = first.latencyS ?? Number.POSITIVE_INFINITY;
+  const rank = (r: RunJson) => {
+    const b = r.best;
+    return b ? (b.fits ? 0 : 2) + (b.stepS <= bound ? 0 : 1) : 4;
+  };
+  const batches = [...new Set(parts.flatMap((p) => p.runs.map((r) => r.batch)))].sort(
+    (a, b) => a - b,
+  );
+  const runs = batches.map((batch) => {
+    const all = parts.flatMap((p) => p.runs.filter((r) => r.batch === batch));
+    const best = [...all].sort(
+      (a, b) => rank(a) - rank(b) || (a.best?.stepS ?? 0) - (b.best?.stepS ?? 0),
+    )[0]!;
+    return {
+      ...best,
+      evaluated: all.reduce((n, r) => n + r.evaluated, 0),
+      rejected: all.reduce((n, r) => n + r.rejected, 0),
+      exhausted: complete && all.every((r) => r.exhausted),
+      stoppedByBudget: all.some((r) => r.stoppedByBudget),
+    };
+  });
+  const perChip = (r: RunJson) =>
+    (r.batch * (first.phase === "prefill" ? (first.seq ?? 1) : 1)) / r.best!.stepS / first.chips;
+  const usable = runs.filter((r) => rank(r) === 0);
+  const chosen =
+    first.objective === "step"
+      ? runs[0]
+      : [...usable].sort((a, b) => perChip(b) - perChip(a) || a.batch - b.batch)[0];
+  return {
+    ...first,
+    part: null,
+    merged: { files: [...files], parts: of, complete },
+    seconds: Math.max(...parts.map((p) => p.seconds)),
+    chosenBatch: chosen?.batch ?? null,
+    runs,
+  };
+}
+
+/** The merged answer: per batch, the best layout and where the parts left the space. */
+export function formatMerged(m: ReturnType<typeof mergeSearches>): string {
+  const lines = [
+    `Layout search merged from ${m.merged.files.length} of ${m.merged.parts} parts` +
+      `${m.merged.complete ? "" : " (some parts missing: the space is not covered)"}: ` +
+      `${m.model}, ${m.phase}, ${m.seq} on ${m.mesh}`,
+    "",
+    table(
+      ["batch", "best", "step", "fits", "costed", "exhausted"],
+      m.runs.map((r) => [
+        String(r.batch),
+        r.best ? (r.best.preset ?? "found") : "—",
+        r.best ? ms(r.best.stepS) : "",
+        r.best?.fits ? "yes" : "no",
+        String(r.evaluated),
+        r.exhausted ? "yes" : "no",
+      ]),
+      ["right", "left", "right", "left", "right", "left"],
+    ),
+  ];
+  const chosen = m.runs.find((r) => r.batch === m.chosenBatch);
+  if (chosen?.best) {
+    lines.push("", `Best at batch ${chosen.batch}:`);
+    for (const v of Object.values(chosen.best.roles)) lines.push(`  ${v}`);
+  }
+  return lines.join("\n");
+}
+
+/** A layout file from a merged answer's best (as `--save` writes from one search). */
+export function mergedLayoutFile(
+  m: ReturnType<typeof mergeSearches>,
+  best: NonNullable<RunJson["best"]>,
+): string {
+  return `${JSON.stringify(
+    {
+      format: LAYOUT_FILE_FORMAT,
+      foundFor: {
+        model: m.model,
+        mesh: m.mesh,
+        step: { phase: m.phase, batch: m.chosenBatch, seq: m.seq },
+      },
+      point: best.point,
+      roles: best.roles,
+      choices: best.choices,
+    },
+    null,
+    2,
+  )}\n`;
 }

@@ -68,6 +68,12 @@ export interface SearchOptions {
   readonly evaluate?: Evaluator;
   /** Only costed layouts with a step at most this long count (a latency bound, seconds). */
   readonly maxStepS?: number;
+  /**
+   * Search one part of the space: the structures (or, when small, the distinct layouts) whose
+   * index is `index` modulo `of`, 0-based. The parts of a split search, each run anywhere, merge
+   * by taking the best (`compareCandidates`); every part costs the named layouts.
+   */
+  readonly part?: { readonly index: number; readonly of: number };
 }
 
 /** A costed layout: what it is, its per-role layout and its costs. */
@@ -237,6 +243,8 @@ export async function searchLayouts(
   }
 
   const place = (point: LayoutPoint) => ({ point, layout: placePoint(config, m, step, point) });
+  const part = options.part ?? { index: 0, of: 1 };
+  const mine = <T>(xs: readonly T[]): T[] => xs.filter((_x, i) => i % part.of === part.index);
   const size = spaceSize(m, step);
   const limit = options.exhaustiveUpTo ?? 400;
   let method: SearchResult["method"] = "beam";
@@ -250,16 +258,22 @@ export async function searchLayouts(
       const key = layoutKey(it.layout, classes);
       if (!byKey.has(key)) byKey.set(key, it);
     }
-    if (byKey.size <= limit) distinct = [...byKey.values()];
+    if (byKey.size <= limit) distinct = mine([...byKey.values()]);
   }
   if (distinct) {
     method = "exhaustive";
     await run(distinct);
     exhausted = !stoppedByBudget;
   } else {
+    // A part's beam grows from its own structures only (a named layout's belongs to one part).
+    const own = mine(structures(m, step));
+    const shape = (p: LayoutPoint) => JSON.stringify([p.gather, p.x, p.yz]);
+    const ownShapes = new Set(own.map(shape));
     const ranked = () =>
-      [...seen.values()].filter((c): c is Candidate => c?.point !== undefined).sort(order);
-    await run(structures(m, step).map(place));
+      [...seen.values()]
+        .filter((c): c is Candidate => c?.point !== undefined && ownShapes.has(shape(c.point)))
+        .sort(order);
+    await run(own.map(place));
     for (let pass = 0; pass < 2 && !stoppedByBudget; pass++) {
       const before = ranked()
         .slice(0, beam)
