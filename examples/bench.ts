@@ -16,7 +16,9 @@
  *     (batch × mesh × layout × weight and KV dtypes), from a cold start each run
  *   spmdPropertyCasesPerS — random sharded programs checked by assertSpmdEquivalent per second
  * Whole processes (the README's commands, median wall of 5 after a warm-up):
- *   cliEstimate405b, cliSweep10k, cliModelFileCold (compiler run), cliModelFileCached
+ *   cliEstimate405b, cliSweep10k, cliModelFileCold (compiler run), cliModelFileCached,
+ *   cliSearch70bDecode16x16 and cliSearch405bDecode16x16 (`shardcost search`, batch 256 on
+ *   v5e 16x16, every core)
  * traceVsJaxJs80Layers — the same 80-layer decode step traced by shardcost and by jax-js 0.1.25
  *   (`makeJaxpr`, `jax-js-step.ts`), interleaved run by run in this process: medians and ratio
  * One child process: lowered1M — a LLaMA-3-405B decode step of 11,500 layers (~1M lowered
@@ -269,6 +271,7 @@ function wholeProcesses() {
     "--out",
     join(cache, "sweep.csv"),
   ];
+  const search = ["search", "--mesh", "v5e:16x16", "--batch", "256", "--json", "--model"];
   const figures = {
     cliEstimate405b: wallMs([
       "estimate",
@@ -287,6 +290,8 @@ function wholeProcesses() {
       "--json",
     ]),
     cliSweep10k: wallMs(sweepArgs, {}, 3),
+    cliSearch70bDecode16x16: wallMs([...search, "llama3-70b", "--seq", "2048"], {}, 3),
+    cliSearch405bDecode16x16: wallMs([...search, "llama3-405b", "--seq", "8192"], {}, 3),
     cliModelFileCold: wallMs(modelFile, { SHARDCOST_CACHE_DIR: "off" }),
     cliModelFileCached: wallMs(modelFile, { SHARDCOST_CACHE_DIR: cache }),
   };
@@ -369,6 +374,18 @@ const goals = [
     "ms",
   ),
   goal("lowered1M peak memory", m1.peakMiB ?? Number.POSITIVE_INFINITY, 1536, "MiB"),
+  goal(
+    "cliSearch70bDecode16x16 (whole process, both cores)",
+    figures.cliSearch70bDecode16x16.medianMs,
+    10_000,
+    "ms",
+  ),
+  goal(
+    "cliSearch405bDecode16x16 (whole process, both cores)",
+    figures.cliSearch405bDecode16x16.medianMs,
+    30_000,
+    "ms",
+  ),
   goal("cliModelFileCold (compiler run)", figures.cliModelFileCold.medianMs, 800, "ms"),
   goal("cliModelFileCached (file unchanged)", figures.cliModelFileCached.medianMs, 400, "ms"),
 ];

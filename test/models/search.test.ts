@@ -411,6 +411,21 @@ describe("LLaMA-3-70B: what the search finds (through the CLI's search command)"
     expect(bad.err).toMatch(/search --merge: cannot read .*nope\.json: ENOENT/);
   });
 
+  it("report --search adds a section: the layout per role, every named layout, why it wins", async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "shardcost-report-")), "r.html");
+    const q = ["--mesh", "v5e:16x16", "--phase", "prefill", "--batch", "1", "--seq", "8192"];
+    const r = await cli(["report", "--model", "llama3-70b", ...q, "--search", "--out", out]);
+    expect(r.status).toBe(0);
+    const html = readFileSync(out, "utf8");
+    expect(html).toContain("<h2>Layout search (batch 1)</h2>");
+    expect(html).toMatch(/<li><code>Wq\[D\S*, N\S*, H\S*\]<\/code>/);
+    for (const name of ["found", "1d-ws", "2d-ws", "weight-gathered", "fsdp"]) {
+      expect(html).toContain(`<tr><td class="l">${name}</td>`);
+    }
+    expect(html).toContain("Step-time breakdown: found vs the best named layout");
+    expect(html).toMatch(/Why it wins against 2d-ws: it cuts [a-z -]+ the most/);
+  });
+
   it("bad flags are usage errors", async () => {
     const bad = async (args: string[], message: RegExp) => {
       const r = await cli(["search", ...args]);

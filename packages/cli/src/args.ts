@@ -44,6 +44,7 @@ export const OPTIONS = {
   save: { type: "string" },
   workers: { type: "string" },
   part: { type: "string" },
+  search: { type: "boolean" },
   merge: { type: "string" },
   mfu: { type: "string" },
   "hbm-efficiency": { type: "string" },

@@ -9,11 +9,18 @@ import {
   type StepTotals,
 } from "@shardcost/core";
 import { tokensPerStep } from "@shardcost/ops";
-import { layoutPreset, STUDY_SHAPES, StepEstimator } from "@shardcost/serving";
+import {
+  layoutPreset,
+  printedRoles,
+  roleNotation,
+  STUDY_SHAPES,
+  StepEstimator,
+} from "@shardcost/serving";
 import { type Mesh, mesh } from "@shardcost/sharding";
 import { layoutLabel } from "./layout-file.js";
 import { type Plan, type PlanQuery, plan } from "./plan.js";
 import { describeModel, type Estimated, estimateModel } from "./report.js";
+import { bestPreset, type SearchAnswer, whyItWins } from "./search.js";
 import { meshText, resolveFor, stepQuery } from "./setup.js";
 import { esc, lineChart, stackedBars } from "./svg.js";
 import { markPareto } from "./sweep.js";
@@ -55,6 +62,8 @@ export interface ReportData {
   readonly unsplittable: readonly string[];
   /** The deployment plan, for a built-in model. */
   readonly plan: Plan | undefined;
+  /** A layout search of the same step (`report --search`). */
+  readonly search?: SearchAnswer;
 }
 
 /** What the report says it assumed and how it was made. */
@@ -286,6 +295,7 @@ export function reportHtml(d: ReportData, context: ReportContext): string {
     );
   }
   if (d.plan) sections.push(planSection(d.plan));
+  if (d.search) sections.push(searchSection(d.search));
   const opRows = [...r.ops]
     .sort((a, b) => b.timeS - a.timeS)
     .map(
@@ -389,6 +399,70 @@ function planSection(p: Plan): string {
 <tbody>
 ${rows}
 </tbody></table>`;
+}
+
+/** The layout search: the layout found per role, against every named one, and why it wins. */
+function searchSection(a: SearchAnswer): string {
+  const res = a.chosen?.result;
+  const best = res?.best;
+  if (!res || !best) return "<h2>Layout search</h2><p>No layout could be costed.</p>";
+  const roles = printedRoles(a.request.config)
+    .map((r) => {
+      const stored = roleNotation(best.layout, r);
+      const use = r === "kvCache" ? undefined : best.layout.use?.[r];
+      const used = use ? roleNotation({ ...best.layout, [r]: use }, r) : stored;
+      const gathered = used === stored ? "" : ` gathered to <code>${esc(used)}</code> before use`;
+      return `<li><code>${esc(stored)}</code>${gathered}</li>`;
+    })
+    .join("");
+  const rows = [best, ...res.presets.map((p) => p.candidate ?? p)]
+    .map((row) => {
+      if (!("costs" in row)) {
+        return `<tr><td class="l">${esc(row.name)}</td><td colspan="5" class="l">${esc(row.error ?? "")}</td></tr>`;
+      }
+      const t = row.costs.totals;
+      const name =
+        row === best ? (row.preset ? `${row.preset} (best)` : "found") : (row.preset ?? "");
+      const vs =
+        row === best ? "" : `+${((t.stepS / best.costs.totals.stepS - 1) * 100).toFixed(1)}%`;
+      const fits = row.costs.memory.fits ? "yes" : '<span class="bad">no</span>';
+      return `<tr><td class="l">${esc(name)}</td><td>${formatTime(t.stepS)}</td><td>${vs}</td><td class="l">${fits}</td><td>${formatBytes(row.costs.memory.paramBytes)}</td><td>${formatBytes(t.iciBytes)}</td></tr>`;
+    })
+    .join("\n");
+  const against = bestPreset(res);
+  let why = "";
+  if (against && !best.preset) {
+    const w = whyItWins(best, against);
+    const u = timeUnit(Math.max(best.costs.totals.stepS, against.costs.totals.stepS));
+    why =
+      `<p>Why it wins against ${esc(against.preset ?? "")}: ${w.largestCut ? `it cuts ${esc(w.largestCut)} the most` : "no part of the step is cut"}.</p>` +
+      stackedBars(
+        [
+          { label: "found", values: w.parts.map((p) => p.found * u.factor) },
+          { label: against.preset ?? "", values: w.parts.map((p) => p.preset * u.factor) },
+        ],
+        [
+          { name: "compute", color: "#e07b00" },
+          { name: "weight traffic", color: "#2f6fdf" },
+          { name: "KV-cache traffic", color: "#7fb2ff" },
+          { name: "activation traffic", color: "#9bd3ae" },
+          { name: "collectives not hidden", color: "#8e44ad" },
+        ],
+        {
+          title: "Step-time breakdown: found vs the best named layout",
+          xLabel: "layout",
+          yLabel: `${u.name} per step`,
+        },
+      );
+  }
+  return `<h2>Layout search (batch ${a.chosen!.batch})</h2>
+<p>Costed ${res.evaluated} distinct layouts of a space of ${res.spaceSize} points in ${res.seconds.toFixed(1)} s (${res.method === "exhaustive" ? "every distinct layout" : "beam search"}); space ${res.exhausted ? "exhausted" : "not exhausted"}${res.stoppedByBudget ? ", stopped by the budget" : ""}. ${best.preset ? `No layout beats ${esc(best.preset)} here.` : "The best layout, per role:"}</p>
+<ul class="roles">${roles}</ul>
+<table class="search"><thead><tr><th class="l">layout</th><th>step</th><th>vs best</th><th class="l">fits</th><th>params</th><th>ICI sent</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+${why}`;
 }
 
 /** `f()`, or undefined where the model cannot be split that way (a batch or a mesh size). */

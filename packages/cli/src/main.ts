@@ -148,8 +148,10 @@ const COMMAND_HELP: {
     flags: ["out", "pass"],
   },
   report: {
-    does: "a self-contained HTML report with charts (--out FILE.html, default shardcost-report.html)",
-    flags: ["out", "full"],
+    does:
+      "a self-contained HTML report with charts (--out FILE.html, default shardcost-report.html; " +
+      "--search adds a layout search of the step, within --budget)",
+    flags: ["out", "full", "search", "budget"],
   },
   trace: {
     does: "a simulated step timeline for Perfetto (--out FILE.json, default shardcost-trace.json)",
@@ -571,7 +573,27 @@ async function reportCommand(flags: Flags, positionals: readonly string[], io: I
           attention: model.attention,
         }
       : undefined;
-  const data = reportData(e, intList("batch", "1..512"), planQuery);
+  const sweep = reportData(e, intList("batch", "1..512"), planQuery);
+  let data = sweep;
+  if (flags.search) {
+    if (model.kind !== "builtin") {
+      throw new UsageError(
+        "--search in a report applies to built-in models (search model.ts for a file)",
+      );
+    }
+    const search = await runSearch({
+      config: model.config,
+      modelName: model.name,
+      query: stepQuery(model),
+      mesh: m,
+      meshText: meshText(m),
+      objective: "step",
+      batches: [model.batch],
+      budgetS: flags.budget === undefined ? 60 : duration("budget", flags.budget),
+      workers: availableParallelism(),
+    });
+    data = { ...sweep, search };
+  }
   writeOut(out, reportHtml(data, { version: version(), command: commandLine }));
   io.err(`wrote ${out} (${data.batches.length} batch sizes, ${e.report.ops.length} op rows)\n`);
 }

@@ -38,9 +38,16 @@ export function workerEvaluator(
     import.meta.url.endsWith(".ts") ? "../../dist/search/worker.js" : "./worker.js",
     import.meta.url,
   );
+  // The built worker resolves the built packages: not the sources a test runner may ask for.
+  const execArgv: string[] = [];
+  for (let i = 0; i < process.execArgv.length; i++) {
+    const a = process.execArgv[i]!;
+    if (a === "--conditions" || a === "-C") i++;
+    else if (!a.startsWith("--conditions=")) execArgv.push(a);
+  }
   const threads = Array.from(
     { length: workers },
-    () => new Worker(url, { workerData: { config, mesh: m } }),
+    () => new Worker(url, { workerData: { config, mesh: m }, execArgv }),
   );
   let next = 0;
   const pending = new Map<number, { resolve: (r: Result[]) => void; reject: (e: Error) => void }>();
