@@ -86,9 +86,7 @@ export async function runSearch(r: SearchRequest): Promise<SearchAnswer> {
         evaluate: pool.evaluator(query),
         ...(r.part ? { part: r.part } : {}),
         budget: { seconds: Math.max(0, seconds) },
-        ...(r.objective === "throughput" && r.latencyS !== undefined
-          ? { maxStepS: r.latencyS }
-          : {}),
+        ...(r.latencyS !== undefined ? { maxStepS: r.latencyS } : {}),
       });
       runs.push({ batch, result });
     }
@@ -198,7 +196,7 @@ export function formatSearch(a: SearchAnswer): string {
   const lines: string[] = [];
   const what =
     r.objective === "step"
-      ? "the overlapped step, among layouts that fit in HBM"
+      ? `the overlapped step, among layouts that fit in HBM${r.latencyS !== undefined ? ` (ranked first if at most ${ms(r.latencyS)})` : ""}`
       : r.objective === "throughput"
         ? `tokens/s per chip${r.latencyS !== undefined ? ` with a step of at most ${ms(r.latencyS)}` : ""}, over batches ${r.batches.join(", ")}`
         : `the latency–throughput frontier over batches ${r.batches.join(", ")}`;

@@ -180,7 +180,7 @@ export async function searchLayouts(
     }
     const out: Candidate[] = [];
     const chunk = 16;
-    for (let i = 0; i < fresh.length; i += chunk) {
+    for (let i = 0; i < fresh.length; ) {
       if (!always && outOfBudget()) {
         stoppedByBudget = true;
         break;
@@ -211,6 +211,7 @@ export async function searchLayouts(
         seen.set(key, cand);
         out.push(cand);
       });
+      i += part.length;
     }
     return out;
   };
