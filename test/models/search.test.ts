@@ -74,6 +74,9 @@ describe("the layout space", () => {
   });
 });
 
+/** A small LLaMA-shaped model: quick to search, with a space too big to cost whole on 4x2. */
+const SMALL: LlamaConfig = { name: "t", layers: 6, D: 512, F: 1024, N: 16, K: 4, H: 32, V: 1024 };
+
 /** What the properties' runs covered: phases and mesh ranks (checked after them). */
 const covered = new Set<string>();
 
@@ -160,16 +163,7 @@ describe("the search (properties)", () => {
   });
 
   it("with a budget it returns the best found so far and says the space was not exhausted", async () => {
-    const config: LlamaConfig = {
-      name: "t",
-      layers: 6,
-      D: 512,
-      F: 1024,
-      N: 16,
-      K: 4,
-      H: 32,
-      V: 1024,
-    };
+    const config = SMALL;
     const m = mesh("v5e", { X: 4, Y: 2 });
     const query = { phase: "decode", batch: 8, seq: 256 } as const;
     const full = await searchLayouts(config, query, m);
@@ -189,16 +183,7 @@ describe("the search (properties)", () => {
   });
 
   it("a small space is searched exhaustively and says so", async () => {
-    const config: LlamaConfig = {
-      name: "t",
-      layers: 6,
-      D: 512,
-      F: 1024,
-      N: 16,
-      K: 4,
-      H: 32,
-      V: 1024,
-    };
+    const config = SMALL;
     const r = await searchLayouts(
       config,
       { phase: "decode", batch: 8, seq: 256 },

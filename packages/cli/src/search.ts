@@ -14,6 +14,7 @@ import {
 import { type LlamaConfig, tokensPerStep } from "@shardcost/ops";
 import {
   type Candidate,
+  compareCandidates,
   compileStep,
   paretoFrontier,
   printedRoles,
@@ -133,11 +134,7 @@ export function bestPreset(result: SearchResult): Candidate | undefined {
   const costed = result.presets
     .map((p) => p.candidate)
     .filter((c): c is Candidate => c !== undefined);
-  return costed.sort(
-    (a, b) =>
-      Number(b.costs.memory.fits) - Number(a.costs.memory.fits) ||
-      a.costs.totals.stepS - b.costs.totals.stepS,
-  )[0];
+  return costed.sort(compareCandidates())[0];
 }
 
 /** Why the best layout beats the best named one: each part of the step, and the largest cut. */
