@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { type Io, main } from "./main.js";
+import type { Io } from "./main.js";
 
 /** Seconds a model file's run may take unless `--timeout` says otherwise. */
 export const DEFAULT_TIMEOUT_S = 60;
@@ -62,7 +62,8 @@ const stdio: Io = {
  */
 export async function run(argv: readonly string[], io: Io = stdio): Promise<number> {
   const file = modelFileArg(argv);
-  if (file === undefined) return main(argv, io);
+  // The library is loaded only where it runs: here for built-in models, in the worker for files.
+  if (file === undefined) return (await import("./main.js")).main(argv, io);
   const seconds = timeoutOf(argv);
   const tmp = mkdtempSync(join(tmpdir(), "shardcost-model-"));
   const input: WorkerInput = { argv, isTTY: io.isTTY, tmp };
