@@ -3,6 +3,7 @@
  *
  * @module @shardcost/core
  */
+export { aval, axesList, dimSharding, internAval, plainAval, withDtype } from "./aval.js";
 export {
   COLLECTIVES,
   type CollectiveInfo,

@@ -1,3 +1,4 @@
+import { withDtype } from "./aval.js";
 import type { DType } from "./dtype.js";
 import type { Atom, Eqn, InputRole, Program, Var } from "./ir.js";
 import { Primitive } from "./primitives.js";
@@ -98,7 +99,7 @@ export function retypeStorage(
     if (dtype === undefined || dtype === v.aval.dtype) return v;
     let out = vars.get(v.id);
     if (!out) {
-      out = { ...v, aval: { ...v.aval, dtype } };
+      out = { ...v, aval: withDtype(v.aval, dtype) };
       vars.set(v.id, out);
     }
     return out;

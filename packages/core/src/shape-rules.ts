@@ -1,3 +1,4 @@
+import { aval, dimSharding, plainAval, withDtype } from "./aval.js";
 import { type DType, isFloat } from "./dtype.js";
 import type { Aval } from "./ir.js";
 import type { DimSharding } from "./notation.js";
@@ -23,19 +24,6 @@ export type ShapeRule<P extends Primitive> = (
   params: ParamsOf<P>,
   ctx: ShapeContext,
 ) => Aval[];
-
-const unshardedDims = new Map<string, DimSharding>();
-const NO_AXES: readonly string[] = Object.freeze([]);
-
-/** One shared, frozen `{ dim, axes: [] }` per dim name: traced programs hold thousands. */
-function unsharded(dim: string): DimSharding {
-  let d = unshardedDims.get(dim);
-  if (d === undefined) {
-    d = Object.freeze({ dim, axes: NO_AXES });
-    unshardedDims.set(dim, d);
-  }
-  return d;
-}
 
 function value(inputs: readonly OperandAval[], i: number, what: string): Aval {
   const a = inputs[i];
@@ -81,15 +69,14 @@ function floatOnly(a: Aval, role: string): void {
 }
 
 function result(dtype: DType, dims: readonly string[]): Aval {
-  return { dtype, dims: dims.map(unsharded), partial: NO_AXES };
+  return plainAval(dtype, dims);
 }
 
 /** A result with the dims of `a` (unsharded): shares `a`'s dims when they are. */
 function like(dtype: DType, a: Aval): Aval {
-  const plain = a.dims.every((d) => d.axes.length === 0);
-  return plain
-    ? { dtype, dims: a.dims, partial: NO_AXES }
-    : { dtype, dims: a.dims.map((d) => unsharded(d.dim)), partial: NO_AXES };
+  let plain = a.partial.length === 0;
+  for (let i = 0; plain && i < a.dims.length; i++) plain = a.dims[i]!.axes.length === 0;
+  return plain ? withDtype(a, dtype) : plainAval(dtype, names(a));
 }
 
 function sameDims(a: Aval, b: Aval): boolean {
@@ -425,7 +412,7 @@ export const shapeRules: { readonly [P in Primitive]: ShapeRule<P> } = {
         `constraint dims [${want.join(", ")}] must be the operand's dims [${names(x).join(", ")}]`,
       );
     }
-    return [{ dtype: x.dtype, dims: p.sharding.dims, partial: p.sharding.partial }];
+    return [aval(x.dtype, p.sharding.dims, p.sharding.partial)];
   },
   [Primitive.AllGather]: (inputs, p) => {
     arity(inputs, 1);
@@ -491,7 +478,11 @@ function withAxes(
   f: (d: DimSharding) => readonly string[],
   partial: readonly string[],
 ): Aval {
-  return { dtype: a.dtype, dims: a.dims.map((d) => ({ dim: d.dim, axes: f(d) })), partial };
+  return aval(
+    a.dtype,
+    a.dims.map((d) => dimSharding(d.dim, f(d))),
+    partial,
+  );
 }
 
 function trailing(a: Aval, dim: string, axes: readonly string[]): void {

@@ -1,3 +1,4 @@
+import { aval } from "./aval.js";
 import { type DType, isDType } from "./dtype.js";
 import { NotationError, OpError, ShardcostError } from "./errors.js";
 import type {
@@ -203,10 +204,7 @@ export class ProgramBuilder {
     for (let k = 2; this.taken.has(name); k++) name = `${path}#${k}`;
     this.taken.add(name);
     if (/^[a-z]+$/.test(name)) this.takenLetters.add(name);
-    const v = this.newVar(
-      { dtype: spec.dtype, dims: spec.sharding.dims, partial: spec.sharding.partial },
-      name,
-    );
+    const v = this.newVar(aval(spec.dtype, spec.sharding.dims, spec.sharding.partial), name);
     this.inputs.push(
       spec.site
         ? { var: v, role: spec.role, path, site: spec.site }

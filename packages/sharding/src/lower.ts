@@ -1,9 +1,12 @@
 import {
   type Atom,
   type Aval,
+  aval,
   type DimSharding,
   debugPass,
+  dimSharding,
   type Eqn,
+  internAval,
   Primitive,
   type Program,
   type ProgramInput,
@@ -54,19 +57,21 @@ function alreadyThere(aval: Aval, t: Target): boolean {
 
 const NO_AXES: readonly string[] = [];
 
-function applyTarget(aval: Aval, t: Target): Aval {
-  return {
-    dtype: aval.dtype,
-    dims: aval.dims.map((d) => ({ dim: d.dim, axes: t.axes.get(d.dim) ?? [] })),
-    partial: t.partial,
-  };
+function applyTarget(a: Aval, t: Target): Aval {
+  return alreadyThere(a, t)
+    ? internAval(a)
+    : aval(
+        a.dtype,
+        a.dims.map((d) => dimSharding(d.dim, t.axes.get(d.dim) ?? NO_AXES)),
+        t.partial,
+      );
 }
 
 /** Builds the lowered program: the same equations on local shards, plus collectives. */
 class Lowering {
   readonly eqns: Eqn[] = [];
-  /** Sharding checks already made, by sharding: "" when valid, else what is wrong. */
-  readonly verdicts = new Map<string, string>();
+  /** Sharding checks already made, by (interned) type: "" when valid, else what is wrong. */
+  readonly verdicts = new Map<Aval, string>();
   private nextId: number;
   constructor(
     readonly program: Program,
@@ -76,7 +81,7 @@ class Lowering {
   }
 
   newVar(name: string, aval: Aval, id?: number): Var {
-    return { kind: "var", id: id ?? this.nextId++, name, aval };
+    return { kind: "var", id: id ?? this.nextId++, name, aval: internAval(aval) };
   }
 
   /**
@@ -105,13 +110,18 @@ class Lowering {
   }
 
   /** Values already resharded, by source var and target type: each move is made once. */
-  private readonly moved = new Map<string, Var>();
+  private readonly moved = new Map<number, Map<Aval, Var>>();
 
   /** Reshards `v` to `t`, emitting the collectives it takes (once per value and target). */
   reshard(v: Var, t: Target, cause: Eqn): Var {
     if (alreadyThere(v.aval, t)) return v;
-    const key = `${v.id}|${printType(applyTarget(v.aval, t))}`;
-    const done = this.moved.get(key);
+    const to = applyTarget(v.aval, t);
+    let fromV = this.moved.get(v.id);
+    if (fromV === undefined) {
+      fromV = new Map();
+      this.moved.set(v.id, fromV);
+    }
+    const done = fromV.get(to);
     if (done) return done;
     const steps = planReshard(
       v.aval,
@@ -130,7 +140,7 @@ class Lowering {
     let cur = v;
     const why = `for ${cause.outputs[0]!.name} = ${printOp(cause)}`;
     for (const s of steps) cur = this.emit(s.primitive, s.params, cur, why, cause);
-    this.moved.set(key, cur);
+    fromV.set(to, cur);
     return cur;
   }
 }
@@ -142,10 +152,8 @@ function check(
   eqn?: Eqn,
   site?: SourceLocation,
 ): void {
-  let key = aval.partial.join("");
-  for (const d of aval.dims) if (d.axes.length > 0) key += `|${d.dim}_${d.axes.join("")}`;
-  if (key === "") return;
-  // The same sharding checks the same way: remember the verdicts.
+  // The same type checks the same way: remember the verdicts (types are interned).
+  const key = internAval(aval);
   let problem = lowering.verdicts.get(key);
   if (problem === undefined) {
     problem = shardingProblem(aval, lowering.program.dims, lowering.mesh) ?? "";
