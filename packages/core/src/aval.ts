@@ -10,7 +10,7 @@ import type { DimSharding } from "./notation.js";
  * by the interned parts themselves.
  */
 
-const NO_AXES: readonly string[] = Object.freeze([]);
+const NO_AXES: readonly string[] = [];
 
 interface AxesNode {
   readonly list: readonly string[];
@@ -21,7 +21,10 @@ const axesRoot: AxesNode = { list: NO_AXES, next: new Map() };
 /** Every interned axes list: an input already interned is returned as it is. */
 const internedAxes = new WeakSet<readonly string[]>([NO_AXES]);
 
-/** The interned, frozen list of these mesh axes (in order). */
+/**
+ * The interned list of these mesh axes (in order). Lists are shared, never to be changed (their
+ * type is readonly); they are not frozen, since V8 iterates frozen arrays on a slower path.
+ */
 export function axesList(axes: readonly string[]): readonly string[] {
   if (axes.length === 0) return NO_AXES;
   if (internedAxes.has(axes)) return axes;
@@ -30,7 +33,7 @@ export function axesList(axes: readonly string[]): readonly string[] {
     const a = axes[i]!;
     let next = node.next.get(a);
     if (next === undefined) {
-      next = { list: Object.freeze(axes.slice(0, i + 1)), next: new Map() };
+      next = { list: axes.slice(0, i + 1), next: new Map() };
       internedAxes.add(next.list);
       node.next.set(a, next);
     }
@@ -96,7 +99,7 @@ function nodeOf(dtype: DType, dims: readonly DimSharding[]): AvalNode {
     }
     node = next;
   }
-  node.dims ??= Object.freeze(dims.map(internDim));
+  node.dims ??= dims.map(internDim);
   return node;
 }
 
@@ -141,9 +144,34 @@ export function plainAval(dtype: DType, names: readonly string[]): Aval {
     node = next;
   }
   if (node.dims === undefined) {
-    node.dims = Object.freeze(names.map((n) => dimSharding(n, NO_AXES)));
+    node.dims = names.map((n) => dimSharding(n, NO_AXES));
   }
   return atNode(node, dtype, NO_AXES);
+}
+
+/**
+ * The interned type of `a` with each dim split over the axes `axes` gives it (none when
+ * absent) and partial sums `partial`: what lowering makes for every value, with no
+ * temporaries when the type exists.
+ */
+export function resharded(
+  a: Aval,
+  axes: ReadonlyMap<string, readonly string[]>,
+  partial: readonly string[],
+): Aval {
+  let node = rootOf(a.dtype);
+  const dims = a.dims;
+  for (let i = 0; i < dims.length; i++) {
+    const d = dimSharding(dims[i]!.dim, axes.get(dims[i]!.dim) ?? NO_AXES);
+    let next: AvalNode | undefined = node.next.get(d);
+    if (next === undefined) {
+      next = freshNode();
+      node.next.set(d, next);
+    }
+    node = next;
+  }
+  node.dims ??= dims.map((d) => dimSharding(d.dim, axes.get(d.dim) ?? NO_AXES));
+  return atNode(node, a.dtype, partial);
 }
 
 /** The same type with another dtype (interned). */

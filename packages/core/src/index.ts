@@ -3,7 +3,15 @@
  *
  * @module @shardcost/core
  */
-export { aval, axesList, dimSharding, internAval, plainAval, withDtype } from "./aval.js";
+export {
+  aval,
+  axesList,
+  dimSharding,
+  internAval,
+  plainAval,
+  resharded,
+  withDtype,
+} from "./aval.js";
 export {
   COLLECTIVES,
   type CollectiveInfo,

@@ -281,9 +281,10 @@ export class ProgramBuilder {
   finish(outputs: ProgramOutput[], retrace?: () => Program): Program {
     const program: Program = {
       dims: Object.freeze({ ...this.dims }),
-      inputs: Object.freeze(this.inputs.slice()),
-      eqns: Object.freeze(this.eqns.slice()),
-      outputs: Object.freeze(outputs),
+      // Handed over, not copied or frozen (readonly by type; V8 iterates frozen arrays slowly).
+      inputs: this.inputs,
+      eqns: this.eqns,
+      outputs,
     };
     return Object.freeze(retrace ? { ...program, retrace } : program);
   }

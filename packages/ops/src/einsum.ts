@@ -5,6 +5,7 @@ import {
   type DType,
   isFloat,
   OpError,
+  type ParamsOf,
   Primitive,
   precisionRank,
   type Tracer,
@@ -60,6 +61,28 @@ export function parseEinsumSpec(spec: string): ParsedSpec {
   return parsed;
 }
 
+const paramsBySpec = new WeakMap<ParsedSpec, Map<DType, ParamsOf<Primitive.Einsum>>>();
+
+/** One params object per spec and result dtype, shared by every einsum that takes them. */
+function einsumParams(parsed: ParsedSpec, outDtype: DType): ParamsOf<Primitive.Einsum> {
+  let byDtype = paramsBySpec.get(parsed);
+  if (byDtype === undefined) {
+    byDtype = new Map();
+    paramsBySpec.set(parsed, byDtype);
+  }
+  let p = byDtype.get(outDtype);
+  if (p === undefined) {
+    p = Object.freeze({
+      spec: parsed.text,
+      inputs: parsed.inputs,
+      output: parsed.output,
+      outDtype,
+    });
+    byDtype.set(outDtype, p);
+  }
+  return p;
+}
+
 function defaultOut(compute: DType): DType {
   return isFloat(compute) && compute !== "fp8e4m3" && compute !== "fp8e5m2" ? compute : "bf16";
 }
@@ -85,12 +108,7 @@ export const einsum = composite(function einsum(
   );
   const compute = options.compute ?? widest;
   const cast = operands.map((o) => (o?.var && o.dtype !== compute ? astype(o, compute) : o));
-  return bind1(Primitive.Einsum, cast, {
-    spec: parsed.text,
-    inputs: parsed.inputs,
-    output: parsed.output,
-    outDtype: options.out ?? defaultOut(compute),
-  });
+  return bind1(Primitive.Einsum, cast, einsumParams(parsed, options.out ?? defaultOut(compute)));
 });
 
 /** An einsum written by dim names: contracts every dim of `a` and `b` not in `out`. */

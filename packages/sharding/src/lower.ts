@@ -13,6 +13,7 @@ import {
   printOp,
   printProgram,
   printType,
+  resharded,
   ShardcostError,
   type Sharding,
   type SourceLocation,
@@ -23,10 +24,83 @@ import {
 } from "@shardcost/core";
 import { emitCombined } from "./combine.js";
 import type { Mesh } from "./mesh.js";
-import { planReshard, type Target } from "./reshard.js";
-import type { RuleContext } from "./rule-types.js";
+import { planReshard, type ReshardStep, type Target } from "./reshard.js";
+import type { RuleContext, RuleResult } from "./rule-types.js";
 import { shardingRules } from "./rules.js";
 import { axisSize, groupSize, shardingProblem } from "./sizes.js";
+
+/** Primitives whose params objects the ops share (elementwise, casts, reductions, einsums). */
+const MEMOIZED = new Set<Primitive>([
+  Primitive.Einsum,
+  Primitive.Exp,
+  Primitive.Log,
+  Primitive.Tanh,
+  Primitive.Rsqrt,
+  Primitive.Neg,
+  Primitive.Silu,
+  Primitive.Gelu,
+  Primitive.Cast,
+  Primitive.Add,
+  Primitive.Sub,
+  Primitive.Mul,
+  Primitive.Div,
+  Primitive.Max,
+  Primitive.ReduceSum,
+  Primitive.ReduceMax,
+  Primitive.ReduceMean,
+]);
+
+const LEAF = Symbol("decision");
+const LITERAL = Symbol("literal");
+const UNCONSTRAINED = Symbol("unconstrained");
+
+/**
+ * Sharding decisions already made in one lowering. A rule's decision depends only on the
+ * primitive and its params, the operands' types, and (for an einsum) the constraint downstream
+ * and whether the result is an output; types are interned and the ops share params objects,
+ * so a layer repeated a hundred times is decided once. Rules are pure and their results never
+ * changed, so a decision can be handed to every equation that asks the same.
+ */
+class DecisionMemo {
+  private readonly root = new Map<unknown, Map<unknown, unknown>>();
+
+  decide(
+    eqn: Eqn,
+    avals: readonly (Aval | null)[],
+    ctx: RuleContext,
+    rule: (e: Eqn, o: readonly (Aval | null)[], c: RuleContext) => RuleResult,
+  ): RuleResult {
+    if (!MEMOIZED.has(eqn.primitive)) return rule(eqn, avals, ctx);
+    // Elementwise ops share one empty params object: the primitive comes first.
+    let node = this.root.get(eqn.primitive);
+    if (node === undefined) {
+      node = new Map();
+      this.root.set(eqn.primitive, node);
+    }
+    node = step(node, eqn.params);
+    for (let i = 0; i < avals.length; i++) node = step(node, avals[i] ?? LITERAL);
+    if (eqn.primitive === Primitive.Einsum) {
+      const c = ctx.constraint;
+      node = step(node, c ? aval("bf16", c.dims, c.partial) : UNCONSTRAINED);
+      node = step(node, ctx.output === true);
+    }
+    let decided = node.get(LEAF) as RuleResult | undefined;
+    if (decided === undefined) {
+      decided = rule(eqn, avals, ctx);
+      node.set(LEAF, decided);
+    }
+    return decided;
+  }
+}
+
+function step(node: Map<unknown, unknown>, key: unknown): Map<unknown, unknown> {
+  let next = node.get(key) as Map<unknown, unknown> | undefined;
+  if (next === undefined) {
+    next = new Map();
+    node.set(key, next);
+  }
+  return next;
+}
 
 /** A bad sharding for a mesh, or a choice lowering will not make for you. */
 export class ShardingError extends ShardcostError {
@@ -58,13 +132,7 @@ function alreadyThere(aval: Aval, t: Target): boolean {
 const NO_AXES: readonly string[] = [];
 
 function applyTarget(a: Aval, t: Target): Aval {
-  return alreadyThere(a, t)
-    ? internAval(a)
-    : aval(
-        a.dtype,
-        a.dims.map((d) => dimSharding(d.dim, t.axes.get(d.dim) ?? NO_AXES)),
-        t.partial,
-      );
+  return alreadyThere(a, t) ? internAval(a) : resharded(a, t.axes, t.partial);
 }
 
 /** Builds the lowered program: the same equations on local shards, plus collectives. */
@@ -112,6 +180,27 @@ class Lowering {
   /** Values already resharded, by source var and target type: each move is made once. */
   private readonly moved = new Map<number, Map<Aval, Var>>();
 
+  /** Reshard plans by (interned) type from and to: a repeated layer plans each move once. */
+  private readonly plans = new Map<Aval, Map<Aval, ReshardStep[] | null>>();
+
+  private plan(from: Aval, to: Aval, t: Target): ReshardStep[] | null {
+    let byTo = this.plans.get(from);
+    if (byTo === undefined) {
+      byTo = new Map();
+      this.plans.set(from, byTo);
+    }
+    let steps = byTo.get(to);
+    if (steps === undefined) {
+      steps = planReshard(
+        from,
+        t,
+        (dim, axes) => this.program.dims[dim]! % groupSize(this.mesh, axes) === 0,
+      );
+      byTo.set(to, steps);
+    }
+    return steps;
+  }
+
   /** Reshards `v` to `t`, emitting the collectives it takes (once per value and target). */
   reshard(v: Var, t: Target, cause: Eqn): Var {
     if (alreadyThere(v.aval, t)) return v;
@@ -123,11 +212,7 @@ class Lowering {
     }
     const done = fromV.get(to);
     if (done) return done;
-    const steps = planReshard(
-      v.aval,
-      t,
-      (dim, axes) => this.program.dims[dim]! % groupSize(this.mesh, axes) === 0,
-    );
+    const steps = this.plan(v.aval, to, t);
     if (steps === null) {
       throw new ShardingError(
         "sharding",
@@ -243,14 +328,25 @@ export function lower(program: Program, mesh: Mesh): Program {
   const downstream = constraints(program);
   const outputIds = new Set(program.outputs.map((o) => o.var.id));
   const sizeOf = (a: string) => axisSize(mesh, a);
+  const memo = new DecisionMemo();
+  const ctx: { -readonly [K in keyof RuleContext]: RuleContext[K] } = {
+    dims: program.dims,
+    axisSize: sizeOf,
+    constraint: undefined,
+    output: false,
+  };
   for (const eqn of program.eqns) {
-    const current = eqn.inputs.map((a) => (a.kind === "var" ? env[a.id]! : null));
-    const ctx: RuleContext = {
-      dims: program.dims,
-      axisSize: sizeOf,
-      constraint: downstream[eqn.outputs[0]!.id],
-      output: outputIds.has(eqn.outputs[0]!.id),
-    };
+    const n = eqn.inputs.length;
+    const current = new Array<Var | null>(n);
+    const avals = new Array<Aval | null>(n);
+    for (let i = 0; i < n; i++) {
+      const a = eqn.inputs[i]!;
+      const v = a.kind === "var" ? env[a.id]! : null;
+      current[i] = v;
+      avals[i] = v === null ? null : v.aval;
+    }
+    ctx.constraint = downstream[eqn.outputs[0]!.id];
+    ctx.output = outputIds.has(eqn.outputs[0]!.id);
     if (eqn.primitive === Primitive.Shard) {
       check(eqn.outputs[0]!.aval, "constraint", lowering, eqn);
     }
@@ -258,12 +354,8 @@ export function lower(program: Program, mesh: Mesh): Program {
       e: Eqn,
       o: readonly (Aval | null)[],
       c: RuleContext,
-    ) => ReturnType<(typeof shardingRules)[Primitive.Add]>;
-    const decided = rule(
-      eqn,
-      current.map((v) => v?.aval ?? null),
-      ctx,
-    );
+    ) => RuleResult;
+    const decided = memo.decide(eqn, avals, ctx, rule);
     const inputsNow: Atom[] = eqn.inputs.map((a, i) => {
       const v = current[i];
       const t = decided.operands[i];
@@ -283,7 +375,7 @@ export function lower(program: Program, mesh: Mesh): Program {
       outputs,
       source: eqn.source,
     } as Eqn;
-    const combine = (decided.combine ?? []).filter((a) => sizeOf(a) > 1);
+    const combine = decided.combine ? decided.combine.filter((a) => sizeOf(a) > 1) : NO_AXES;
     if (
       combine.length > 0 &&
       (lowered.primitive === Primitive.ReduceMax || lowered.primitive === Primitive.FlashAttention)
