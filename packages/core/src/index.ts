@@ -108,6 +108,7 @@ export {
   type Sharding,
 } from "./notation.js";
 export { contract, type Operand, type ResultShape } from "./numeric-rules.js";
+export { type MemoSlot, OpMemo } from "./op-memo.js";
 export {
   type AllGatherParams,
   type AllReduceParams,

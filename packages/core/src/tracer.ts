@@ -7,12 +7,20 @@ import type {
   Eqn,
   EqnOf,
   InputRole,
+  Literal,
   Program,
   ProgramInput,
   ProgramOutput,
   Var,
 } from "./ir.js";
-import { checkSharding, parseSharding, printSharding, type Sharding } from "./notation.js";
+import {
+  checkSharding,
+  type DimSharding,
+  parseSharding,
+  printSharding,
+  type Sharding,
+} from "./notation.js";
+import { OpMemo } from "./op-memo.js";
 import type { ParamsOf, Primitive } from "./primitives.js";
 import { printAtom, printType } from "./printer.js";
 import { RuleError } from "./rule-error.js";
@@ -100,11 +108,9 @@ export class Tracer {
   get dtype(): DType {
     return this.var.aval.dtype;
   }
-  private names: readonly string[] | undefined;
   /** Dim names in order. */
   get dims(): readonly string[] {
-    this.names ??= this.var.aval.dims.map((d) => d.dim);
-    return this.names;
+    return dimNames(this.var.aval.dims);
   }
   /** Global size of a dim of this tensor. */
   size(dim: string): number {
@@ -117,6 +123,18 @@ export class Tracer {
   toString(): string {
     return `${this.var.name}:${printType(this.var.aval)}`;
   }
+}
+
+const namesOf = new WeakMap<readonly DimSharding[], readonly string[]>();
+
+/** The names of a dims list, computed once per (interned, shared) list. */
+function dimNames(dims: readonly DimSharding[]): readonly string[] {
+  let names = namesOf.get(dims);
+  if (names === undefined) {
+    names = dims.map((d) => d.dim);
+    namesOf.set(dims, names);
+  }
+  return names;
 }
 
 /**
@@ -230,33 +248,50 @@ export class ProgramBuilder {
     }
   }
 
-  bind<P extends Primitive>(
+  /** Result types already worked out, by op and operand types. */
+  private readonly shapes = new OpMemo<readonly Aval[]>();
+
+  /** Operand types for shape rules: one array reused by every bind (rules do not keep it). */
+  private readonly operandAvals: (Aval | null)[] = [];
+
+  /** Records an equation and returns its result vars (`bind`, `bind1` wrap them as tracers). */
+  private record<P extends Primitive>(
     primitive: P,
     operands: readonly (Tracer | number)[],
     params: ParamsOf<P>,
     source: StackCapture | undefined,
-  ): Tracer[] {
+  ): readonly Var[] {
     const n = operands.length;
     const inputs = new Array<Atom>(n);
-    const operandAvals = new Array<Aval | null>(n);
+    const operandAvals = this.operandAvals;
+    operandAvals.length = n;
     for (let i = 0; i < n; i++) {
       const o = operands[i]!;
       if (typeof o === "number") {
-        inputs[i] = { kind: "literal", value: o };
+        inputs[i] = literal(o);
         operandAvals[i] = null;
       } else {
         inputs[i] = o.var;
         operandAvals[i] = o.var.aval;
       }
     }
-    let avals: Aval[];
+    let avals: readonly Aval[];
     try {
-      const rule = shapeRules[primitive] as (
-        i: readonly (Aval | null)[],
-        p: ParamsOf<P>,
-        c: { dims: Dims },
-      ) => Aval[];
-      avals = rule(operandAvals, params, this.shapeContext);
+      // Shape rules are pure: a repeated op (same primitive, params, operand types) is checked
+      // once per trace. Dims only gain entries while tracing, so a check that passed holds.
+      const slot = this.shapes.at(primitive, params, operandAvals, NO_EXTRA);
+      const known = slot?.value;
+      if (known !== undefined) {
+        avals = known;
+      } else {
+        const rule = shapeRules[primitive] as (
+          i: readonly (Aval | null)[],
+          p: ParamsOf<P>,
+          c: { dims: Dims },
+        ) => Aval[];
+        avals = rule(operandAvals, params, this.shapeContext);
+        if (slot) slot.value = avals;
+      }
     } catch (e) {
       if (!(e instanceof RuleError)) throw e;
       const operandText = inputs.map(printAtom).join(", ");
@@ -266,8 +301,11 @@ export class ProgramBuilder {
         `${e.message}\n  operands: ${operandText}`,
         (source ?? new StackCapture()).location,
       );
+    } finally {
+      operandAvals.length = 0;
     }
-    const outputs = avals.map((a) => this.newVar(a));
+    const outputs = new Array<Var>(avals.length);
+    for (let i = 0; i < avals.length; i++) outputs[i] = this.newVar(avals[i]!);
     const eqn = (
       source
         ? { primitive, params, inputs, outputs, source }
@@ -275,7 +313,26 @@ export class ProgramBuilder {
     ) as EqnOf<P>;
     // EqnOf<P> for a generic P is one member of the Eqn union, which TS cannot see here.
     this.eqns.push(eqn as unknown as Eqn);
-    return outputs.map((v) => new Tracer(this, v));
+    return outputs;
+  }
+
+  bind<P extends Primitive>(
+    primitive: P,
+    operands: readonly (Tracer | number)[],
+    params: ParamsOf<P>,
+    source: StackCapture | undefined,
+  ): Tracer[] {
+    return this.record(primitive, operands, params, source).map((v) => new Tracer(this, v));
+  }
+
+  /** `bind` for an op of one result. */
+  bind1<P extends Primitive>(
+    primitive: P,
+    operands: readonly (Tracer | number)[],
+    params: ParamsOf<P>,
+    source: StackCapture | undefined,
+  ): Tracer {
+    return new Tracer(this, this.record(primitive, operands, params, source)[0]!);
   }
 
   finish(outputs: ProgramOutput[], retrace?: () => Program): Program {
@@ -312,8 +369,30 @@ export function bind<P extends Primitive>(
   params: ParamsOf<P>,
   newDims?: Dims,
 ): Tracer[] {
+  const builder = builderOf(primitive, operands);
+  const source = builder.sources ? captureSource() : undefined;
+  if (newDims) builder.declareDims(primitive, newDims, source);
+  return builder.bind(primitive, operands, params, source);
+}
+
+/** The single result of `bind`. */
+export function bind1<P extends Primitive>(
+  primitive: P,
+  operands: readonly (Tracer | number)[],
+  params: ParamsOf<P>,
+  newDims?: Dims,
+): Tracer {
+  const builder = builderOf(primitive, operands);
+  const source = builder.sources ? captureSource() : undefined;
+  if (newDims) builder.declareDims(primitive, newDims, source);
+  return builder.bind1(primitive, operands, params, source);
+}
+
+/** The trace the operands belong to; a typed error for operands that are not traced values. */
+function builderOf(primitive: Primitive, operands: readonly (Tracer | number)[]): ProgramBuilder {
   let builder: ProgramBuilder | undefined;
-  for (const o of operands) {
+  for (let i = 0; i < operands.length; i++) {
+    const o = operands[i];
     if (o instanceof Tracer) {
       if (builder && o.builder !== builder) {
         throw new OpError("input", primitive, "operands come from different traces", here());
@@ -331,19 +410,23 @@ export function bind<P extends Primitive>(
   if (!builder) {
     throw new OpError("input", primitive, "needs at least one traced tensor operand", here());
   }
-  const source = builder.sources ? captureSource() : undefined;
-  if (newDims) builder.declareDims(primitive, newDims, source);
-  return builder.bind(primitive, operands, params, source);
+  return builder;
 }
 
-/** The single result of `bind`. */
-export function bind1<P extends Primitive>(
-  primitive: P,
-  operands: readonly (Tracer | number)[],
-  params: ParamsOf<P>,
-  newDims?: Dims,
-): Tracer {
-  return bind(primitive, operands, params, newDims)[0]!;
+const NO_EXTRA: readonly unknown[] = [];
+
+const literals = new Map<number, Literal>();
+
+/** One shared operand object per literal value. */
+function literal(value: number): Literal {
+  // −0 would share +0's entry (maps compare by SameValueZero): kept apart.
+  if (Object.is(value, -0)) return { kind: "literal", value };
+  let l = literals.get(value);
+  if (l === undefined) {
+    l = Object.freeze({ kind: "literal", value });
+    if (literals.size < 4096) literals.set(value, l);
+  }
+  return l;
 }
 
 const here = callerLocation;

@@ -7,6 +7,7 @@ import {
   dimSharding,
   type Eqn,
   internAval,
+  OpMemo,
   Primitive,
   type Program,
   type ProgramInput,
@@ -29,78 +30,8 @@ import type { RuleContext, RuleResult } from "./rule-types.js";
 import { shardingRules } from "./rules.js";
 import { axisSize, groupSize, shardingProblem } from "./sizes.js";
 
-/** Primitives whose params objects the ops share (elementwise, casts, reductions, einsums). */
-const MEMOIZED = new Set<Primitive>([
-  Primitive.Einsum,
-  Primitive.Exp,
-  Primitive.Log,
-  Primitive.Tanh,
-  Primitive.Rsqrt,
-  Primitive.Neg,
-  Primitive.Silu,
-  Primitive.Gelu,
-  Primitive.Cast,
-  Primitive.Add,
-  Primitive.Sub,
-  Primitive.Mul,
-  Primitive.Div,
-  Primitive.Max,
-  Primitive.ReduceSum,
-  Primitive.ReduceMax,
-  Primitive.ReduceMean,
-]);
-
-const LEAF = Symbol("decision");
-const LITERAL = Symbol("literal");
 const UNCONSTRAINED = Symbol("unconstrained");
-
-/**
- * Sharding decisions already made in one lowering. A rule's decision depends only on the
- * primitive and its params, the operands' types, and (for an einsum) the constraint downstream
- * and whether the result is an output; types are interned and the ops share params objects,
- * so a layer repeated a hundred times is decided once. Rules are pure and their results never
- * changed, so a decision can be handed to every equation that asks the same.
- */
-class DecisionMemo {
-  private readonly root = new Map<unknown, Map<unknown, unknown>>();
-
-  decide(
-    eqn: Eqn,
-    avals: readonly (Aval | null)[],
-    ctx: RuleContext,
-    rule: (e: Eqn, o: readonly (Aval | null)[], c: RuleContext) => RuleResult,
-  ): RuleResult {
-    if (!MEMOIZED.has(eqn.primitive)) return rule(eqn, avals, ctx);
-    // Elementwise ops share one empty params object: the primitive comes first.
-    let node = this.root.get(eqn.primitive);
-    if (node === undefined) {
-      node = new Map();
-      this.root.set(eqn.primitive, node);
-    }
-    node = step(node, eqn.params);
-    for (let i = 0; i < avals.length; i++) node = step(node, avals[i] ?? LITERAL);
-    if (eqn.primitive === Primitive.Einsum) {
-      const c = ctx.constraint;
-      node = step(node, c ? aval("bf16", c.dims, c.partial) : UNCONSTRAINED);
-      node = step(node, ctx.output === true);
-    }
-    let decided = node.get(LEAF) as RuleResult | undefined;
-    if (decided === undefined) {
-      decided = rule(eqn, avals, ctx);
-      node.set(LEAF, decided);
-    }
-    return decided;
-  }
-}
-
-function step(node: Map<unknown, unknown>, key: unknown): Map<unknown, unknown> {
-  let next = node.get(key) as Map<unknown, unknown> | undefined;
-  if (next === undefined) {
-    next = new Map();
-    node.set(key, next);
-  }
-  return next;
-}
+const NO_EXTRA: readonly unknown[] = [];
 
 /** A bad sharding for a mesh, or a choice lowering will not make for you. */
 export class ShardingError extends ShardcostError {
@@ -328,7 +259,7 @@ export function lower(program: Program, mesh: Mesh): Program {
   const downstream = constraints(program);
   const outputIds = new Set(program.outputs.map((o) => o.var.id));
   const sizeOf = (a: string) => axisSize(mesh, a);
-  const memo = new DecisionMemo();
+  const memo = new OpMemo<RuleResult>();
   const ctx: { -readonly [K in keyof RuleContext]: RuleContext[K] } = {
     dims: program.dims,
     axisSize: sizeOf,
@@ -355,7 +286,19 @@ export function lower(program: Program, mesh: Mesh): Program {
       o: readonly (Aval | null)[],
       c: RuleContext,
     ) => RuleResult;
-    const decided = memo.decide(eqn, avals, ctx, rule);
+    // A decision depends on the primitive, params and operand types, and for an einsum on the
+    // constraint downstream and whether the result is an output: repeated layers decide once.
+    const c = ctx.constraint;
+    const slot = memo.at(
+      eqn.primitive,
+      eqn.params,
+      avals,
+      eqn.primitive === Primitive.Einsum
+        ? [c ? aval("bf16", c.dims, c.partial) : UNCONSTRAINED, ctx.output === true]
+        : NO_EXTRA,
+    );
+    const decided = slot?.value ?? rule(eqn, avals, ctx);
+    if (slot) slot.value = decided;
     const inputsNow: Atom[] = eqn.inputs.map((a, i) => {
       const v = current[i];
       const t = decided.operands[i];

@@ -1,0 +1,145 @@
+import {
+  type Aval,
+  aval,
+  dimSharding,
+  type Eqn,
+  internAval,
+  type Program,
+  param,
+  plainAval,
+  printProgram,
+  tensor,
+  trace,
+} from "@shardcost/core";
+import { add, einsum, LLAMA3_8B, llamaDecode, shard } from "@shardcost/ops";
+import { resolveLayout } from "@shardcost/serving";
+import { lower, mesh } from "@shardcost/sharding";
+import { describe, expect, it } from "vitest";
+
+// Value types are interned, and the tracer and the lowering remember what a repeated op
+// decided (by primitive, shared params object and operand types). These tests hold the
+// remembered paths to the plain ones.
+
+/** The same program with every equation's params copied: no two equations share params. */
+function unshared(p: Program): Program {
+  return {
+    ...p,
+    eqns: p.eqns.map((e) => ({ ...e, params: { ...e.params } }) as Eqn),
+  };
+}
+
+describe("interned types", () => {
+  it("gives one object per distinct type, whatever object the parts come in", () => {
+    const a = aval(
+      "bf16",
+      [
+        { dim: "B", axes: ["X"] },
+        { dim: "D", axes: [] },
+      ],
+      [],
+    );
+    const b = aval("bf16", [dimSharding("B", ["X"]), dimSharding("D", [])]);
+    expect(b).toBe(a);
+    expect(internAval({ dtype: "bf16", dims: [...a.dims], partial: [] })).toBe(a);
+    expect(aval("f32", a.dims)).not.toBe(a);
+    expect(aval("bf16", a.dims, ["Y"])).not.toBe(a);
+    expect(aval("bf16", [dimSharding("B", ["X", "Y"]), dimSharding("D", [])])).not.toBe(a);
+    expect(plainAval("bf16", ["B", "D"])).toBe(aval("bf16", [dimSharding("B", []), a.dims[1]!]));
+    expect(a).toEqual({
+      dtype: "bf16",
+      dims: [
+        { dim: "B", axes: ["X"] },
+        { dim: "D", axes: [] },
+      ],
+      partial: [],
+    });
+  });
+
+  it("makes every type of a traced and a lowered LLaMA step the interned one", () => {
+    const m = mesh("v5e", { X: 2, Y: 4 });
+    const config = { ...LLAMA3_8B, layers: 2 };
+    const query = { batch: 8, seq: 1024 };
+    const step = llamaDecode(config, {
+      ...query,
+      weights: "int8",
+      layout: resolveLayout("2d-ws", config, m, query),
+    });
+    const traced = trace(step.fn, step.inputs, step.dims);
+    const lowered = lower(traced, m);
+    for (const p of [traced, lowered]) {
+      const avals: Aval[] = [
+        ...p.inputs.map((i) => i.var.aval),
+        ...p.eqns.flatMap((e) => e.outputs.map((o) => o.aval)),
+      ];
+      for (const a of avals) expect(internAval(a)).toBe(a);
+      // Far fewer distinct types than values: equal types are one object.
+      expect(new Set(avals).size).toBeLessThan(avals.length / 4);
+    }
+  });
+});
+
+describe("remembered rule results", () => {
+  it("lowers a repeated layer exactly as it lowers one whose equations share nothing", () => {
+    for (const [layout, shape] of [
+      ["1d-ws", { X: 4, Y: 2 }],
+      ["2d-ws", { X: 2, Y: 4 }],
+      ["weight-gathered", { X: 4, Y: 2 }],
+      ["fsdp", { X: 8 }],
+    ] as const) {
+      const m = mesh("v5e", shape);
+      const config = { ...LLAMA3_8B, layers: 3 };
+      const query = { batch: 16, seq: 1024 };
+      const step = llamaDecode(config, {
+        ...query,
+        weights: "int8",
+        kv: "int8",
+        layout: resolveLayout(layout, config, m, query),
+      });
+      const traced = trace(step.fn, step.inputs, step.dims);
+      const shared = new Set(traced.eqns.map((e) => e.params)).size;
+      expect(shared).toBeLessThan(traced.eqns.length / 2);
+      expect(printProgram(lower(traced, m))).toBe(printProgram(lower(unshared(traced), m)));
+    }
+  });
+
+  it("tells apart one einsum under different constraints downstream", () => {
+    // A weight split on the contracted dim, a small replicated activation: under [B, F_X] the
+    // split is kept and the result reduce-scattered (once); without, an AllReduce (twice the
+    // result) costs more than gathering the weight, so the weight is gathered.
+    const m = mesh("v5e", { X: 2 });
+    const p = trace(
+      (t) => [
+        shard(einsum("BD,DF->BF", t.x, t.w), "[B, F_X]"),
+        shard(einsum("BD,DF->BF", t.x, t.w), "[B, F]"),
+      ],
+      { x: tensor("[B, D]"), w: param("[D_X, F]") },
+      { B: 8, D: 12, F: 32 },
+    );
+    expect(new Set(p.eqns.map((e) => e.params)).size).toBeLessThan(p.eqns.length);
+    const lowered = printProgram(lower(p, m));
+    expect(lowered).toBe(printProgram(lower(unshared(p), m)));
+    expect(lowered).toMatch(/ReduceScatter/);
+    expect(lowered).toMatch(/AllGather/);
+  });
+
+  it("still rejects an op after the same op was accepted on other operand types", () => {
+    expect(() =>
+      trace(
+        (t) => [add(t.a, t.b), add(t.a, t.c)],
+        { a: tensor("[B, D]"), b: tensor("[B, D]"), c: param("[B, D]", "f32") },
+        { B: 2, D: 4 },
+      ),
+    ).toThrow(/dtypes bf16 and f32/);
+  });
+
+  it("keeps −0 and +0 literals apart", () => {
+    const p = trace((t) => add(add(t.a, -0), 0), { a: tensor("[B]", "f32") }, { B: 2 });
+    const [first, second] = p.eqns;
+    const value = (e: Eqn | undefined) => {
+      const l = e?.inputs[1];
+      return l?.kind === "literal" ? l.value : undefined;
+    };
+    expect(Object.is(value(first), -0)).toBe(true);
+    expect(Object.is(value(second), 0)).toBe(true);
+  });
+});
