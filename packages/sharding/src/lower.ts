@@ -4,7 +4,6 @@ import {
   aval,
   type DimSharding,
   debugPass,
-  dimSharding,
   type Eqn,
   internAval,
   OpMemo,
