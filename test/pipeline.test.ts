@@ -34,6 +34,23 @@ describe("compile", () => {
     for (const pass of PASSES) expect(c.print(pass).length).toBeGreaterThan(0);
   });
 
+  it("releases the program it traced once lowered, and traces it again only when asked", () => {
+    let calls = 0;
+    const counted = model({ inputs, dims: mlp.dims }, (t) => {
+      calls++;
+      return mlp.fn(t);
+    });
+    const c = compile(counted, { mesh: m });
+    void c.estimate;
+    expect(calls).toBe(1);
+    const again = c.traced;
+    expect(calls).toBe(2);
+    expect(printProgram(again)).toBe(printProgram(trace(mlp.fn, mlp.inputs, mlp.dims)));
+    expect(c.traced).toBe(again); // kept once asked for
+    expect(c.retyped({ param: { from: "int8", to: "int4" } }).traced).toBe(again);
+    expect(calls).toBe(2);
+  });
+
   it("re-costs the same kernels at other sizes, and says when a sharded dim stops dividing", () => {
     const c = compile(mlp, { mesh: m });
     expect(c.divides({ B: 48 })).toBe(true);

@@ -183,7 +183,7 @@ export function estimateModel(
       : undefined;
   if (periodic) return estimated(model, m, layout, batch, resolved, periodic, undefined);
   const compiled = compileModel(model, m, resolved, batch);
-  const step = { estimate: groupEstimate(compiled.estimate), dims: compiled.traced.dims };
+  const step = { estimate: groupEstimate(compiled.estimate), dims: compiled.lowered.dims };
   return estimated(model, m, layout, batch, resolved, step, compiled);
 }
 

@@ -123,5 +123,5 @@ export function compileStepPeriodic(
     groupEstimate(three.estimate),
     config.layers,
   );
-  return estimate && { estimate, resolved, dims: three.traced.dims };
+  return estimate && { estimate, resolved, dims: three.lowered.dims };
 }

@@ -51,18 +51,29 @@ export class Compiled {
   private cachedEstimate: Estimate | undefined;
   private readonly linear = new Map<string, LinearCosts | null>();
   private cachedShardedDims: readonly (readonly [string, number])[] | undefined;
+  private readonly source: TracedSource;
   /**
-   * @param traced the program as traced, global shapes with their shardings
+   * @param traced the program as traced, global shapes with their shardings — or how to trace
+   *   it again: a program `compile` traced itself is not kept once lowered (tracing is
+   *   deterministic), and is traced afresh only if asked for
    * @param lowered the SPMD program for `mesh`, collectives inserted
    * @param fused the lowered program without dead code, fused into kernels
    * @param mesh the mesh it was lowered for
    */
   constructor(
-    readonly traced: Program,
+    traced: Program | TracedSource,
     readonly lowered: Program,
     readonly fused: FusedProgram,
     readonly mesh: Mesh,
-  ) {}
+  ) {
+    this.source = "eqns" in traced ? { program: traced, retrace: () => traced } : traced;
+  }
+
+  /** The program as traced (traced again on first use when `compile` did not keep it). */
+  get traced(): Program {
+    this.source.program ??= this.source.retrace();
+    return this.source.program;
+  }
 
   /** The per-chip estimate at the program's own dims. */
   get estimate(): Estimate {
@@ -129,7 +140,7 @@ export class Compiled {
     // Retyping keeps every equation and var in place, so the kernels and def-use facts stay.
     const { graph, fusion } = this.fused;
     const program = retypeStorage(this.fused.program, change);
-    return new Compiled(this.traced, lowered, { program, graph, fusion }, this.mesh);
+    return new Compiled(this.source, lowered, { program, graph, fusion }, this.mesh);
   }
 
   /** One pass's result in the book's notation. */
@@ -156,19 +167,28 @@ export type StorageChange = Readonly<Partial<Record<"param" | "cache", StorageRe
  * chip. `SHARDCOST_DEBUG=passes` prints each pass's result to stderr.
  */
 export function compile<I>(source: Traceable<I> | Program, options: CompileOptions): Compiled {
-  const traced = isProgram(source)
-    ? source
-    : trace(
-        source.fn,
-        source.inputs,
-        options.dims ? { ...source.dims, ...options.dims } : source.dims,
-        { sourceLocations: "lazy" },
-      );
-  if (!isProgram(source)) debugPass("trace", () => printProgram(traced));
+  if (isProgram(source)) {
+    const lowered = lower(source, options.mesh);
+    const fused = fuseKernels(lowered);
+    debugPass("fuse", () => printFused(fused));
+    return new Compiled(source, lowered, fused, options.mesh);
+  }
+  const dims = options.dims ? { ...source.dims, ...options.dims } : source.dims;
+  const retrace = () => trace(source.fn, source.inputs, dims, { sourceLocations: "lazy" });
+  let traced: Program | undefined = retrace();
+  debugPass("trace", () => printProgram(traced!));
   const lowered = lower(traced, options.mesh);
+  // Released once lowered: a million-equation program need not be held twice.
+  traced = undefined;
   const fused = fuseKernels(lowered);
   debugPass("fuse", () => printFused(fused));
-  return new Compiled(traced, lowered, fused, options.mesh);
+  return new Compiled({ program: undefined, retrace }, lowered, fused, options.mesh);
+}
+
+/** A traced program, kept or to be traced again, shared by a compile and its retypings. */
+export interface TracedSource {
+  program: Program | undefined;
+  readonly retrace: () => Program;
 }
 
 function isProgram<I>(x: Traceable<I> | Program): x is Program {

@@ -17,6 +17,7 @@ export {
   type PassName,
   type StorageChange,
   type Traceable,
+  type TracedSource,
 } from "./compile.js";
 export { lower, ShardingError } from "./lower.js";
 export {
