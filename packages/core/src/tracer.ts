@@ -251,8 +251,8 @@ export class ProgramBuilder {
   /** Result types already worked out, by op and operand types. */
   private readonly shapes = new OpMemo<readonly Aval[]>();
 
-  /** Operand types for shape rules: one array reused by every bind (rules do not keep it). */
-  private readonly operandAvals: (Aval | null)[] = [];
+  /** Operand types for shape rules: one array per arity, reused (rules do not keep it). */
+  private readonly operandScratch: (Aval | null)[][] = [];
 
   /** Records an equation and returns its result vars (`bind`, `bind1` wrap them as tracers). */
   private record<P extends Primitive>(
@@ -263,8 +263,11 @@ export class ProgramBuilder {
   ): readonly Var[] {
     const n = operands.length;
     const inputs = new Array<Atom>(n);
-    const operandAvals = this.operandAvals;
-    operandAvals.length = n;
+    let operandAvals = this.operandScratch[n];
+    if (operandAvals === undefined) {
+      operandAvals = new Array<Aval | null>(n).fill(null);
+      this.operandScratch[n] = operandAvals;
+    }
     for (let i = 0; i < n; i++) {
       const o = operands[i]!;
       if (typeof o === "number") {
@@ -302,7 +305,7 @@ export class ProgramBuilder {
         (source ?? new StackCapture()).location,
       );
     } finally {
-      operandAvals.length = 0;
+      operandAvals.fill(null);
     }
     const outputs = new Array<Var>(avals.length);
     for (let i = 0; i < avals.length; i++) outputs[i] = this.newVar(avals[i]!);

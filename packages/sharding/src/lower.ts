@@ -298,25 +298,38 @@ export function lower(program: Program, mesh: Mesh): Program {
     );
     const decided = slot?.value ?? rule(eqn, avals, ctx);
     if (slot) slot.value = decided;
-    const inputsNow: Atom[] = eqn.inputs.map((a, i) => {
+    // Values whose type lowering leaves alone keep their traced var, and an equation whose
+    // operands and results all stay is kept as it is: no copies for replicated work.
+    let inputsNow = eqn.inputs;
+    for (let i = 0; i < n; i++) {
       const v = current[i];
       const t = decided.operands[i];
-      return v && t ? lowering.reshard(v, t, eqn) : a;
-    });
-    const outputs = eqn.outputs.map((o, i) => {
+      const a = v && t ? lowering.reshard(v, t, eqn) : eqn.inputs[i]!;
+      if (a === eqn.inputs[i]) continue;
+      if (inputsNow === eqn.inputs) inputsNow = eqn.inputs.slice();
+      (inputsNow as Atom[])[i] = a;
+    }
+    let outputs = eqn.outputs;
+    for (let i = 0; i < eqn.outputs.length; i++) {
+      const o = eqn.outputs[i]!;
       const aval = applyTarget(o.aval, decided.results[i]!);
       check(aval, `result ${o.name}`, lowering, eqn);
-      const v = lowering.newVar(o.name, aval, o.id);
+      const v = aval === o.aval ? o : lowering.newVar(o.name, aval, o.id);
       env[o.id] = v;
-      return v;
-    });
-    const lowered = {
-      primitive: eqn.primitive,
-      params: eqn.params,
-      inputs: inputsNow,
-      outputs,
-      source: eqn.source,
-    } as Eqn;
+      if (v === o) continue;
+      if (outputs === eqn.outputs) outputs = eqn.outputs.slice();
+      (outputs as Var[])[i] = v;
+    }
+    const lowered =
+      inputsNow === eqn.inputs && outputs === eqn.outputs
+        ? eqn
+        : ({
+            primitive: eqn.primitive,
+            params: eqn.params,
+            inputs: inputsNow,
+            outputs,
+            source: eqn.source,
+          } as Eqn);
     const combine = decided.combine ? decided.combine.filter((a) => sizeOf(a) > 1) : NO_AXES;
     if (
       combine.length > 0 &&
