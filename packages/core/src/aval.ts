@@ -7,7 +7,8 @@ import type { DimSharding } from "./notation.js";
  * partial sums), so a program of a million equations holds a few hundred types rather than a
  * million copies, equal types are the same object (passes compare and cache by identity), and
  * making a type that exists allocates nothing. Lookups walk small tries keyed by strings and
- * by the interned parts themselves.
+ * by the interned parts themselves. Types hold no sizes (only names, axes and dtypes), so the
+ * tables stay small however many programs a process traces.
  */
 
 const NO_AXES: readonly string[] = [];

@@ -286,7 +286,8 @@ export function lower(program: Program, mesh: Mesh): Program {
       c: RuleContext,
     ) => RuleResult;
     // A decision depends on the primitive, params and operand types, and for an einsum on the
-    // constraint downstream and whether the result is an output: repeated layers decide once.
+    // constraint downstream (keyed by its sharding, interned as a type of a fixed dtype) and
+    // whether the result is an output: repeated layers decide once.
     const c = ctx.constraint;
     const slot = memo.at(
       eqn.primitive,
