@@ -3,8 +3,8 @@ import { Primitive } from "./primitives.js";
 
 /**
  * Primitives whose params objects the ops share between equations (elementwise ops, casts,
- * reductions, einsums): an equation of one of these is identified by its primitive, its params
- * object and its operands' (interned) types.
+ * reductions, einsums, lookups, slices and layout ops): an equation of one of these is
+ * identified by its primitive, its params object and its operands' (interned) types.
  */
 const SHARED_PARAMS: ReadonlySet<Primitive> = new Set<Primitive>([
   Primitive.Einsum,
@@ -24,6 +24,13 @@ const SHARED_PARAMS: ReadonlySet<Primitive> = new Set<Primitive>([
   Primitive.ReduceSum,
   Primitive.ReduceMax,
   Primitive.ReduceMean,
+  Primitive.Gather,
+  Primitive.DynamicSlice,
+  Primitive.DynamicUpdateSlice,
+  Primitive.Rename,
+  Primitive.Split,
+  Primitive.Merge,
+  Primitive.Concatenate,
 ]);
 
 const LEAF = Symbol("result");

@@ -10,9 +10,28 @@ import {
   type Tracer,
 } from "@shardcost/core";
 
+const paramsByKey = new Map<string, object>();
+
+/**
+ * One params object per distinct value (keyed by its text), shared by every equation that takes
+ * it, so the tracer and lowering can remember what a repeated op decided (see core's `OpMemo`).
+ */
+function shared<T extends object>(key: string, make: () => T): T {
+  let p = paramsByKey.get(key) as T | undefined;
+  if (p === undefined) {
+    p = Object.freeze(make());
+    if (paramsByKey.size < 10_000) paramsByKey.set(key, p);
+  }
+  return p;
+}
+
 /** Embedding lookup: rows of `table` along `dim` picked by int32 `ids`. */
 export const gather = (table: Tracer, ids: Tracer, dim: string) =>
-  bind1(Primitive.Gather, [table, ids], { dim });
+  bind1(
+    Primitive.Gather,
+    [table, ids],
+    shared(`gather ${dim}`, () => ({ dim })),
+  );
 
 /** The window of a dynamic slice: its dim's name and size, or one position (the dim dropped). */
 export interface SliceOptions {
@@ -28,10 +47,11 @@ export function dynamicSlice(
   options: SliceOptions = {},
 ): Tracer {
   const as = options.as;
+  const outDim = as ? as.dim : null;
   return bind1(
     Primitive.DynamicSlice,
     [x, start],
-    { dim, outDim: as ? as.dim : null },
+    shared(`slice ${dim} ${outDim}`, () => ({ dim, outDim })),
     as ? { [as.dim]: as.size } : undefined,
   );
 }
@@ -47,10 +67,12 @@ export function dynamicUpdateSlice(
   start: Tracer | number,
   updateDim?: string,
 ): Tracer {
-  return bind1(Primitive.DynamicUpdateSlice, [x, update, start], {
-    dim,
-    updateDim: updateDim ?? null,
-  });
+  const along = updateDim ?? null;
+  return bind1(
+    Primitive.DynamicUpdateSlice,
+    [x, update, start],
+    shared(`update ${dim} ${along}`, () => ({ dim, updateDim: along })),
+  );
 }
 
 /** Renames a dim (free): `rename(x, "S", "T")`. */
@@ -58,18 +80,31 @@ export const rename = (x: Tracer, from: string, to: string) =>
   bind1(
     Primitive.Rename,
     [x],
-    { from, to },
+    shared(`rename ${from} ${to}`, () => ({ from, to })),
     x?.var && x.dims.includes(from) ? { [to]: x.size(from) } : undefined,
   );
 
 /** Splits `dim` into new dims, row-major: `split(q, "N", { K: 8, G: 8 })`. */
 export const split = (x: Tracer, dim: string, into: Readonly<Record<string, number>>) =>
-  bind1(Primitive.Split, [x], { dim, into: Object.keys(into) }, into);
+  bind1(
+    Primitive.Split,
+    [x],
+    shared(`split ${dim} ${Object.keys(into).join(",")}`, () => ({
+      dim,
+      into: Object.keys(into),
+    })),
+    into,
+  );
 
 /** Merges adjacent `dims` into `into` (sized as their product), row-major. */
 export function merge(x: Tracer, dims: readonly string[], into: string): Tracer {
   const size = x?.var ? dims.reduce((n, d) => n * (x.dims.includes(d) ? x.size(d) : 1), 1) : 1;
-  return bind1(Primitive.Merge, [x], { dims, into }, { [into]: size });
+  return bind1(
+    Primitive.Merge,
+    [x],
+    shared(`merge ${dims.join(",")} ${into}`, () => ({ dims: [...dims], into })),
+    { [into]: size },
+  );
 }
 
 /** Joins `xs` along `dim`; each operand lays its `inputDims[i]` (default `dim`) along it. */
@@ -78,7 +113,11 @@ export function concatenate(
   dim: string,
   inputDims: readonly string[] = xs.map(() => dim),
 ): Tracer {
-  return bind1(Primitive.Concatenate, xs, { inputDims, dim });
+  return bind1(
+    Primitive.Concatenate,
+    xs,
+    shared(`concat ${dim} ${inputDims.join(",")}`, () => ({ inputDims: [...inputDims], dim })),
+  );
 }
 
 /**
