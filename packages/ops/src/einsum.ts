@@ -83,6 +83,8 @@ function einsumParams(parsed: ParsedSpec, outDtype: DType): ParamsOf<Primitive.E
   return p;
 }
 
+const NO_OPTIONS: EinsumOptions = Object.freeze({});
+
 function defaultOut(compute: DType): DType {
   return isFloat(compute) && compute !== "fp8e4m3" && compute !== "fp8e5m2" ? compute : "bf16";
 }
@@ -98,18 +100,57 @@ export const einsum = composite(function einsum(
 ): Tracer {
   const last = args[args.length - 1];
   const hasOptions = last !== undefined && !(last as { var?: unknown }).var;
-  const options = (hasOptions ? last : {}) as EinsumOptions;
+  const options = (hasOptions ? last : NO_OPTIONS) as EinsumOptions;
   const operands = (hasOptions ? args.slice(0, -1) : args) as Tracer[];
   const parsed = parseEinsumSpec(spec);
-  const dtypes = operands.map((o) => o?.dtype).filter((d): d is DType => d !== undefined);
-  const widest = dtypes.reduce<DType>(
-    (w, d) => (precisionRank(d) > precisionRank(w) ? d : w),
-    dtypes[0] ?? "bf16",
-  );
-  const compute = options.compute ?? widest;
-  const cast = operands.map((o) => (o?.var && o.dtype !== compute ? astype(o, compute) : o));
+  // The widest operand dtype (the first of the widest), unless the options say.
+  let widest: DType | undefined;
+  for (const o of operands) {
+    const d = o?.dtype;
+    if (d !== undefined && (widest === undefined || precisionRank(d) > precisionRank(widest))) {
+      widest = d;
+    }
+  }
+  const compute = options.compute ?? widest ?? "bf16";
+  let cast = operands;
+  for (let i = 0; i < operands.length; i++) {
+    const o = operands[i];
+    if (!o?.var || o.dtype === compute) continue;
+    if (cast === operands) cast = operands.slice();
+    cast[i] = astype(o, compute);
+  }
   return bind1(Primitive.Einsum, cast, einsumParams(parsed, options.out ?? defaultOut(compute)));
 });
+
+const specs = new WeakMap<readonly string[], WeakMap<readonly string[], Map<string, string>>>();
+
+/**
+ * The einsum spec contracting dims `a` and `b` to `out`, made once per (dims lists, result):
+ * a tensor's dim names are one shared list per type, so repeated layers find it by identity.
+ */
+function contractionSpec(
+  a: readonly string[],
+  b: readonly string[],
+  out: readonly string[],
+): string {
+  let byB = specs.get(a);
+  if (byB === undefined) {
+    byB = new WeakMap();
+    specs.set(a, byB);
+  }
+  let byOut = byB.get(b);
+  if (byOut === undefined) {
+    byOut = new Map();
+    byB.set(b, byOut);
+  }
+  const key = out.join(" ");
+  let spec = byOut.get(key);
+  if (spec === undefined) {
+    spec = `${a.join(" ")}, ${b.join(" ")} -> ${key}`;
+    byOut.set(key, spec);
+  }
+  return spec;
+}
 
 /** An einsum written by dim names: contracts every dim of `a` and `b` not in `out`. */
 export const contractTo = composite(function contractTo(
@@ -118,7 +159,7 @@ export const contractTo = composite(function contractTo(
   b: Tracer,
   options?: EinsumOptions,
 ) {
-  const spec = `${a.dims.join(" ")}, ${b.dims.join(" ")} -> ${out.join(" ")}`;
+  const spec = contractionSpec(a.dims, b.dims, out);
   return options ? einsum(spec, a, b, options) : einsum(spec, a, b);
 });
 
