@@ -8,10 +8,11 @@ import {
   param,
   plainAval,
   printProgram,
+  printType,
   tensor,
   trace,
 } from "@shardcost/core";
-import { add, einsum, LLAMA3_8B, llamaDecode, shard } from "@shardcost/ops";
+import { add, dynamicSlice, einsum, gather, LLAMA3_8B, llamaDecode, shard } from "@shardcost/ops";
 import { resolveLayout } from "@shardcost/serving";
 import { lower, mesh } from "@shardcost/sharding";
 import { describe, expect, it } from "vitest";
@@ -130,6 +131,26 @@ describe("remembered rule results", () => {
         { B: 2, D: 4 },
       ),
     ).toThrow(/dtypes bf16 and f32/);
+  });
+
+  it("shares params only between equal ones: a dim named null, and bad input, do not leak", () => {
+    const inputs = { x: tensor("[B, S]"), ids: tensor("[B]", "int32"), t: param("[V, D]") };
+    const dims = { B: 2, S: 8, V: 16, D: 4 };
+    const p = trace(
+      (t) => [
+        dynamicSlice(t.x, "S", 0, { as: { dim: "null", size: 1 } }),
+        dynamicSlice(t.x, "S", 0),
+      ],
+      inputs,
+      dims,
+    );
+    expect(p.eqns.map((e) => printType(e.outputs[0]!.aval))).toEqual(["bf16[B, null]", "bf16[B]"]);
+    // A bad call is rejected, and the good one after it is not tainted by it.
+    expect(() =>
+      trace((t) => gather(t.t, t.ids, ["V"] as unknown as string), inputs, dims),
+    ).toThrow(/no dim V/);
+    const good = trace((t) => gather(t.t, t.ids, "V"), inputs, dims);
+    expect(printType(good.eqns[0]!.outputs[0]!.aval)).toBe("bf16[B, D]");
   });
 
   it("keeps −0 and +0 literals apart", () => {

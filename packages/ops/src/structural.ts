@@ -13,16 +13,30 @@ import {
 const paramsByKey = new Map<string, object>();
 
 /**
- * One params object per distinct value (keyed by its text), shared by every equation that takes
- * it, so the tracer and lowering can remember what a repeated op decided (see core's `OpMemo`).
+ * One params object per distinct value, shared by every equation that takes it, so the tracer
+ * and lowering can remember what a repeated op decided (see core's `OpMemo`). The key is the
+ * op and its params as text: names, lists of names (bracketed), or null (written "-"), none of
+ * which a dim name can be mistaken for. Params of any other shape (bad input, which the op's
+ * rule reports) are not shared.
  */
-function shared<T extends object>(key: string, make: () => T): T {
-  let p = paramsByKey.get(key) as T | undefined;
-  if (p === undefined) {
-    p = Object.freeze(make());
-    if (paramsByKey.size < 10_000) paramsByKey.set(key, p);
+function shared<T extends object>(
+  op: string,
+  parts: readonly (string | null | readonly string[])[],
+  make: () => T,
+): T {
+  let key = op;
+  for (const p of parts) {
+    if (p === null) key += " -";
+    else if (typeof p === "string") key += ` ${p}`;
+    else if (Array.isArray(p) && p.every((x) => typeof x === "string")) key += ` [${p.join(",")}]`;
+    else return make();
   }
-  return p;
+  let params = paramsByKey.get(key) as T | undefined;
+  if (params === undefined) {
+    params = Object.freeze(make());
+    if (paramsByKey.size < 10_000) paramsByKey.set(key, params);
+  }
+  return params;
 }
 
 /** Embedding lookup: rows of `table` along `dim` picked by int32 `ids`. */
@@ -30,7 +44,7 @@ export const gather = (table: Tracer, ids: Tracer, dim: string) =>
   bind1(
     Primitive.Gather,
     [table, ids],
-    shared(`gather ${dim}`, () => ({ dim })),
+    shared("gather", [dim], () => ({ dim })),
   );
 
 /** The window of a dynamic slice: its dim's name and size, or one position (the dim dropped). */
@@ -51,7 +65,7 @@ export function dynamicSlice(
   return bind1(
     Primitive.DynamicSlice,
     [x, start],
-    shared(`slice ${dim} ${outDim}`, () => ({ dim, outDim })),
+    shared("slice", [dim, outDim], () => ({ dim, outDim })),
     as ? { [as.dim]: as.size } : undefined,
   );
 }
@@ -71,7 +85,7 @@ export function dynamicUpdateSlice(
   return bind1(
     Primitive.DynamicUpdateSlice,
     [x, update, start],
-    shared(`update ${dim} ${along}`, () => ({ dim, updateDim: along })),
+    shared("update", [dim, along], () => ({ dim, updateDim: along })),
   );
 }
 
@@ -80,7 +94,7 @@ export const rename = (x: Tracer, from: string, to: string) =>
   bind1(
     Primitive.Rename,
     [x],
-    shared(`rename ${from} ${to}`, () => ({ from, to })),
+    shared("rename", [from, to], () => ({ from, to })),
     x?.var && x.dims.includes(from) ? { [to]: x.size(from) } : undefined,
   );
 
@@ -89,7 +103,7 @@ export const split = (x: Tracer, dim: string, into: Readonly<Record<string, numb
   bind1(
     Primitive.Split,
     [x],
-    shared(`split ${dim} ${Object.keys(into).join(",")}`, () => ({
+    shared("split", [dim, Object.keys(into)], () => ({
       dim,
       into: Object.keys(into),
     })),
@@ -102,7 +116,7 @@ export function merge(x: Tracer, dims: readonly string[], into: string): Tracer 
   return bind1(
     Primitive.Merge,
     [x],
-    shared(`merge ${dims.join(",")} ${into}`, () => ({ dims: [...dims], into })),
+    shared("merge", [dims, into], () => ({ dims: Array.isArray(dims) ? [...dims] : dims, into })),
     { [into]: size },
   );
 }
@@ -116,7 +130,10 @@ export function concatenate(
   return bind1(
     Primitive.Concatenate,
     xs,
-    shared(`concat ${dim} ${inputDims.join(",")}`, () => ({ inputDims: [...inputDims], dim })),
+    shared("concat", [dim, inputDims], () => ({
+      inputDims: Array.isArray(inputDims) ? [...inputDims] : inputDims,
+      dim,
+    })),
   );
 }
 
