@@ -100,18 +100,8 @@ export function linearCosts(
     resident[corners + c] = est.memory.cacheBytes;
   }
   const weights = new Float64Array(corners);
-  const kernel: { -readonly [K in keyof KernelFigures]: number } = {
-    flops: 0,
-    hbmBytes: 0,
-    paramBytes: 0,
-    cacheBytes: 0,
-    weightFlops: 0,
-    iciBytes: 0,
-    computeS: 0,
-    hbmS: 0,
-    iciS: 0,
-    timeS: 0,
-  };
+  // One scratch record, refilled per kernel: the sums' shape has every kernel figure.
+  const kernel: { -readonly [K in keyof KernelFigures]: number } = emptySums();
   const model: LinearCosts = {
     free,
     at(dims: Dims): StepCostsAt {
@@ -129,7 +119,7 @@ export function linearCosts(
         return v;
       };
       const sums = emptySums();
-      const rec = kernel; // one scratch record, refilled per kernel (a sweep asks this often)
+      const rec = kernel; // a sweep asks this often
       for (let g = 0; g < kernels; g++) {
         const at = g * FIGURES * corners;
         rec.flops = value(fig, at);
