@@ -79,6 +79,7 @@ describe("collective tables are total", () => {
       "printed name and report kind": "packages/core/src/collectives.ts",
       "params and fusion kind": "packages/core/src/primitives.ts",
       "dtype passes through (storage retyping)": "packages/core/src/retype.ts",
+      "params shared by the ops (remembered rule results)": "packages/core/src/op-memo.ts",
       shape: "packages/core/src/shape-rules.ts",
       "cost (FLOPs and HBM bytes)": "packages/core/src/cost-rules.ts",
       numeric: "packages/core/src/numeric-rules.ts",

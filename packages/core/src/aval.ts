@@ -80,6 +80,16 @@ const internedAvals = new WeakSet<Aval>();
 
 const freshNode = (): AvalNode => ({ next: new Map(), byPartial: new Map(), dims: undefined });
 
+/** The trie node one dim further on (made when new). */
+function step(node: AvalNode, d: DimSharding): AvalNode {
+  let next = node.next.get(d);
+  if (next === undefined) {
+    next = freshNode();
+    node.next.set(d, next);
+  }
+  return next;
+}
+
 function rootOf(dtype: DType): AvalNode {
   let root = avalRoots.get(dtype);
   if (root === undefined) {
@@ -91,15 +101,7 @@ function rootOf(dtype: DType): AvalNode {
 
 function nodeOf(dtype: DType, dims: readonly DimSharding[]): AvalNode {
   let node = rootOf(dtype);
-  for (let i = 0; i < dims.length; i++) {
-    const d = internDim(dims[i]!);
-    let next: AvalNode | undefined = node.next.get(d);
-    if (next === undefined) {
-      next = freshNode();
-      node.next.set(d, next);
-    }
-    node = next;
-  }
+  for (let i = 0; i < dims.length; i++) node = step(node, internDim(dims[i]!));
   node.dims ??= dims.map(internDim);
   return node;
 }
@@ -135,18 +137,8 @@ export function internAval(a: Aval): Aval {
  */
 export function plainAval(dtype: DType, names: readonly string[]): Aval {
   let node = rootOf(dtype);
-  for (let i = 0; i < names.length; i++) {
-    const d = dimSharding(names[i]!, NO_AXES);
-    let next: AvalNode | undefined = node.next.get(d);
-    if (next === undefined) {
-      next = freshNode();
-      node.next.set(d, next);
-    }
-    node = next;
-  }
-  if (node.dims === undefined) {
-    node.dims = names.map((n) => dimSharding(n, NO_AXES));
-  }
+  for (let i = 0; i < names.length; i++) node = step(node, dimSharding(names[i]!, NO_AXES));
+  node.dims ??= names.map((n) => dimSharding(n, NO_AXES));
   return atNode(node, dtype, NO_AXES);
 }
 
@@ -164,12 +156,7 @@ export function resharded(
   const dims = a.dims;
   for (let i = 0; i < dims.length; i++) {
     const d = dimSharding(dims[i]!.dim, axes.get(dims[i]!.dim) ?? NO_AXES);
-    let next: AvalNode | undefined = node.next.get(d);
-    if (next === undefined) {
-      next = freshNode();
-      node.next.set(d, next);
-    }
-    node = next;
+    node = step(node, d);
   }
   node.dims ??= dims.map((d) => dimSharding(d.dim, axes.get(d.dim) ?? NO_AXES));
   return atNode(node, a.dtype, partial);
@@ -179,5 +166,3 @@ export function resharded(
 export function withDtype(a: Aval, dtype: DType): Aval {
   return a.dtype === dtype ? internAval(a) : aval(dtype, a.dims, a.partial);
 }
-
-export { NO_AXES };

@@ -2,36 +2,45 @@ import type { Aval } from "./ir.js";
 import { Primitive } from "./primitives.js";
 
 /**
- * Primitives whose params objects the ops share between equations (elementwise ops, casts,
+ * Whether the ops share a primitive's params objects between equations (elementwise ops, casts,
  * reductions, einsums, lookups, slices and layout ops): an equation of one of these is
- * identified by its primitive, its params object and its operands' (interned) types.
+ * identified by its primitive, its params object and its operands' (interned) types. Total: a
+ * new primitive must say. Constraints and flash attention make fresh params; collectives are
+ * inserted by lowering, not traced.
  */
-const SHARED_PARAMS: ReadonlySet<Primitive> = new Set<Primitive>([
-  Primitive.Einsum,
-  Primitive.Exp,
-  Primitive.Log,
-  Primitive.Tanh,
-  Primitive.Rsqrt,
-  Primitive.Neg,
-  Primitive.Silu,
-  Primitive.Gelu,
-  Primitive.Cast,
-  Primitive.Add,
-  Primitive.Sub,
-  Primitive.Mul,
-  Primitive.Div,
-  Primitive.Max,
-  Primitive.ReduceSum,
-  Primitive.ReduceMax,
-  Primitive.ReduceMean,
-  Primitive.Gather,
-  Primitive.DynamicSlice,
-  Primitive.DynamicUpdateSlice,
-  Primitive.Rename,
-  Primitive.Split,
-  Primitive.Merge,
-  Primitive.Concatenate,
-]);
+const sharesParams: { readonly [P in Primitive]: boolean } = {
+  [Primitive.Einsum]: true,
+  [Primitive.Exp]: true,
+  [Primitive.Log]: true,
+  [Primitive.Tanh]: true,
+  [Primitive.Rsqrt]: true,
+  [Primitive.Neg]: true,
+  [Primitive.Silu]: true,
+  [Primitive.Gelu]: true,
+  [Primitive.Cast]: true,
+  [Primitive.Add]: true,
+  [Primitive.Sub]: true,
+  [Primitive.Mul]: true,
+  [Primitive.Div]: true,
+  [Primitive.Max]: true,
+  [Primitive.ReduceSum]: true,
+  [Primitive.ReduceMax]: true,
+  [Primitive.ReduceMean]: true,
+  [Primitive.Gather]: true,
+  [Primitive.DynamicSlice]: true,
+  [Primitive.DynamicUpdateSlice]: true,
+  [Primitive.Rename]: true,
+  [Primitive.Split]: true,
+  [Primitive.Merge]: true,
+  [Primitive.Concatenate]: true,
+  [Primitive.FlashAttention]: false,
+  [Primitive.Shard]: false,
+  [Primitive.AllGather]: false,
+  [Primitive.ReduceScatter]: false,
+  [Primitive.AllReduce]: false,
+  [Primitive.AllToAll]: false,
+  [Primitive.ShardSlice]: false,
+};
 
 const LEAF = Symbol("result");
 const LITERAL = Symbol("literal");
@@ -75,7 +84,7 @@ export class OpMemo<T> {
     avals: readonly (Aval | null)[],
     extra: readonly unknown[],
   ): MemoSlot<T> | undefined {
-    if (!SHARED_PARAMS.has(primitive)) return undefined;
+    if (!sharesParams[primitive]) return undefined;
     // Elementwise ops share one empty params object: the primitive comes first.
     let node = child(child(this.root, primitive), params);
     for (let i = 0; i < avals.length; i++) node = child(node, avals[i] ?? LITERAL);

@@ -1,32 +1,18 @@
 import { bind1, type DType, Primitive, type Tracer } from "@shardcost/core";
+import { sharedParams } from "./params.js";
 
 type Operand = Tracer | number;
 
-/**
- * Params objects are shared between equations that take the same ones (never changed after
- * binding), so lowering can remember its decision for a repeated op (see `lower`).
- */
+/** Every elementwise op takes no params: one shared empty object (see `sharedParams`). */
 const NO_PARAMS = Object.freeze({});
-const castParams = new Map<DType, { readonly dtype: DType }>();
-const reduceParams = new Map<string, { readonly dims: readonly string[] }>();
 
-function castTo(dtype: DType): { readonly dtype: DType } {
-  let p = castParams.get(dtype);
-  if (p === undefined) {
-    p = Object.freeze({ dtype });
-    castParams.set(dtype, p);
-  }
-  return p;
-}
+const castTo = (dtype: DType) => sharedParams("cast", [dtype], () => ({ dtype }));
 
 function reduceOver(dims: string | readonly string[]): { readonly dims: readonly string[] } {
-  if (typeof dims !== "string") return { dims };
-  let p = reduceParams.get(dims);
-  if (p === undefined) {
-    p = Object.freeze({ dims: [dims] });
-    reduceParams.set(dims, p);
-  }
-  return p;
+  const list = typeof dims === "string" ? [dims] : dims;
+  return sharedParams("reduce", [list], () => ({
+    dims: Array.isArray(list) ? [...list] : list,
+  }));
 }
 
 /** Elementwise e^x. */

@@ -9,42 +9,14 @@ import {
   type Sharding,
   type Tracer,
 } from "@shardcost/core";
-
-const paramsByKey = new Map<string, object>();
-
-/**
- * One params object per distinct value, shared by every equation that takes it, so the tracer
- * and lowering can remember what a repeated op decided (see core's `OpMemo`). The key is the
- * op and its params as text: names, lists of names (bracketed), or null (written "-"), none of
- * which a dim name can be mistaken for. Params of any other shape (bad input, which the op's
- * rule reports) are not shared.
- */
-function shared<T extends object>(
-  op: string,
-  parts: readonly (string | null | readonly string[])[],
-  make: () => T,
-): T {
-  let key = op;
-  for (const p of parts) {
-    if (p === null) key += " -";
-    else if (typeof p === "string") key += ` ${p}`;
-    else if (Array.isArray(p) && p.every((x) => typeof x === "string")) key += ` [${p.join(",")}]`;
-    else return make();
-  }
-  let params = paramsByKey.get(key) as T | undefined;
-  if (params === undefined) {
-    params = Object.freeze(make());
-    if (paramsByKey.size < 10_000) paramsByKey.set(key, params);
-  }
-  return params;
-}
+import { sharedParams } from "./params.js";
 
 /** Embedding lookup: rows of `table` along `dim` picked by int32 `ids`. */
 export const gather = (table: Tracer, ids: Tracer, dim: string) =>
   bind1(
     Primitive.Gather,
     [table, ids],
-    shared("gather", [dim], () => ({ dim })),
+    sharedParams("gather", [dim], () => ({ dim })),
   );
 
 /** The window of a dynamic slice: its dim's name and size, or one position (the dim dropped). */
@@ -65,7 +37,7 @@ export function dynamicSlice(
   return bind1(
     Primitive.DynamicSlice,
     [x, start],
-    shared("slice", [dim, outDim], () => ({ dim, outDim })),
+    sharedParams("slice", [dim, outDim], () => ({ dim, outDim })),
     as ? { [as.dim]: as.size } : undefined,
   );
 }
@@ -85,7 +57,7 @@ export function dynamicUpdateSlice(
   return bind1(
     Primitive.DynamicUpdateSlice,
     [x, update, start],
-    shared("update", [dim, along], () => ({ dim, updateDim: along })),
+    sharedParams("update", [dim, along], () => ({ dim, updateDim: along })),
   );
 }
 
@@ -94,7 +66,7 @@ export const rename = (x: Tracer, from: string, to: string) =>
   bind1(
     Primitive.Rename,
     [x],
-    shared("rename", [from, to], () => ({ from, to })),
+    sharedParams("rename", [from, to], () => ({ from, to })),
     x?.var && x.dims.includes(from) ? { [to]: x.size(from) } : undefined,
   );
 
@@ -103,7 +75,7 @@ export const split = (x: Tracer, dim: string, into: Readonly<Record<string, numb
   bind1(
     Primitive.Split,
     [x],
-    shared("split", [dim, Object.keys(into)], () => ({
+    sharedParams("split", [dim, Object.keys(into)], () => ({
       dim,
       into: Object.keys(into),
     })),
@@ -116,7 +88,10 @@ export function merge(x: Tracer, dims: readonly string[], into: string): Tracer 
   return bind1(
     Primitive.Merge,
     [x],
-    shared("merge", [dims, into], () => ({ dims: Array.isArray(dims) ? [...dims] : dims, into })),
+    sharedParams("merge", [dims, into], () => ({
+      dims: Array.isArray(dims) ? [...dims] : dims,
+      into,
+    })),
     { [into]: size },
   );
 }
@@ -130,7 +105,7 @@ export function concatenate(
   return bind1(
     Primitive.Concatenate,
     xs,
-    shared("concat", [dim, inputDims], () => ({
+    sharedParams("concat", [dim, inputDims], () => ({
       inputDims: Array.isArray(inputDims) ? [...inputDims] : inputDims,
       dim,
     })),
