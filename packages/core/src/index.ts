@@ -94,7 +94,14 @@ export {
   eqnCost,
   type OpEstimate,
 } from "./kernel-cost.js";
-export { type LinearCosts, linearCosts, type StepCostsAt } from "./linear-costs.js";
+export {
+  type LinearCosts,
+  linearCosts,
+  type StepCostsAt,
+  type StoredDtypes,
+  type StoredRole,
+  type StoredVariable,
+} from "./linear-costs.js";
 export { type MemoryEstimate, memoryVerdict } from "./memory.js";
 export { forEachIndex, layout, type NDArray, ndarray, stridesOf } from "./ndarray.js";
 export {

@@ -1,8 +1,11 @@
 import type { SizeContext } from "./cost-rules.js";
+import { byteSize, type ComputeClass, computeClass, type DType } from "./dtype.js";
 import { type EstimateOptions, estimateWith } from "./estimate.js";
 import type { FusedProgram } from "./fusion.js";
-import type { Chip } from "./hardware.js";
+import { type Chip, peakFlops } from "./hardware.js";
+import type { InputRole } from "./ir.js";
 import { type MemoryEstimate, memoryVerdict } from "./memory.js";
+import { retypeStorage } from "./retype.js";
 import {
   addKernel,
   emptySums,
@@ -18,38 +21,76 @@ export interface StepCostsAt {
   readonly memory: MemoryEstimate;
 }
 
+/** An input role whose dtype a program can be stored in: its weights or its caches. */
+export type StoredRole = Exclude<InputRole, "activation">;
+
+/**
+ * A stored role's dtype as a variable of the costs: `from`, the dtype the program stores the
+ * role in, and two more the program can be retyped to keeping its structure (see
+ * `retypeStorage`) — `corner`, where the model is built, and `check`, where it is checked. The
+ * three differ in width, and `corner` computes in another class than `from`.
+ */
+export interface StoredVariable {
+  readonly role: StoredRole;
+  readonly from: DType;
+  readonly corner: DType;
+  readonly check: DType;
+}
+
+/** The stored dtypes a `LinearCosts` is evaluated at, one for each of its stored variables. */
+export type StoredDtypes = Readonly<Partial<Record<StoredRole, DType>>>;
+
 /** A fused program's costs as functions of some of its dims: evaluated, not re-estimated. */
 export interface LinearCosts {
   /** The dims the costs vary with; every other dim stays at its size in the program. */
   readonly free: readonly string[];
-  /** Totals and memory with the free dims at `dims` (the others as built). */
-  at(dims: Dims): StepCostsAt;
+  /** The stored roles whose dtypes the costs vary with (the others stay as built). */
+  readonly stored: readonly StoredVariable[];
+  /**
+   * Totals and memory with the free dims at `dims` (the others as built) and each stored role
+   * in `dtypes` (as built where not given).
+   */
+  at(dims: Dims, dtypes?: StoredDtypes): StepCostsAt;
 }
 
 /** Per-kernel figures kept at each corner, in this order. */
-const FIGURES = 8; // flops, hbmBytes, paramBytes, cacheBytes, weightFlops, iciBytes, computeS, hbmS
+const FIGURES = 7; // flops, hbmBytes, paramBytes, cacheBytes, weightFlops, iciBytes, hbmS
+
+/** The most variables a model is built for: 2^k corner estimates. */
+const MAX_VARIABLES = 4;
 
 /**
- * The costs of `fused` as multilinear functions of the `free` dims. Every figure of a kernel —
- * FLOPs, bytes read and written (by weights, caches, the rest), bytes a collective sends — is a
- * product of dim sizes in which each dim appears at most once, so it is multilinear in any set
- * of dims, and 2^k estimates at the corners of a box (each free dim at its size and at twice
- * it) give it everywhere. Times follow per kernel as the estimator takes them (compute, HBM,
- * and a collective's max(bytes · seconds per byte, latency)), so each kernel's bound is still
- * decided at the sizes asked; the live-bytes profile gives the memory peak the same way. A
- * further estimate at three times each size checks the model: if it disagrees (a cost that is
- * not a product of sizes), the result is undefined and the caller estimates directly.
- * Undefined also for more than three free dims.
+ * The costs of `fused` as multilinear functions of the `free` dims and of the widths of the
+ * `stored` roles' dtypes. Every figure of a kernel — FLOPs, bytes read and written (by weights,
+ * caches, the rest), bytes a collective sends — is a sum of products of dim sizes in which each
+ * dim appears at most once, each term times one value's dtype width; so it is multilinear in
+ * any set of dims and stored widths, and 2^k estimates at the corners of a box (each free dim at
+ * its size and at twice it, each stored role in its dtype and in its `corner`) give it
+ * everywhere. Times follow per kernel as the estimator takes them: compute at the peak of the
+ * kernel's class (which a stored dtype decides for the kernels that compute in it), HBM, and a
+ * collective's max(bytes · seconds per byte, latency) — so each kernel's bound is still decided
+ * at the point asked; the live-bytes profile gives the memory peak the same way. A further
+ * estimate at three times each size with each stored role in its `check` dtype checks the
+ * model, down to each kernel's compute class: if it disagrees (a cost that is not of that
+ * form, such as an odd count of int4 elements rounded up), the result is undefined and the
+ * caller estimates directly. Undefined also for more than four variables.
  */
 export function linearCosts(
   fused: FusedProgram,
   chip: Chip,
   options: Pick<EstimateOptions, "collectives"> & { readonly sizesOf: (dims: Dims) => SizeContext },
   free: readonly string[],
+  stored: readonly StoredVariable[] = [],
 ): LinearCosts | undefined {
   const base = fused.program.dims;
-  const k = free.length;
-  if (k > 3 || free.some((f) => !(base[f]! > 0))) return undefined;
+  const nDims = free.length;
+  const k = nDims + stored.length;
+  if (k > MAX_VARIABLES || free.some((f) => !(base[f]! > 0))) return undefined;
+  for (const s of stored) {
+    const [w0, w1, w2] = [byteSize(s.from), byteSize(s.corner), byteSize(s.check)];
+    if (w0 === w1 || w0 === w2 || w1 === w2) return undefined;
+    if (stored.filter((t) => t.role === s.role).length > 1) return undefined;
+  }
   const corners = 1 << k;
   const kernels = fused.fusion.groups.length;
   const positions = kernels + 1;
@@ -59,18 +100,32 @@ export function linearCosts(
   const secondsPerByte = new Float64Array(kernels);
   const latencyS = new Float64Array(kernels);
   const collective = new Uint8Array(kernels);
-  const scaled = (c: number, by: number): Dims => {
+  // Each kernel's compute class as built, and which stored variable (if any) decides it.
+  const builtClass: ComputeClass[] = new Array(kernels);
+  const follows = new Int8Array(kernels).fill(-1);
+  const dimsAt = (c: number, by: number): Dims => {
     const dims: Record<string, number> = { ...base };
-    free.forEach((f, i) => {
-      if ((c >> i) & 1) dims[f] = base[f]! * by;
-    });
+    for (let i = 0; i < nDims; i++) if ((c >> i) & 1) dims[free[i]!] = base[free[i]!]! * by;
     return dims;
   };
+  // The program with each stored role whose bit is set in `roles` retyped to `pick(variable)`.
+  const retyped = (roles: number, pick: (s: StoredVariable) => DType): FusedProgram => {
+    if (roles === 0) return fused;
+    const change: Partial<Record<StoredRole, { from: DType; to: DType }>> = {};
+    stored.forEach((s, i) => {
+      if ((roles >> i) & 1) change[s.role] = { from: s.from, to: pick(s) };
+    });
+    return { ...fused, program: retypeStorage(fused.program, change) };
+  };
+  // Corners that differ only in dims share their program (dims are the low bits).
+  const programs: FusedProgram[] = [];
+  const cornerProgram = (c: number) =>
+    (programs[c >> nDims] ??= retyped(c >> nDims, (s) => s.corner));
   for (let c = 0; c < corners; c++) {
     const est = estimateWith(
-      fused,
+      cornerProgram(c),
       chip,
-      { sizes: options.sizesOf(scaled(c, 2)), collectives: options.collectives },
+      { sizes: options.sizesOf(dimsAt(c, 2)), collectives: options.collectives },
       {
         collective: (g, cost) => {
           collective[g] = 1;
@@ -82,35 +137,82 @@ export function linearCosts(
         },
       },
     );
+    const roles = c >> nDims;
     est.ops.forEach((o, g) => {
       const at = g * FIGURES * corners + c;
-      const values = [
-        o.flops,
-        o.hbmBytes,
-        o.paramBytes,
-        o.cacheBytes,
-        o.weightFlops,
-        o.iciBytes,
-        o.computeS,
-        o.hbmS,
-      ];
-      for (let f = 0; f < FIGURES; f++) fig[at + f * corners] = values[f]!;
+      fig[at] = o.flops;
+      fig[at + corners] = o.hbmBytes;
+      fig[at + 2 * corners] = o.paramBytes;
+      fig[at + 3 * corners] = o.cacheBytes;
+      fig[at + 4 * corners] = o.weightFlops;
+      fig[at + 5 * corners] = o.iciBytes;
+      fig[at + 6 * corners] = o.hbmS;
+      if (c === 0) builtClass[g] = o.computeClass;
+      else if ((c & ((1 << nDims) - 1)) === 0 && (roles & (roles - 1)) === 0) {
+        // One stored role retyped alone: the kernels whose class moves compute in it.
+        if (o.computeClass !== builtClass[g]) follows[g] = Math.log2(roles);
+      }
     });
     resident[c] = est.memory.paramBytes;
     resident[corners + c] = est.memory.cacheBytes;
   }
+  // Kernels with the same figures at every corner (a model's repeated layers) are evaluated
+  // once and added as often as they occur; so are positions with the same live bytes.
+  const distinct = (
+    count: number,
+    keyOf: (i: number) => string,
+  ): { first: Int32Array; times: Int32Array } => {
+    const seen = new Map<string, number>();
+    const first: number[] = [];
+    const times: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const key = keyOf(i);
+      const at = seen.get(key);
+      if (at === undefined) {
+        seen.set(key, first.length);
+        first.push(i);
+        times.push(1);
+      } else times[at]!++;
+    }
+    return { first: Int32Array.from(first), times: Int32Array.from(times) };
+  };
+  const span = FIGURES * corners;
+  const kernelSet = distinct(
+    kernels,
+    (g) =>
+      `${fig.subarray(g * span, (g + 1) * span).join()}|${builtClass[g]}|${follows[g]}|` +
+      `${collective[g]}|${secondsPerByte[g]}|${latencyS[g]}`,
+  );
+  const positionSet = distinct(positions, (p) =>
+    live.subarray(p * corners, (p + 1) * corners).join(),
+  );
   const weights = new Float64Array(corners);
+  const t = new Float64Array(k);
+  const peaks = new Float64Array(kernels);
+  const builtPeak = builtClass.map((cls) => peakFlops(chip, cls));
+  const storedBytes = stored.map((s) => [byteSize(s.from), byteSize(s.corner)] as const);
   // One scratch record, refilled per kernel: the sums' shape has every kernel figure.
   const kernel: { -readonly [K in keyof KernelFigures]: number } = emptySums();
   const model: LinearCosts = {
     free,
-    at(dims: Dims): StepCostsAt {
+    stored,
+    at(dims: Dims, dtypes: StoredDtypes = {}): StepCostsAt {
+      for (let i = 0; i < nDims; i++) t[i] = dims[free[i]!]! / base[free[i]!]! - 1;
+      const peakOf: number[] = [];
+      for (let i = 0; i < stored.length; i++) {
+        const s = stored[i]!;
+        const dtype = dtypes[s.role] ?? s.from;
+        const [w0, w1] = storedBytes[i]!;
+        t[nDims + i] = (byteSize(dtype) - w0) / (w1 - w0);
+        peakOf.push(peakFlops(chip, computeClass(dtype)));
+      }
+      for (let g = 0; g < kernels; g++) {
+        const f = follows[g]!;
+        peaks[g] = f < 0 ? builtPeak[g]! : peakOf[f]!;
+      }
       for (let c = 0; c < corners; c++) {
         let w = 1;
-        for (let i = 0; i < k; i++) {
-          const t = dims[free[i]!]! / base[free[i]!]! - 1;
-          w *= (c >> i) & 1 ? t : 1 - t;
-        }
+        for (let i = 0; i < k; i++) w *= (c >> i) & 1 ? t[i]! : 1 - t[i]!;
         weights[c] = w;
       }
       const value = (arr: Float64Array, at: number) => {
@@ -120,22 +222,24 @@ export function linearCosts(
       };
       const sums = emptySums();
       const rec = kernel; // a sweep asks this often
-      for (let g = 0; g < kernels; g++) {
-        const at = g * FIGURES * corners;
+      const { first, times } = kernelSet;
+      for (let u = 0; u < first.length; u++) {
+        const g = first[u]!;
+        const at = g * span;
         rec.flops = value(fig, at);
         rec.hbmBytes = value(fig, at + corners);
         rec.paramBytes = value(fig, at + 2 * corners);
         rec.cacheBytes = value(fig, at + 3 * corners);
         rec.weightFlops = value(fig, at + 4 * corners);
         rec.iciBytes = value(fig, at + 5 * corners);
-        rec.computeS = value(fig, at + 6 * corners);
-        rec.hbmS = value(fig, at + 7 * corners);
+        rec.computeS = rec.flops / peaks[g]!;
+        rec.hbmS = value(fig, at + 6 * corners);
         rec.iciS = collective[g] ? Math.max(rec.iciBytes * secondsPerByte[g]!, latencyS[g]!) : 0;
         rec.timeS = Math.max(rec.computeS, rec.hbmS, rec.iciS);
-        addKernel(sums, rec);
+        for (let n = times[u]!; n > 0; n--) addKernel(sums, rec);
       }
       let peak = 0;
-      for (let p = 0; p < positions; p++) peak = Math.max(peak, value(live, p * corners));
+      for (const p of positionSet.first) peak = Math.max(peak, value(live, p * corners));
       const memory = memoryVerdict(
         {
           paramBytes: value(resident, 0),
@@ -148,21 +252,35 @@ export function linearCosts(
       return { totals, memory };
     },
   };
-  // The check: at three times each free size, the model must give what an estimate gives.
-  const check = scaled(corners - 1, 3);
-  const want = estimateWith(fused, chip, {
-    sizes: options.sizesOf(check),
-    collectives: options.collectives,
-  });
-  const got = model.at(check);
+  // The check: at three times each free size and each stored role in its check dtype, the model
+  // must give what an estimate gives, and each kernel must compute in the class it assumes.
+  const check = dimsAt(corners - 1, 3);
+  const checkDtypes: Record<string, DType> = {};
+  for (const s of stored) checkDtypes[s.role] = s.check;
+  const want = estimateWith(
+    retyped((1 << stored.length) - 1, (s) => s.check),
+    chip,
+    {
+      sizes: options.sizesOf(check),
+      collectives: options.collectives,
+    },
+  );
+  programs.length = 0;
+  const got = model.at(check, checkDtypes);
   const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(b), 1e-30);
-  const t = want.totals;
+  const w = want.totals;
+  const g = got.totals;
   const ok =
-    close(got.totals.flops, t.flops) &&
-    close(got.totals.hbmBytes, t.hbmBytes) &&
-    close(got.totals.iciBytes, t.iciBytes) &&
-    close(got.totals.timeS, t.timeS) &&
-    close(got.totals.overlappedS, t.overlappedS) &&
+    want.ops.every((o, i) => peakFlops(chip, o.computeClass) === peaks[i]) &&
+    close(g.flops, w.flops) &&
+    close(g.hbmBytes, w.hbmBytes) &&
+    close(g.paramBytes, w.paramBytes) &&
+    close(g.cacheBytes, w.cacheBytes) &&
+    close(g.iciBytes, w.iciBytes) &&
+    close(g.computeS, w.computeS) &&
+    close(g.hbmS, w.hbmS) &&
+    close(g.timeS, w.timeS) &&
+    close(g.overlappedS, w.overlappedS) &&
     close(got.memory.totalBytes, want.memory.totalBytes);
   return ok ? model : undefined;
 }

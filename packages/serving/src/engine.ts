@@ -1,6 +1,6 @@
-import type { DType } from "@shardcost/core";
+import type { Dims, DType } from "@shardcost/core";
 import { type LlamaConfig, llamaStep } from "@shardcost/ops";
-import type { Compiled, Mesh } from "@shardcost/sharding";
+import type { Compiled, Mesh, StoredAt } from "@shardcost/sharding";
 import { type LayoutName, type ResolvedLayout, resolveLayout } from "./layouts/index.js";
 import { extrapolateLayers, type StepCosts } from "./periodic.js";
 import { compileStep, type StepQuery } from "./step.js";
@@ -10,7 +10,11 @@ import { compileStep, type StepQuery } from "./step.js";
  *   full depth extrapolated (`extrapolateLayers`);
  * - sizes are not structure: the batch and sequence length only change dim sizes, so a lowered
  *   program is re-costed at new sizes (its kernels, def-use facts and fusion are cached by the
- *   core estimator) after rechecking that every sharded dim still divides by its devices.
+ *   core estimator) after rechecking that every sharded dim still divides by its devices;
+ * - nor are stored dtypes within a class: quantized weights (cast before their matmuls) and a
+ *   KV cache cast to and from the activations trace alike whatever their width, so one program
+ *   per class is traced and its costs modelled in the stored widths as in the sizes
+ *   (`Compiled.costsAt`).
  * A query the cache cannot serve exactly (a MoE model, whose dispatch shape the batch fixes)
  * is traced afresh. Results equal a full trace's (see the engine tests).
  */
@@ -65,6 +69,24 @@ export class StepEstimator {
     return found;
   }
 
+  // A step's dims by model, then by what sizes them (phase, batch, lengths, MoE groups).
+  private readonly dims = new WeakMap<LlamaConfig, Map<string, Dims>>();
+
+  private dimsOf(config: LlamaConfig, q: StepQuery): Dims {
+    let byQuery = this.dims.get(config);
+    if (byQuery === undefined) {
+      byQuery = new Map();
+      this.dims.set(config, byQuery);
+    }
+    const key = `${q.phase}|${q.batch}|${q.seq}|${q.cacheLength}|${q.groups}|${q.capacity}`;
+    let dims = byQuery.get(key);
+    if (dims === undefined) {
+      dims = llamaStep({ ...config, layers: 0 }, q.phase, q).dims;
+      byQuery.set(key, dims);
+    }
+    return dims;
+  }
+
   private costs(
     config: LlamaConfig,
     query: StepQuery,
@@ -75,7 +97,6 @@ export class StepEstimator {
     const { resolved, roles } = this.layoutFor(layout, config, m, query);
     const shapeFree = config.moe === undefined;
     // Weight and KV dtypes that only change what is stored share one traced structure.
-    const stored = { weights: query.weights ?? "bf16", kv: query.kv ?? "bf16" } as const;
     const rep = representative(query);
     const key = JSON.stringify([
       query.phase,
@@ -88,8 +109,7 @@ export class StepEstimator {
     ]);
     const traced = { ...query, ...rep };
     const cache = byModelAndMesh(this.lowered, config, m);
-    const exact = `${key}|${stored.weights}|${stored.kv}`;
-    let pair = reuse ? (cache.get(exact) ?? cache.get(key)) : undefined;
+    let pair = reuse ? cache.get(key) : undefined;
     const cached = pair !== undefined;
     if (!pair) {
       const compileWith = (layers: number): Compiled => {
@@ -100,16 +120,9 @@ export class StepEstimator {
       pair = config.layers <= 3 ? [compileWith(config.layers)] : [compileWith(2), compileWith(3)];
       cache.set(key, pair);
     }
-    if (!cache.has(exact)) {
-      const change = {
-        param: { from: rep.weights, to: stored.weights },
-        cache: { from: rep.kv, to: stored.kv },
-      };
-      pair = pair.map((c) => c.retyped(change));
-      cache.set(exact, pair);
-    }
-    const dims = llamaStep({ ...config, layers: 0 }, query.phase, traced).dims;
-    const estimates = pair.map((c) => (c.divides(dims) ? c.costsAt(dims) : undefined));
+    const stored = storedAt(query, rep);
+    const dims = this.dimsOf(config, traced);
+    const estimates = pair.map((c) => (c.divides(dims) ? c.costsAt(dims, stored) : undefined));
     const [first, second] = estimates;
     if (first && estimates.length === 1) return { totals: first.totals, memory: first.memory };
     if (first && second) return extrapolateLayers(first, second, config.layers);
@@ -139,6 +152,39 @@ function byModelAndMesh<V>(
   return map;
 }
 
+/**
+ * The stored dtypes a query varies within its structure, as variables of the re-costing: the
+ * weights when they are quantized (cast before their matmuls) and the KV cache when it is cast.
+ * Each is modelled between the traced dtype and one of another width and class (int4, or fp8
+ * when int4 is the traced one) and checked at a wider float.
+ */
+function storedAt(q: StepQuery, rep: { weights: DType; kv: DType }): StoredAt[] {
+  const act = activationDtype(q);
+  const check: DType = act === "f16" ? "f32" : "f16";
+  const corner = (from: DType): DType => (from === "int4" ? "fp8e4m3" : "int4");
+  const out: StoredAt[] = [];
+  const weights = q.weights ?? "bf16";
+  if (QUANTIZED.includes(weights) && !(q.compute === "int8" && weights === "int8")) {
+    out.push({
+      role: "param",
+      dtype: weights,
+      from: rep.weights,
+      corner: corner(rep.weights),
+      check,
+    });
+  }
+  const kv = q.kv ?? "bf16";
+  if (kv !== act) {
+    out.push({ role: "cache", dtype: kv, from: rep.kv, corner: corner(rep.kv), check });
+  }
+  return out;
+}
+
+/** The dtype activations are computed in (int8 compute keeps bf16 activations). */
+function activationDtype(q: StepQuery): DType {
+  return q.compute === "int8" ? "bf16" : (q.compute ?? "bf16");
+}
+
 /** Weight and KV dtypes narrower than the compute dtype are cast alike: they trace alike. */
 const QUANTIZED: readonly DType[] = ["int8", "int4", "fp8e4m3", "fp8e5m2"];
 
@@ -149,7 +195,7 @@ const QUANTIZED: readonly DType[] = ["int8", "int4", "fp8e4m3", "fp8e5m2"];
  * class); a KV cache in any dtype but the activations' is cast on its way in and out.
  */
 function representative(q: StepQuery): { weights: DType; kv: DType } {
-  const act: DType = q.compute === "int8" ? "bf16" : (q.compute ?? "bf16");
+  const act = activationDtype(q);
   const weights = q.weights ?? "bf16";
   const kv = q.kv ?? "bf16";
   const int8Compute = q.compute === "int8";

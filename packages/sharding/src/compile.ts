@@ -1,5 +1,6 @@
 import {
   type Dims,
+  type DType,
   debugPass,
   type Estimate,
   estimate,
@@ -14,6 +15,8 @@ import {
   retypeStorage,
   type StepCostsAt,
   type StorageRetype,
+  type StoredRole,
+  type StoredVariable,
   type Traced,
   type TraceResult,
   trace,
@@ -50,6 +53,8 @@ export type PassName = (typeof PASSES)[number];
 export class Compiled {
   private cachedEstimate: Estimate | undefined;
   private readonly linear = new Map<string, LinearCosts | null>();
+  // Retypings `costsAt` estimates directly, by their change as text.
+  private readonly retypings = new Map<string, Compiled>();
   private cachedShardedDims: readonly (readonly [string, number])[] | undefined;
   private readonly source: TracedSource;
   /**
@@ -93,20 +98,27 @@ export class Compiled {
   }
 
   /**
-   * Totals and memory (no per-kernel rows) with `dims` in place of the program's sizes: from
-   * the kernels' costs as multilinear functions of the dims that differ (`linearCosts`, built
-   * once per set of such dims, checked when built), else estimated directly. What a sweep
+   * Totals and memory (no per-kernel rows) with `dims` in place of the program's sizes and each
+   * of `stored`'s roles in its `dtype`: from the kernels' costs as multilinear functions of the
+   * dims that differ and of the stored widths (`linearCosts`, built once per such set, checked
+   * when built; a model built for more dims serves too), else estimated directly. What a sweep
    * asks thousands of times.
    */
-  costsAt(dims: Dims): StepCostsAt {
+  costsAt(dims: Dims, stored: readonly StoredAt[] = []): StepCostsAt {
     const base = this.fused.program.dims;
     const free = Object.keys(dims)
       .filter((d) => dims[d] !== base[d])
       .sort();
-    if (free.length > 0) {
-      const key = free.join(",");
-      let model = this.linear.get(key);
-      if (model === undefined) {
+    const roles = stored.map((s) => `${s.role}:${s.from}:${s.corner}:${s.check}`).join(",");
+    const dtypes: Partial<Record<StoredRole, DType>> = {};
+    for (const s of stored) dtypes[s.role] = s.dtype;
+    if (free.length > 0 || stored.length > 0) {
+      const key = `${free.join(",")}|${roles}`;
+      const known = this.linear.get(key);
+      let model = known === undefined ? this.wider(free, roles) : known;
+      // At the program's own sizes, a first query is estimated directly: the next, at other
+      // sizes, builds the model with those dims free.
+      if (model === undefined && free.length > 0) {
         const mesh = this.mesh;
         model =
           linearCosts(
@@ -114,13 +126,32 @@ export class Compiled {
             mesh.chip,
             { collectives: collectiveCost(mesh), sizesOf: (d) => localSizes({ dims: d }, mesh) },
             free,
+            stored,
           ) ?? null;
         this.linear.set(key, model);
       }
-      if (model) return model.at(dims);
+      if (model) return model.at(dims, dtypes);
     }
-    const e = this.at(dims);
+    const change: { -readonly [R in StoredRole]?: StorageRetype } = {};
+    for (const s of stored) change[s.role] = { from: s.from, to: s.dtype };
+    const text = JSON.stringify(change);
+    let retyped = this.retypings.get(text);
+    if (retyped === undefined) {
+      retyped = this.retyped(change);
+      this.retypings.set(text, retyped);
+    }
+    const e = retyped.at(dims);
     return { totals: e.totals, memory: e.memory };
+  }
+
+  /** A model already built with (at least) the `free` dims free and the same stored roles. */
+  private wider(free: readonly string[], roles: string): LinearCosts | undefined {
+    for (const [key, model] of this.linear) {
+      if (model && key.endsWith(`|${roles}`) && free.every((f) => model.free.includes(f))) {
+        return model;
+      }
+    }
+    return undefined;
   }
 
   /** Whether every sharded dim still divides by its devices at `dims` (so `at` is exact). */
@@ -159,7 +190,16 @@ export class Compiled {
 }
 
 /** The `StorageRetype` a `Compiled.retyped` takes for each stored role. */
-export type StorageChange = Readonly<Partial<Record<"param" | "cache", StorageRetype>>>;
+export type StorageChange = Readonly<Partial<Record<StoredRole, StorageRetype>>>;
+
+/**
+ * A stored role's dtype at one query, as a variable of `Compiled.costsAt`'s model: the query's
+ * `dtype`, the program's own (`from`), and the model's corner and check dtypes (see
+ * `StoredVariable`).
+ */
+export interface StoredAt extends StoredVariable {
+  readonly dtype: DType;
+}
 
 /**
  * The pipeline, the one every command, the sweep engine, the studies and the tests run:

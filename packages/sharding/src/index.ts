@@ -16,6 +16,7 @@ export {
   PASSES,
   type PassName,
   type StorageChange,
+  type StoredAt,
   type Traceable,
   type TracedSource,
 } from "./compile.js";
