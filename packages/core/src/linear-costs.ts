@@ -156,35 +156,32 @@ export function linearCosts(
     resident[c] = est.memory.paramBytes;
     resident[corners + c] = est.memory.cacheBytes;
   }
-  // Kernels with the same figures at every corner (a model's repeated layers) are evaluated
-  // once and added as often as they occur; so are positions with the same live bytes.
-  const distinct = (
-    count: number,
-    keyOf: (i: number) => string,
-  ): { first: Int32Array; times: Int32Array } => {
-    const seen = new Map<string, number>();
-    const first: number[] = [];
-    const times: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const key = keyOf(i);
-      const at = seen.get(key);
-      if (at === undefined) {
-        seen.set(key, first.length);
-        first.push(i);
-        times.push(1);
-      } else times[at]!++;
-    }
-    return { first: Int32Array.from(first), times: Int32Array.from(times) };
-  };
+  // Kernels with the same figures at every corner and the same way of being timed (a model's
+  // repeated layers) are evaluated once and added as often as they occur; positions with the
+  // same live bytes are compared once.
   const span = FIGURES * corners;
   const kernelSet = distinct(
     kernels,
-    (g) =>
-      `${fig.subarray(g * span, (g + 1) * span).join()}|${builtClass[g]}|${follows[g]}|` +
-      `${collective[g]}|${secondsPerByte[g]}|${latencyS[g]}`,
+    (a, b) => {
+      for (let i = 0; i < span; i++) if (fig[a * span + i] !== fig[b * span + i]) return false;
+      return (
+        builtClass[a] === builtClass[b] &&
+        follows[a] === follows[b] &&
+        collective[a] === collective[b] &&
+        secondsPerByte[a] === secondsPerByte[b] &&
+        latencyS[a] === latencyS[b]
+      );
+    },
+    (g) => hashRow(fig, g * span, span),
   );
-  const positionSet = distinct(positions, (p) =>
-    live.subarray(p * corners, (p + 1) * corners).join(),
+  const positionSet = distinct(
+    positions,
+    (a, b) => {
+      for (let c = 0; c < corners; c++)
+        if (live[a * corners + c] !== live[b * corners + c]) return false;
+      return true;
+    },
+    (p) => hashRow(live, p * corners, corners),
   );
   const weights = new Float64Array(corners);
   const t = new Float64Array(k);
@@ -283,4 +280,41 @@ export function linearCosts(
     close(g.overlappedS, w.overlappedS) &&
     close(got.memory.totalBytes, want.memory.totalBytes);
   return ok ? model : undefined;
+}
+
+/**
+ * The distinct items of `0..count-1` under `same` (items that `hash` apart are never the
+ * same): the first of each, and how many there are of it.
+ */
+function distinct(
+  count: number,
+  same: (a: number, b: number) => boolean,
+  hash: (i: number) => number,
+): { first: Int32Array; times: Int32Array } {
+  const buckets = new Map<number, number[]>();
+  const first: number[] = [];
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const h = hash(i);
+    let bucket = buckets.get(h);
+    if (bucket === undefined) {
+      bucket = [];
+      buckets.set(h, bucket);
+    }
+    const at = bucket.find((u) => same(first[u]!, i));
+    if (at === undefined) {
+      bucket.push(first.length);
+      first.push(i);
+      times.push(1);
+    } else times[at]!++;
+  }
+  return { first: Int32Array.from(first), times: Int32Array.from(times) };
+}
+
+/** A 32-bit hash of `length` numbers of `values` from `start` (their bits, FNV-style). */
+function hashRow(values: Float64Array, start: number, length: number): number {
+  const words = new Int32Array(values.buffer, values.byteOffset + start * 8, length * 2);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i]!, 0x01000193);
+  return h;
 }
