@@ -182,6 +182,25 @@ describe("re-costing a lowered step at other sizes", () => {
     expect(engine.stats).toEqual({ traced: 2, queries: 10 });
   });
 
+  it("meshes whose layout resolves alike share its traces; each lowers them and equals its full trace", () => {
+    const engine = new StepEstimator();
+    const model: LlamaConfig = { ...LLAMA3_8B, layers: 4 };
+    const q: StepQuery = { phase: "decode", batch: 64, seq: 2048, weights: "int8" };
+    // 1d-ws shards the model dims over both axes on each of these meshes: the same roles.
+    const meshes = [
+      mesh("v5e", { X: 2, Y: 2 }),
+      mesh("v5e", { X: 4, Y: 2 }),
+      mesh("v5e", { X: 2, Y: 4 }),
+    ];
+    for (const m of meshes) {
+      expectSameCosts(engine.step(model, q, "1d-ws", m), full(model, q, "1d-ws", m));
+    }
+    expect(engine.stats).toEqual({ traced: 2, queries: 3 });
+    // Another layout's roles are another trace.
+    engine.step(model, q, "2d-ws", meshes[2]!);
+    expect(engine.stats.traced).toBe(4);
+  });
+
   it("a batch the cached layout does not split is resolved afresh and equals a full trace", () => {
     const engine = new StepEstimator();
     const m = mesh("v5e", { X: 2, Y: 4, Z: 4 });

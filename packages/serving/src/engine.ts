@@ -1,9 +1,9 @@
-import type { Dims, DType } from "@shardcost/core";
+import type { Dims, DType, Program } from "@shardcost/core";
 import { type LlamaConfig, llamaStep } from "@shardcost/ops";
-import type { Compiled, Mesh, StoredAt } from "@shardcost/sharding";
+import { type Compiled, compile, type Mesh, type StoredAt } from "@shardcost/sharding";
 import { type LayoutName, type ResolvedLayout, resolveLayout } from "./layouts/index.js";
 import { extrapolateLayers, type StepCosts } from "./periodic.js";
-import { compileStep, type StepQuery } from "./step.js";
+import { type StepQuery, traceStep } from "./step.js";
 /**
  * Estimates LLaMA steps many times over, as a sweep does, reusing work between them:
  * - layers are periodic: two- and three-layer models are traced, lowered and costed, and the
@@ -31,7 +31,9 @@ export class StepEstimator {
   >();
   // A layout given already resolved (the layout search's candidates): its roles as text.
   private readonly given = new WeakMap<ResolvedLayout, string>();
-  /** How many programs were traced and lowered, and how many queries were served. */
+  // Traced programs by model, then by structure, depth and the query traced (mesh-free).
+  private readonly traces = new WeakMap<LlamaConfig, Map<string, Program>>();
+  /** How many programs were traced, and how many queries were served. */
   readonly stats = { traced: 0, queries: 0 };
 
   step(
@@ -73,11 +75,7 @@ export class StepEstimator {
   private readonly dims = new WeakMap<LlamaConfig, Map<string, Dims>>();
 
   private dimsOf(config: LlamaConfig, q: StepQuery): Dims {
-    let byQuery = this.dims.get(config);
-    if (byQuery === undefined) {
-      byQuery = new Map();
-      this.dims.set(config, byQuery);
-    }
+    const byQuery = byModel(this.dims, config);
     const key = `${q.phase}|${q.batch}|${q.seq}|${q.cacheLength}|${q.groups}|${q.capacity}`;
     let dims = byQuery.get(key);
     if (dims === undefined) {
@@ -112,9 +110,18 @@ export class StepEstimator {
     let pair = reuse ? cache.get(key) : undefined;
     const cached = pair !== undefined;
     if (!pair) {
+      // A traced program does not depend on the mesh: meshes whose layouts resolve alike
+      // share it, and each lowers it for itself.
+      const traces = byModel(this.traces, config);
       const compileWith = (layers: number): Compiled => {
-        this.stats.traced++;
-        return compileStep({ ...config, layers }, traced, resolved, m).compiled;
+        const traceKey = `${key}|${layers}|${JSON.stringify(traced)}`;
+        let program = traces.get(traceKey);
+        if (program === undefined) {
+          this.stats.traced++;
+          program = traceStep({ ...config, layers }, traced, resolved);
+          traces.set(traceKey, program);
+        }
+        return compile(program, { mesh: m });
       };
       // Three layers or fewer: the model itself.
       pair = config.layers <= 3 ? [compileWith(config.layers)] : [compileWith(2), compileWith(3)];
@@ -132,6 +139,15 @@ export class StepEstimator {
     // A size the cached sharding does not divide: trace afresh, which reports why.
     return this.costs(config, query, layout, m, false);
   }
+}
+
+function byModel<V>(table: WeakMap<LlamaConfig, Map<string, V>>, config: LlamaConfig) {
+  let map = table.get(config);
+  if (!map) {
+    map = new Map();
+    table.set(config, map);
+  }
+  return map;
 }
 
 function byModelAndMesh<V>(

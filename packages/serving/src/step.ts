@@ -1,3 +1,4 @@
+import { type Program, trace } from "@shardcost/core";
 import { type LlamaConfig, llamaStep, type Phase, type StepOptions } from "@shardcost/ops";
 import { type Compiled, compile, type Mesh } from "@shardcost/sharding";
 import { type LayoutName, type ResolvedLayout, resolveLayout } from "./layouts/index.js";
@@ -25,7 +26,23 @@ export function compileStep(
   m: Mesh,
 ): CompiledStep {
   const resolved = typeof layout === "string" ? resolveLayout(layout, config, m, query) : layout;
+  return { compiled: compile(stepOf(config, query, resolved), { mesh: m }), resolved };
+}
+
+/**
+ * The program `compileStep` traces, before lowering: it depends on the layout as resolved, not
+ * on the mesh, so meshes whose layouts resolve alike can lower one traced program.
+ */
+export function traceStep(
+  config: LlamaConfig,
+  query: StepQuery,
+  resolved: ResolvedLayout | undefined,
+): Program {
+  const step = stepOf(config, query, resolved);
+  return trace(step.fn, step.inputs, step.dims, { sourceLocations: "lazy" });
+}
+
+function stepOf(config: LlamaConfig, query: StepQuery, resolved: ResolvedLayout | undefined) {
   const options = resolved ? { ...query, layout: resolved } : query;
-  const step = llamaStep(config, query.phase, options);
-  return { compiled: compile(step, { mesh: m }), resolved };
+  return llamaStep(config, query.phase, options);
 }
