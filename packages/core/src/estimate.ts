@@ -1,7 +1,15 @@
 import { isCollective } from "./collectives.js";
-import type { SizeContext } from "./cost-rules.js";
+import { avalBytes, type SizeContext } from "./cost-rules.js";
 import { debugPass } from "./debug.js";
 import { ShardcostError } from "./errors.js";
+import {
+  CACHE,
+  type EstimatePlan,
+  estimatePlan,
+  groupCost,
+  liveBytes,
+  PARAM,
+} from "./estimate-plan.js";
 import { type FusedProgram, fuseKernels, printFused } from "./fusion.js";
 import { type Chip, chip as lookupChip, peakFlops } from "./hardware.js";
 import type { Program } from "./ir.js";
@@ -10,13 +18,11 @@ import {
   type CollectiveCostFn,
   computeClassOf,
   eqnCost,
-  groupCost,
   KernelEstimate,
   kernelTraits,
   type OpEstimate,
-  type Scratch,
 } from "./kernel-cost.js";
-import { type MemoryEstimate, memoryOf } from "./memory.js";
+import { type MemoryEstimate, memoryVerdict } from "./memory.js";
 import { printOp } from "./printer.js";
 import { type StepTotals, stepTotals, sumKernels } from "./step-sums.js";
 
@@ -40,11 +46,6 @@ export interface EstimateOptions {
 export function globalSizes(program: Program): SizeContext {
   return { size: (d) => program.dims[d.dim]! };
 }
-
-/** Input roles as codes, to split the HBM bytes a kernel reads into weights, caches and the rest. */
-const ACTIVATION = 0;
-const PARAM = 1;
-const CACHE = 2;
 
 /**
  * The estimate pass: per-kernel roofline on one chip — FLOPs at the peak of each kernel's
@@ -80,35 +81,22 @@ export function estimateWith(
   if (!("fusion" in input)) debugPass("fuse", () => printFused(fused));
   const { program, graph, fusion } = fused;
   const sizes = options.sizes ?? globalSizes(program);
+  const plan = estimatePlan(program, graph, fusion);
   const costs = program.eqns.map((e) => eqnCost(e, sizes));
   const ops: OpEstimate[] = new Array(fusion.groups.length);
-  const readsByGroup: (readonly number[])[] = new Array(fusion.groups.length);
-  const scratch: Scratch = {
-    stamp: new Int32Array(graph.varCount),
-    readBytes: new Float64Array(graph.varCount),
-    inside: new Int32Array(program.eqns.length),
-  };
-  const role = new Uint8Array(graph.varCount);
-  for (const input of program.inputs) {
-    role[input.var.id] =
-      input.role === "param" ? PARAM : input.role === "cache" ? CACHE : ACTIVATION;
-  }
-  // A cache updated in place is still the cache: reads of it are KV reads.
-  for (const eqn of program.eqns) {
-    const operand = eqn.inputs[0];
-    if (kernelTraits[eqn.primitive].inPlace && operand?.kind === "var") {
-      role[eqn.outputs[0]!.id] = role[operand.id]!;
-    }
-  }
-  for (const group of fusion.groups) {
-    const readVars: number[] = [];
-    const cost = groupCost(program, graph, fusion, group, costs, scratch, readVars);
-    readsByGroup[group.id] = readVars;
+  const readBytes = new Float64Array(plan.maxReads);
+  const role = plan.role;
+  const { kernels } = plan;
+  for (let gi = 0; gi < fusion.groups.length; gi++) {
+    const group = fusion.groups[gi]!;
+    const cost = groupCost(kernels, gi, group.eqns, costs, readBytes);
     let paramBytes = 0;
     let cacheBytes = 0;
-    for (const v of readVars) {
-      if (role[v] === PARAM) paramBytes += scratch.readBytes[v]!;
-      else if (role[v] === CACHE) cacheBytes += scratch.readBytes[v]!;
+    const first = kernels.varStart[gi]!;
+    for (let s = 0; s < kernels.varStart[gi + 1]! - first; s++) {
+      const r = role[kernels.readVars[first + s]!];
+      if (r === PARAM) paramBytes += readBytes[s]!;
+      else if (r === CACHE) cacheBytes += readBytes[s]!;
     }
     const kernel = group.kernel === undefined ? undefined : program.eqns[group.kernel]!;
     // A matmul that reads weights (directly, or through fused casts): 2·params·tokens.
@@ -147,6 +135,30 @@ export function estimateWith(
     chip,
     ops,
     totals: stepTotals(sumKernels(ops)),
-    memory: memoryOf(program, graph, fusion, sizes, readsByGroup, chip.hbmBytes, probe.live),
+    memory: memoryAt(program, plan, sizes, chip.hbmBytes, probe.live),
   };
+}
+
+/**
+ * What one chip holds at these sizes: parameters and caches resident, activations at their peak
+ * over the kernel positions (reported to `profile` when given).
+ */
+function memoryAt(
+  program: Program,
+  plan: EstimatePlan,
+  sizes: SizeContext,
+  capacityBytes: number,
+  profile?: (live: Float64Array) => void,
+): MemoryEstimate {
+  let paramBytes = 0;
+  let cacheBytes = 0;
+  for (const input of program.inputs) {
+    if (input.role === "param") paramBytes += avalBytes(input.var.aval, sizes);
+    else if (input.role === "cache") cacheBytes += avalBytes(input.var.aval, sizes);
+  }
+  const live = liveBytes(program, plan.memory, plan.kernels.readStart.length, sizes);
+  let peak = 0;
+  for (let p = 0; p < live.length; p++) peak = Math.max(peak, live[p]!);
+  profile?.(live);
+  return memoryVerdict({ paramBytes, cacheBytes, activationBytes: peak }, capacityBytes);
 }

@@ -1,8 +1,7 @@
 import { COLLECTIVES, isCollective } from "./collectives.js";
 import { costRules, type OpCost, type SizeContext } from "./cost-rules.js";
 import { type ComputeClass, computeClass } from "./dtype.js";
-import type { Fusion, FusionGroup } from "./fusion.js";
-import type { ProgramGraph } from "./graph.js";
+import type { FusionGroup } from "./fusion.js";
 import type { Eqn, Program } from "./ir.js";
 import { Primitive } from "./primitives.js";
 import { printOp, printType, printVar } from "./printer.js";
@@ -136,73 +135,6 @@ export interface GroupCost {
   readonly transcendentals: number;
   readonly read: number;
   readonly written: number;
-}
-
-/** Scratch arrays indexed by var id, reused across groups (stamps avoid clearing). */
-export interface Scratch {
-  readonly stamp: Int32Array;
-  readonly readBytes: Float64Array;
-  readonly inside: Int32Array;
-}
-
-/**
- * What a fused group costs: FLOPs of its members, HBM bytes of what crosses its boundary.
- * Fills `readVars` with the ids of the vars it reads from HBM.
- */
-export function groupCost(
-  program: Program,
-  graph: ProgramGraph,
-  fusion: Fusion,
-  group: FusionGroup,
-  costs: readonly OpCost[],
-  scratch: Scratch,
-  readVars: number[],
-): GroupCost {
-  const tag = group.id + 1;
-  let written = 0;
-  let flops = 0;
-  let transcendentals = 0;
-  for (const i of group.eqns) scratch.inside[i] = tag;
-  for (const i of group.eqns) {
-    const eqn = program.eqns[i]!;
-    const cost = costs[i]!;
-    flops += cost.flops;
-    transcendentals += cost.transcendentals;
-    const inputs = eqn.inputs;
-    for (let k = 0; k < inputs.length; k++) {
-      const a = inputs[k]!;
-      if (a.kind !== "var") continue;
-      const p = graph.producer[a.id]!;
-      if (p >= 0 && scratch.inside[p] === tag) continue;
-      const b = cost.reads[k]!;
-      if (scratch.stamp[a.id] !== tag) {
-        scratch.stamp[a.id] = tag;
-        scratch.readBytes[a.id] = b;
-        readVars.push(a.id);
-      } else if (b > scratch.readBytes[a.id]!) scratch.readBytes[a.id] = b;
-    }
-    const outputs = eqn.outputs;
-    for (let k = 0; k < outputs.length; k++) {
-      const v = outputs[k]!.id;
-      // Written to HBM if a program output, or read by a kernel that does not compute it itself
-      // (a free op fused into several kernels runs in each: none of them writes it).
-      let escapes = graph.isOutput[v] === 1;
-      if (!escapes) {
-        const mine = fusion.groupsOf[i]!;
-        for (const c of graph.consumers[v]!) {
-          if (scratch.inside[c] === tag) continue;
-          if (fusion.groupsOf[c]!.some((g) => !mine.includes(g))) {
-            escapes = true;
-            break;
-          }
-        }
-      }
-      if (escapes) written += cost.writes[k]!;
-    }
-  }
-  let read = 0;
-  for (const v of readVars) read += scratch.readBytes[v]!;
-  return { flops, transcendentals, read, written };
 }
 
 /** An OpEstimate whose printed fields are formatted only when read (reports show a few). */

@@ -1,0 +1,283 @@
+import { avalBytes, type OpCost, type SizeContext } from "./cost-rules.js";
+import type { Fusion } from "./fusion.js";
+import type { ProgramGraph } from "./graph.js";
+import type { Aval, Program } from "./ir.js";
+import { type GroupCost, kernelTraits } from "./kernel-cost.js";
+
+/** Input roles as codes, to split the HBM bytes a kernel reads into weights, caches and the rest. */
+export const ACTIVATION = 0;
+export const PARAM = 1;
+export const CACHE = 2;
+
+/**
+ * What crosses the kernels' boundaries, as positions in the program, kernel after kernel (the
+ * `…Start` arrays give where each kernel's run begins): the reads from outside (equation,
+ * operand, and which of the kernel's distinct vars it is), the vars read (each once, in the
+ * order first read) and the results written to HBM (equation, result).
+ */
+interface BoundaryPlan {
+  readonly readStart: Int32Array;
+  readonly readEqn: readonly number[];
+  readonly readOperand: readonly number[];
+  readonly readSlot: readonly number[];
+  readonly varStart: Int32Array;
+  readonly readVars: readonly number[];
+  readonly writeStart: Int32Array;
+  readonly writeEqn: readonly number[];
+  readonly writeResult: readonly number[];
+}
+
+/**
+ * The buffers activations live in: for each (in var id order), the kernel position that
+ * allocates it, the last that needs it, and the var whose type sizes it — a result
+ * (equation, result) or an input (−1, input index).
+ */
+interface MemoryPlan {
+  readonly born: Int32Array;
+  readonly dies: Int32Array;
+  readonly fromEqn: Int32Array;
+  readonly fromIndex: Int32Array;
+}
+
+/**
+ * Everything about a fused program's estimate that its sizes and dtypes do not change: which
+ * bytes each kernel reads and writes, the role of every var read, and when each buffer is live.
+ * Made once per fusion (a retyped program shares its fusion, its structure and so its plan); an
+ * estimate then only prices equations at its sizes and adds up.
+ */
+export interface EstimatePlan {
+  readonly kernels: BoundaryPlan;
+  /** Per var id: its role code (a cache updated in place is still the cache). */
+  readonly role: Uint8Array;
+  /** The most distinct vars one kernel reads. */
+  readonly maxReads: number;
+  readonly memory: MemoryPlan;
+}
+
+const plans = new WeakMap<Fusion, EstimatePlan>();
+
+/** The estimate plan of a fused program (made on first use, kept with its fusion). */
+export function estimatePlan(program: Program, graph: ProgramGraph, fusion: Fusion): EstimatePlan {
+  let plan = plans.get(fusion);
+  if (plan === undefined) {
+    plan = makePlan(program, graph, fusion);
+    plans.set(fusion, plan);
+  }
+  return plan;
+}
+
+function makePlan(program: Program, graph: ProgramGraph, fusion: Fusion): EstimatePlan {
+  const n = graph.varCount;
+  const role = new Uint8Array(n);
+  for (const input of program.inputs) {
+    role[input.var.id] =
+      input.role === "param" ? PARAM : input.role === "cache" ? CACHE : ACTIVATION;
+  }
+  for (const eqn of program.eqns) {
+    const operand = eqn.inputs[0];
+    if (kernelTraits[eqn.primitive].inPlace && operand?.kind === "var") {
+      role[eqn.outputs[0]!.id] = role[operand.id]!;
+    }
+  }
+  const inside = new Int32Array(program.eqns.length);
+  const slotOf = new Int32Array(n);
+  const stamp = new Int32Array(n);
+  const groups = fusion.groups;
+  const readStart = new Int32Array(groups.length + 1);
+  const varStart = new Int32Array(groups.length + 1);
+  const writeStart = new Int32Array(groups.length + 1);
+  const readEqn: number[] = [];
+  const readOperand: number[] = [];
+  const readSlot: number[] = [];
+  const readVars: number[] = [];
+  const writeEqn: number[] = [];
+  const writeResult: number[] = [];
+  let maxReads = 0;
+  for (let gi = 0; gi < groups.length; gi++) {
+    const group = groups[gi]!;
+    const tag = group.id + 1;
+    const firstVar = readVars.length;
+    for (const i of group.eqns) inside[i] = tag;
+    for (const i of group.eqns) {
+      const eqn = program.eqns[i]!;
+      const inputs = eqn.inputs;
+      for (let k = 0; k < inputs.length; k++) {
+        const a = inputs[k]!;
+        if (a.kind !== "var") continue;
+        const p = graph.producer[a.id]!;
+        if (p >= 0 && inside[p] === tag) continue;
+        if (stamp[a.id] !== tag) {
+          stamp[a.id] = tag;
+          slotOf[a.id] = readVars.length - firstVar;
+          readVars.push(a.id);
+        }
+        readEqn.push(i);
+        readOperand.push(k);
+        readSlot.push(slotOf[a.id]!);
+      }
+      const outputs = eqn.outputs;
+      for (let k = 0; k < outputs.length; k++) {
+        const v = outputs[k]!.id;
+        // Written to HBM if a program output, or read by a kernel that does not compute it
+        // itself (a free op fused into several kernels runs in each: none of them writes it).
+        let escapes = graph.isOutput[v] === 1;
+        if (!escapes) {
+          const mine = fusion.groupsOf[i]!;
+          for (const c of graph.consumers[v]!) {
+            if (inside[c] === tag) continue;
+            if (fusion.groupsOf[c]!.some((g) => !mine.includes(g))) {
+              escapes = true;
+              break;
+            }
+          }
+        }
+        if (escapes) {
+          writeEqn.push(i);
+          writeResult.push(k);
+        }
+      }
+    }
+    maxReads = Math.max(maxReads, readVars.length - firstVar);
+    readStart[gi + 1] = readEqn.length;
+    varStart[gi + 1] = readVars.length;
+    writeStart[gi + 1] = writeEqn.length;
+  }
+  const kernels: BoundaryPlan = {
+    readStart,
+    readEqn,
+    readOperand,
+    readSlot,
+    varStart,
+    readVars,
+    writeStart,
+    writeEqn,
+    writeResult,
+  };
+  return { kernels, role, maxReads, memory: memoryPlan(program, graph, fusion, kernels) };
+}
+
+/**
+ * Parameters and caches are resident; activations are live from the kernel that writes them
+ * to the last kernel that reads them. An in-place update's result shares its operand's buffer.
+ */
+function memoryPlan(
+  program: Program,
+  graph: ProgramGraph,
+  fusion: Fusion,
+  kernels: BoundaryPlan,
+): MemoryPlan {
+  const n = graph.varCount;
+  const buffer = new Int32Array(n).fill(-1); // var id → id of the var whose buffer holds it
+  const born = new Int32Array(n).fill(-1); // buffer → group position where it is allocated
+  const dies = new Int32Array(n).fill(-1); // buffer → last group position that needs it
+  const fromEqn = new Int32Array(n);
+  const fromIndex = new Int32Array(n);
+  for (let k = 0; k < program.inputs.length; k++) {
+    const input = program.inputs[k]!;
+    const id = input.var.id;
+    buffer[id] = id;
+    if (input.role === "activation") {
+      born[id] = 0;
+      fromEqn[id] = -1;
+      fromIndex[id] = k;
+    }
+  }
+  const order = fusion.groups;
+  for (let pos = 0; pos < order.length; pos++) {
+    for (const i of order[pos]!.eqns) {
+      const eqn = program.eqns[i]!;
+      if (kernelTraits[eqn.primitive].inPlace) {
+        const operand = eqn.inputs[0]!;
+        if (operand.kind === "var") buffer[eqn.outputs[0]!.id] = buffer[operand.id]!;
+        continue;
+      }
+      const outputs = eqn.outputs;
+      for (let k = 0; k < outputs.length; k++) {
+        const v = outputs[k]!;
+        if (buffer[v.id] !== -1) continue;
+        buffer[v.id] = v.id;
+        born[v.id] = pos;
+        fromEqn[v.id] = i;
+        fromIndex[v.id] = k;
+      }
+    }
+    for (let r = kernels.varStart[pos]!; r < kernels.varStart[pos + 1]!; r++) {
+      const b = buffer[kernels.readVars[r]!]!;
+      if (b >= 0 && dies[b]! < pos) dies[b] = pos;
+    }
+  }
+  const end = order.length;
+  for (const o of program.outputs) {
+    const b = buffer[o.var.id]!;
+    if (b >= 0) dies[b] = end;
+  }
+  // Buffers no kernel reads and no output holds are fused intermediates that never reach HBM;
+  // resident buffers are counted apart.
+  const live: number[] = [];
+  for (let b = 0; b < n; b++) if (born[b]! >= 0 && dies[b]! >= 0) live.push(b);
+  const pick = (a: Int32Array) => Int32Array.from(live, (b) => a[b]!);
+  return { born: pick(born), dies: pick(dies), fromEqn: pick(fromEqn), fromIndex: pick(fromIndex) };
+}
+
+/**
+ * Kernel `g`'s cost from the plan and its equations' costs: FLOPs of its members, each var
+ * read from outside once (at the most any member reads of it), each escaping result written.
+ * Leaves the bytes read of each of its vars in `readBytes` (in the plan's order).
+ */
+export function groupCost(
+  plan: BoundaryPlan,
+  g: number,
+  members: readonly number[],
+  costs: readonly OpCost[],
+  readBytes: Float64Array,
+): GroupCost {
+  let flops = 0;
+  let transcendentals = 0;
+  for (const i of members) {
+    const cost = costs[i]!;
+    flops += cost.flops;
+    transcendentals += cost.transcendentals;
+  }
+  const vars = plan.varStart[g + 1]! - plan.varStart[g]!;
+  readBytes.fill(-1, 0, vars);
+  for (let r = plan.readStart[g]!; r < plan.readStart[g + 1]!; r++) {
+    const b = costs[plan.readEqn[r]!]!.reads[plan.readOperand[r]!]!;
+    const s = plan.readSlot[r]!;
+    if (b > readBytes[s]!) readBytes[s] = b;
+  }
+  let read = 0;
+  for (let s = 0; s < vars; s++) read += readBytes[s]!;
+  let written = 0;
+  for (let w = plan.writeStart[g]!; w < plan.writeStart[g + 1]!; w++) {
+    written += costs[plan.writeEqn[w]!]!.writes[plan.writeResult[w]!]!;
+  }
+  return { flops, transcendentals, read, written };
+}
+
+/** Bytes held at each kernel position by activations (`end + 1` positions), at these sizes. */
+export function liveBytes(
+  program: Program,
+  plan: MemoryPlan,
+  positions: number,
+  sizes: SizeContext,
+) {
+  const delta = new Float64Array(positions + 1);
+  const { born, dies, fromEqn, fromIndex } = plan;
+  for (let b = 0; b < born.length; b++) {
+    const e = fromEqn[b]!;
+    const aval: Aval =
+      e < 0
+        ? program.inputs[fromIndex[b]!]!.var.aval
+        : program.eqns[e]!.outputs[fromIndex[b]!]!.aval;
+    const bytes = avalBytes(aval, sizes);
+    delta[born[b]!]! += bytes;
+    delta[dies[b]! + 1]! -= bytes;
+  }
+  const live = new Float64Array(positions);
+  let now = 0;
+  for (let p = 0; p < positions; p++) {
+    now += delta[p]!;
+    live[p] = now;
+  }
+  return live;
+}
