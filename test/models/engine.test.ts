@@ -182,6 +182,18 @@ describe("re-costing a lowered step at other sizes", () => {
     expect(engine.stats).toEqual({ traced: 2, queries: 10 });
   });
 
+  it("an engine told of many batches models the batch from the first query on; each equals its full trace", () => {
+    const engine = new StepEstimator({ manyBatches: true });
+    const model: LlamaConfig = { ...LLAMA3_8B, layers: 4 };
+    const m = mesh("v5e", { X: 2, Y: 4 });
+    for (const layout of LAYOUT_NAMES) {
+      for (const batch of [24, 8, 64]) {
+        const q: StepQuery = { phase: "decode", batch, seq: 2048, weights: "int4", kv: "fp8e4m3" };
+        expectSameCosts(engine.step(model, q, layout, m), full(model, q, layout, m));
+      }
+    }
+  });
+
   it("meshes whose layout resolves alike share its traces; each lowers them and equals its full trace", () => {
     const engine = new StepEstimator();
     const model: LlamaConfig = { ...LLAMA3_8B, layers: 4 };

@@ -65,14 +65,15 @@ export function runSweep(
   g: SweepGrid,
   onProgress?: (done: number, total: number) => void,
 ): SweepRow[] {
-  const engine = new StepEstimator();
+  const engine = new StepEstimator({ manyBatches: true });
   const total = gridSize(g);
   const rows: SweepRow[] = [];
   // Configurations in a stable order: mesh, layout, weights, KV, compute, then batch (so one
   // structure's batches are costed together, from the engine's cache).
   const configs = product(g.meshes, g.layouts, g.weights, g.kv, g.compute, g.batches);
+  const names = new Map(g.meshes.map((m) => [m, meshText(m)]));
   for (const [m, layout, weights, kv, compute, batch] of configs) {
-    const base = { mesh: meshText(m), chips: m.chips, layout, batch, weights, kv, compute };
+    const base = { mesh: names.get(m)!, chips: m.chips, layout, batch, weights, kv, compute };
     try {
       const query = {
         phase: g.phase,
@@ -86,7 +87,13 @@ export function runSweep(
       const c = engine.step(g.config, query, layout, m);
       const tps = tokensPerStep(g.phase, batch, g.seq) / c.totals.stepS;
       rows.push({
-        ...base,
+        mesh: base.mesh,
+        chips: base.chips,
+        layout,
+        batch,
+        weights,
+        kv,
+        compute,
         error: null,
         fits: c.memory.fits,
         memoryBytes: c.memory.totalBytes,

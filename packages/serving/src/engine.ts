@@ -35,6 +35,17 @@ export class StepEstimator {
   private readonly traces = new WeakMap<LlamaConfig, Map<string, Program>>();
   /** How many programs were traced, and how many queries were served. */
   readonly stats = { traced: 0, queries: 0 };
+  // Dims re-costed as variables from a structure's first query on (see the constructor).
+  private readonly varying: readonly string[];
+
+  /**
+   * @param options.manyBatches queries will ask for many batch sizes of each structure (a
+   *   sweep): its first query already builds the re-costing model in the batch, rather than
+   *   estimating once directly and building the model at the second batch
+   */
+  constructor(options: { readonly manyBatches?: boolean } = {}) {
+    this.varying = options.manyBatches ? ["B"] : [];
+  }
 
   step(
     config: LlamaConfig,
@@ -129,7 +140,9 @@ export class StepEstimator {
     }
     const stored = storedAt(query, rep);
     const dims = this.dimsOf(config, traced);
-    const estimates = pair.map((c) => (c.divides(dims) ? c.costsAt(dims, stored) : undefined));
+    const estimates = pair.map((c) =>
+      c.divides(dims) ? c.costsAt(dims, stored, this.varying) : undefined,
+    );
     const [first, second] = estimates;
     if (first && estimates.length === 1) return { totals: first.totals, memory: first.memory };
     if (first && second) return extrapolateLayers(first, second, config.layers);

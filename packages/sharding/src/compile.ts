@@ -100,18 +100,26 @@ export class Compiled {
   /**
    * Totals and memory (no per-kernel rows) with `dims` in place of the program's sizes and each
    * of `stored`'s roles in its `dtype`: from the kernels' costs as multilinear functions of the
-   * dims that differ and of the stored widths (`linearCosts`, built once per such set, checked
-   * when built; a model built for more dims serves too), else estimated directly. What a sweep
-   * asks thousands of times.
+   * dims that differ (and of those named `varying`, which later calls will change) and of the
+   * stored widths (`linearCosts`, built once per such set, checked when built; a model built
+   * for more dims serves too), else estimated directly. What a sweep asks thousands of times.
    */
-  costsAt(dims: Dims, stored: readonly StoredAt[] = []): StepCostsAt {
+  costsAt(
+    dims: Dims,
+    stored: readonly StoredAt[] = [],
+    varying: readonly string[] = [],
+  ): StepCostsAt {
     const base = this.fused.program.dims;
-    const free = Object.keys(dims)
-      .filter((d) => dims[d] !== base[d])
-      .sort();
-    const roles = stored.map((s) => `${s.role}:${s.from}:${s.corner}:${s.check}`).join(",");
+    const free: string[] = [];
+    for (const d in dims) if (dims[d] !== base[d]) free.push(d);
+    for (const d of varying) if (d in base && !free.includes(d)) free.push(d);
+    free.sort();
+    let roles = "";
     const dtypes: Partial<Record<StoredRole, DType>> = {};
-    for (const s of stored) dtypes[s.role] = s.dtype;
+    for (const s of stored) {
+      roles += `${s.role}:${s.from}:${s.corner}:${s.check},`;
+      dtypes[s.role] = s.dtype;
+    }
     if (free.length > 0 || stored.length > 0) {
       const key = `${free.join(",")}|${roles}`;
       const known = this.linear.get(key);
