@@ -236,7 +236,10 @@ export function linearCosts(
         for (let n = times[u]!; n > 0; n--) addKernel(sums, rec);
       }
       let peak = 0;
-      for (const p of positionSet.first) peak = Math.max(peak, value(live, p * corners));
+      const places = positionSet.first;
+      for (let u = 0; u < places.length; u++) {
+        peak = Math.max(peak, value(live, places[u]! * corners));
+      }
       const memory = memoryVerdict(
         {
           paramBytes: value(resident, 0),
