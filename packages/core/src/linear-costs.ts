@@ -183,6 +183,7 @@ export function linearCosts(
     },
     (p) => hashRow(live, p * corners, corners),
   );
+  const followed = stored.map((_, i) => follows.includes(i));
   const weights = new Float64Array(corners);
   const t = new Float64Array(k);
   const peaks = new Float64Array(kernels);
@@ -201,7 +202,8 @@ export function linearCosts(
         const dtype = dtypes[s.role] ?? s.from;
         const [w0, w1] = storedBytes[i]!;
         t[nDims + i] = (byteSize(dtype) - w0) / (w1 - w0);
-        peakOf.push(peakFlops(chip, computeClass(dtype)));
+        // Only where a kernel computes in the role's dtype (a chip may lack its class).
+        peakOf.push(followed[i] ? peakFlops(chip, computeClass(dtype)) : 0);
       }
       for (let g = 0; g < kernels; g++) {
         const f = follows[g]!;
