@@ -89,6 +89,8 @@ export function linearCosts(
   for (const s of stored) {
     const [w0, w1, w2] = [byteSize(s.from), byteSize(s.corner), byteSize(s.check)];
     if (w0 === w1 || w0 === w2 || w1 === w2) return undefined;
+    // The kernels that compute in a stored dtype are found by the corner moving their class.
+    if (computeClass(s.corner) === computeClass(s.from)) return undefined;
     if (stored.filter((t) => t.role === s.role).length > 1) return undefined;
   }
   const corners = 1 << k;
@@ -185,54 +187,98 @@ export function linearCosts(
   );
   const followed = stored.map((_, i) => follows.includes(i));
   const weights = new Float64Array(corners);
-  const t = new Float64Array(k);
-  const peaks = new Float64Array(kernels);
-  const builtPeak = builtClass.map((cls) => peakFlops(chip, cls));
+  const builtPeak = Float64Array.from(builtClass, (cls) => peakFlops(chip, cls));
   const storedBytes = stored.map((s) => [byteSize(s.from), byteSize(s.corner)] as const);
   // One scratch record, refilled per kernel: the sums' shape has every kernel figure.
   const kernel: { -readonly [K in keyof KernelFigures]: number } = emptySums();
+  // A sweep asks many sizes at each choice of stored dtypes: the model with its stored widths
+  // fixed at a choice (a model in the free dims alone, 2^dims corners) is kept per choice.
+  const dimCorners = 1 << nDims;
+  const dimSpan = FIGURES * dimCorners;
+  const atDtypes = new Map<string, AtDtypes>();
+  const fixedAt = (dtypes: StoredDtypes): AtDtypes => {
+    if (stored.length === 0) return { fig, live, resident, peaks: builtPeak };
+    let key = "";
+    for (const s of stored) key += `${dtypes[s.role] ?? s.from},`;
+    let found = atDtypes.get(key);
+    if (found !== undefined) return found;
+    // The weight of each choice of stored corners (the high bits of a corner's index).
+    const roleWeights = new Float64Array(1 << stored.length);
+    const peakOf: number[] = [];
+    const t: number[] = [];
+    stored.forEach((s, i) => {
+      const dtype = dtypes[s.role] ?? s.from;
+      const [w0, w1] = storedBytes[i]!;
+      t.push((byteSize(dtype) - w0) / (w1 - w0));
+      // Only where a kernel computes in the role's dtype (a chip may lack its class).
+      peakOf.push(followed[i] ? peakFlops(chip, computeClass(dtype)) : 0);
+    });
+    for (let r = 0; r < roleWeights.length; r++) {
+      let w = 1;
+      for (let i = 0; i < stored.length; i++) w *= (r >> i) & 1 ? t[i]! : 1 - t[i]!;
+      roleWeights[r] = w;
+    }
+    // rows × dimCorners values from rows × corners: each dims corner summed over role corners.
+    const contract = (from: Float64Array, rows: number) => {
+      const to = new Float64Array(rows * dimCorners);
+      for (let row = 0; row < rows; row++) {
+        for (let d = 0; d < dimCorners; d++) {
+          let v = 0;
+          for (let r = 0; r < roleWeights.length; r++) {
+            v += roleWeights[r]! * from[row * corners + (r << nDims) + d]!;
+          }
+          to[row * dimCorners + d] = v;
+        }
+      }
+      return to;
+    };
+    const peaksAt = new Float64Array(kernels);
+    for (let g = 0; g < kernels; g++) {
+      const f = follows[g]!;
+      peaksAt[g] = f < 0 ? builtPeak[g]! : peakOf[f]!;
+    }
+    found = {
+      fig: contract(fig, kernels * FIGURES),
+      live: contract(live, positions),
+      resident: contract(resident, 2),
+      peaks: peaksAt,
+    };
+    atDtypes.set(key, found);
+    return found;
+  };
   const model: LinearCosts = {
     free,
     stored,
     at(dims: Dims, dtypes: StoredDtypes = {}): StepCostsAt {
-      for (let i = 0; i < nDims; i++) t[i] = dims[free[i]!]! / base[free[i]!]! - 1;
-      const peakOf: number[] = [];
-      for (let i = 0; i < stored.length; i++) {
-        const s = stored[i]!;
-        const dtype = dtypes[s.role] ?? s.from;
-        const [w0, w1] = storedBytes[i]!;
-        t[nDims + i] = (byteSize(dtype) - w0) / (w1 - w0);
-        // Only where a kernel computes in the role's dtype (a chip may lack its class).
-        peakOf.push(followed[i] ? peakFlops(chip, computeClass(dtype)) : 0);
-      }
-      for (let g = 0; g < kernels; g++) {
-        const f = follows[g]!;
-        peaks[g] = f < 0 ? builtPeak[g]! : peakOf[f]!;
-      }
-      for (let c = 0; c < corners; c++) {
+      const fixed = fixedAt(dtypes);
+      for (let d = 0; d < dimCorners; d++) {
         let w = 1;
-        for (let i = 0; i < k; i++) w *= (c >> i) & 1 ? t[i]! : 1 - t[i]!;
-        weights[c] = w;
+        for (let i = 0; i < nDims; i++) {
+          const t = dims[free[i]!]! / base[free[i]!]! - 1;
+          w *= (d >> i) & 1 ? t : 1 - t;
+        }
+        weights[d] = w;
       }
       const value = (arr: Float64Array, at: number) => {
         let v = 0;
-        for (let c = 0; c < corners; c++) v += weights[c]! * arr[at + c]!;
+        for (let d = 0; d < dimCorners; d++) v += weights[d]! * arr[at + d]!;
         return v;
       };
       const sums = emptySums();
       const rec = kernel; // a sweep asks this often
       const { first, times } = kernelSet;
+      const f = fixed.fig;
       for (let u = 0; u < first.length; u++) {
         const g = first[u]!;
-        const at = g * span;
-        rec.flops = value(fig, at);
-        rec.hbmBytes = value(fig, at + corners);
-        rec.paramBytes = value(fig, at + 2 * corners);
-        rec.cacheBytes = value(fig, at + 3 * corners);
-        rec.weightFlops = value(fig, at + 4 * corners);
-        rec.iciBytes = value(fig, at + 5 * corners);
-        rec.computeS = rec.flops / peaks[g]!;
-        rec.hbmS = value(fig, at + 6 * corners);
+        const at = g * dimSpan;
+        rec.flops = value(f, at);
+        rec.hbmBytes = value(f, at + dimCorners);
+        rec.paramBytes = value(f, at + 2 * dimCorners);
+        rec.cacheBytes = value(f, at + 3 * dimCorners);
+        rec.weightFlops = value(f, at + 4 * dimCorners);
+        rec.iciBytes = value(f, at + 5 * dimCorners);
+        rec.computeS = rec.flops / fixed.peaks[g]!;
+        rec.hbmS = value(f, at + 6 * dimCorners);
         rec.iciS = collective[g] ? Math.max(rec.iciBytes * secondsPerByte[g]!, latencyS[g]!) : 0;
         rec.timeS = Math.max(rec.computeS, rec.hbmS, rec.iciS);
         for (let n = times[u]!; n > 0; n--) addKernel(sums, rec);
@@ -240,12 +286,12 @@ export function linearCosts(
       let peak = 0;
       const places = positionSet.first;
       for (let u = 0; u < places.length; u++) {
-        peak = Math.max(peak, value(live, places[u]! * corners));
+        peak = Math.max(peak, value(fixed.live, places[u]! * dimCorners));
       }
       const memory = memoryVerdict(
         {
-          paramBytes: value(resident, 0),
-          cacheBytes: value(resident, corners),
+          paramBytes: value(fixed.resident, 0),
+          cacheBytes: value(fixed.resident, dimCorners),
           activationBytes: peak,
         },
         chip.hbmBytes,
@@ -269,11 +315,12 @@ export function linearCosts(
   );
   programs.length = 0;
   const got = model.at(check, checkDtypes);
+  const assumed = fixedAt(checkDtypes).peaks;
   const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(b), 1e-30);
   const w = want.totals;
   const g = got.totals;
   const ok =
-    want.ops.every((o, i) => peakFlops(chip, o.computeClass) === peaks[i]) &&
+    want.ops.every((o, i) => peakFlops(chip, o.computeClass) === assumed[i]) &&
     close(g.flops, w.flops) &&
     close(g.hbmBytes, w.hbmBytes) &&
     close(g.paramBytes, w.paramBytes) &&
@@ -322,4 +369,12 @@ function hashRow(values: Float64Array, start: number, length: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i]!, 0x01000193);
   return h;
+}
+
+/** A model's figures with its stored dtypes fixed: per kernel, per position, resident; peaks. */
+interface AtDtypes {
+  readonly fig: Float64Array;
+  readonly live: Float64Array;
+  readonly resident: Float64Array;
+  readonly peaks: Float64Array;
 }
