@@ -19,10 +19,11 @@ import { type StepQuery, traceStep } from "./step.js";
  * is traced afresh. Results equal a full trace's (see the engine tests).
  */
 export class StepEstimator {
-  // Lowered steps by model and mesh (as objects), then by the rest of the query as text.
+  // Lowered steps by model and mesh (as objects), then by the layout's roles and the rest of
+  // the query as text.
   private readonly lowered = new WeakMap<
     LlamaConfig,
-    WeakMap<Mesh, Map<string, readonly Compiled[]>>
+    WeakMap<Mesh, Map<string, Map<string, readonly Compiled[]>>>
   >();
   // Resolved layouts, the same way: a sweep asks for the same few many times.
   private readonly layouts = new WeakMap<
@@ -107,18 +108,21 @@ export class StepEstimator {
     const shapeFree = config.moe === undefined;
     // Weight and KV dtypes that only change what is stored share one traced structure.
     const rep = representative(query);
-    const key = JSON.stringify([
-      query.phase,
-      rep.weights,
-      rep.kv,
-      query.compute,
-      query.attention,
-      shapeFree ? null : [query.batch, query.seq, query.cacheLength, query.groups, query.capacity],
-      roles,
-    ]);
+    // The roles (long text, one string per resolved layout) key a map of their own: the rest
+    // is short.
+    const shape = shapeFree
+      ? ""
+      : `${query.batch}|${query.seq}|${query.cacheLength}|${query.groups}|${query.capacity}`;
+    const rest = `${query.phase}|${rep.weights}|${rep.kv}|${query.compute}|${query.attention}|${shape}`;
+    const key = `${rest}|${roles}`;
     const traced = { ...query, ...rep };
-    const cache = byModelAndMesh(this.lowered, config, m);
-    let pair = reuse ? cache.get(key) : undefined;
+    const byRoles = byModelAndMesh(this.lowered, config, m);
+    let cache = byRoles.get(roles);
+    if (cache === undefined) {
+      cache = new Map();
+      byRoles.set(roles, cache);
+    }
+    let pair = reuse ? cache.get(rest) : undefined;
     const cached = pair !== undefined;
     if (!pair) {
       // A traced program does not depend on the mesh: meshes whose layouts resolve alike
@@ -136,7 +140,7 @@ export class StepEstimator {
       };
       // Three layers or fewer: the model itself.
       pair = config.layers <= 3 ? [compileWith(config.layers)] : [compileWith(2), compileWith(3)];
-      cache.set(key, pair);
+      cache.set(rest, pair);
     }
     const stored = storedAt(query, rep);
     const dims = this.dimsOf(config, traced);
