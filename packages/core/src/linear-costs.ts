@@ -56,6 +56,9 @@ export interface LinearCosts {
 /** Per-kernel figures kept at each corner, in this order. */
 const FIGURES = 7; // flops, hbmBytes, paramBytes, cacheBytes, weightFlops, iciBytes, hbmS
 
+/** Both rows of the resident bytes (weights, caches). */
+const BOTH = Int32Array.of(0, 1);
+
 /** The most variables a model is built for: 2^k corner estimates. */
 const MAX_VARIABLES = 4;
 
@@ -218,16 +221,20 @@ export function linearCosts(
       for (let i = 0; i < stored.length; i++) w *= (r >> i) & 1 ? t[i]! : 1 - t[i]!;
       roleWeights[r] = w;
     }
-    // rows × dimCorners values from rows × corners: each dims corner summed over role corners.
-    const contract = (from: Float64Array, rows: number) => {
-      const to = new Float64Array(rows * dimCorners);
-      for (let row = 0; row < rows; row++) {
-        for (let d = 0; d < dimCorners; d++) {
-          let v = 0;
-          for (let r = 0; r < roleWeights.length; r++) {
-            v += roleWeights[r]! * from[row * corners + (r << nDims) + d]!;
+    // `size` rows of dimCorners values from rows of all corners, each dims corner summed over
+    // the role corners: the rows `first[u] * per + j` (the distinct kernels' or positions').
+    const contract = (from: Float64Array, size: number, first: Int32Array, per: number) => {
+      const to = new Float64Array(size * dimCorners);
+      for (let u = 0; u < first.length; u++) {
+        for (let j = 0; j < per; j++) {
+          const row = first[u]! * per + j;
+          for (let d = 0; d < dimCorners; d++) {
+            let v = 0;
+            for (let r = 0; r < roleWeights.length; r++) {
+              v += roleWeights[r]! * from[row * corners + (r << nDims) + d]!;
+            }
+            to[row * dimCorners + d] = v;
           }
-          to[row * dimCorners + d] = v;
         }
       }
       return to;
@@ -238,9 +245,9 @@ export function linearCosts(
       peaksAt[g] = f < 0 ? builtPeak[g]! : peakOf[f]!;
     }
     found = {
-      fig: contract(fig, kernels * FIGURES),
-      live: contract(live, positions),
-      resident: contract(resident, 2),
+      fig: contract(fig, kernels * FIGURES, kernelSet.first, FIGURES),
+      live: contract(live, positions, positionSet.first, 1),
+      resident: contract(resident, 2, BOTH, 1),
       peaks: peaksAt,
     };
     atDtypes.set(key, found);
@@ -281,7 +288,7 @@ export function linearCosts(
         rec.hbmS = value(f, at + 6 * dimCorners);
         rec.iciS = collective[g] ? Math.max(rec.iciBytes * secondsPerByte[g]!, latencyS[g]!) : 0;
         rec.timeS = Math.max(rec.computeS, rec.hbmS, rec.iciS);
-        for (let n = times[u]!; n > 0; n--) addKernel(sums, rec);
+        addKernel(sums, rec, times[u]!);
       }
       let peak = 0;
       const places = positionSet.first;

@@ -95,24 +95,26 @@ export function emptySums(): SumsInProgress {
 }
 
 /**
- * Adds one kernel to a step's sums: every figure, `kernelS` unless it is a collective, and its
- * time to what binds it (`attribute`). The one place a kernel is summed (the estimator and the
- * multilinear re-costing both call it; the compiler checks every figure of `StepSums` is set).
+ * Adds one kernel to a step's sums (`times` over, for a kernel that repeats): every figure,
+ * `kernelS` unless it is a collective, and its time to what binds it (`attribute`). The one
+ * place a kernel is summed (the estimator and the multilinear re-costing both call it; the
+ * compiler checks every figure of `StepSums` is set).
  */
-export function addKernel(s: SumsInProgress, o: KernelFigures): void {
-  s.flops += o.flops;
-  s.hbmBytes += o.hbmBytes;
-  s.paramBytes += o.paramBytes;
-  s.cacheBytes += o.cacheBytes;
-  s.weightFlops += o.weightFlops;
-  s.iciBytes += o.iciBytes;
-  s.computeS += o.computeS;
-  s.hbmS += o.hbmS;
-  s.iciS += o.iciS;
-  s.timeS += o.timeS;
+export function addKernel(s: SumsInProgress, o: KernelFigures, times = 1): void {
+  s.flops += times * o.flops;
+  s.hbmBytes += times * o.hbmBytes;
+  s.paramBytes += times * o.paramBytes;
+  s.cacheBytes += times * o.cacheBytes;
+  s.weightFlops += times * o.weightFlops;
+  s.iciBytes += times * o.iciBytes;
+  s.computeS += times * o.computeS;
+  s.hbmS += times * o.hbmS;
+  s.iciS += times * o.iciS;
+  s.timeS += times * o.timeS;
   if (o.iciS === 0) {
-    s.kernelS += o.timeS;
-    attribute(s, o.timeS, o.computeS >= o.hbmS, o.hbmBytes, o.paramBytes, o.cacheBytes);
+    const t = times * o.timeS;
+    s.kernelS += t;
+    attribute(s, t, o.computeS >= o.hbmS, o.hbmBytes, o.paramBytes, o.cacheBytes);
   }
 }
 
