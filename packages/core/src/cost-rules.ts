@@ -19,7 +19,28 @@ export interface OpCost {
   readonly writes: readonly number[];
 }
 
-export type CostRule<P extends Primitive> = (eqn: EqnOf<P>, ctx: SizeContext) => OpCost;
+/**
+ * Where a cost rule writes one equation's cost — FLOPs, transcendentals, the bytes read of each
+ * operand and written of each result (the first `inputs.length` and `outputs.length` entries) —
+ * one sink reused from equation to equation, so an estimate allocates nothing per equation.
+ */
+export interface CostSink {
+  flops: number;
+  transcendentals: number;
+  readonly reads: number[];
+  readonly writes: number[];
+}
+
+/** An empty sink for `CostRule`s to write into. */
+export function costSink(): CostSink {
+  return { flops: 0, transcendentals: 0, reads: [], writes: [] };
+}
+
+export type CostRule<P extends Primitive> = (
+  eqn: EqnOf<P>,
+  ctx: SizeContext,
+  out: CostSink,
+) => void;
 
 /** Elements of a value as one chip holds it (each dim at its size in `ctx`). */
 export function elements(aval: Pick<Aval, "dims">, ctx: SizeContext): number {
@@ -38,12 +59,28 @@ function atomBytes(a: Atom, ctx: SizeContext): number {
 }
 
 /** Every operand read once, every result written once. */
-function streamed(eqn: EqnOf<Primitive>, ctx: SizeContext, flops = 0, transcendentals = 0) {
-  const reads = new Array<number>(eqn.inputs.length);
-  for (let i = 0; i < reads.length; i++) reads[i] = atomBytes(eqn.inputs[i]!, ctx);
-  const writes = new Array<number>(eqn.outputs.length);
-  for (let i = 0; i < writes.length; i++) writes[i] = avalBytes(eqn.outputs[i]!.aval, ctx);
-  return { flops, transcendentals, reads, writes };
+function streamed(
+  eqn: EqnOf<Primitive>,
+  ctx: SizeContext,
+  out: CostSink,
+  flops = 0,
+  transcendentals = 0,
+): void {
+  out.flops = flops;
+  out.transcendentals = transcendentals;
+  const inputs = eqn.inputs;
+  for (let i = 0; i < inputs.length; i++) out.reads[i] = atomBytes(inputs[i]!, ctx);
+  const outputs = eqn.outputs;
+  for (let i = 0; i < outputs.length; i++) out.writes[i] = avalBytes(outputs[i]!.aval, ctx);
+}
+
+/** No FLOPs: reads `first` of the first operand (`second` of the second), writes `written`. */
+function moves(out: CostSink, first: number, second: number, written: number): void {
+  out.flops = 0;
+  out.transcendentals = 0;
+  out.reads[0] = first;
+  out.reads[1] = second;
+  out.writes[0] = written;
 }
 
 /** An elementwise op of `ops` FLOPs and `transcendentals` per result element. */
@@ -51,9 +88,9 @@ function elementwiseCost<P extends UnaryPrimitive | BinaryPrimitive>(
   ops: number,
   transcendentals = 0,
 ): CostRule<P> {
-  return (eqn, ctx) => {
+  return (eqn, ctx, out) => {
     const n = elements(eqn.outputs[0]!.aval, ctx);
-    return streamed(eqn, ctx, ops * n, transcendentals * n);
+    streamed(eqn, ctx, out, ops * n, transcendentals * n);
   };
 }
 
@@ -61,16 +98,16 @@ function elementwiseCost<P extends UnaryPrimitive | BinaryPrimitive>(
 function reductionCost<P extends Primitive.ReduceSum | Primitive.ReduceMax | Primitive.ReduceMean>(
   perOutput: number,
 ): CostRule<P> {
-  return (eqn, ctx) => {
+  return (eqn, ctx, out) => {
     const x = eqn.inputs[0]!;
     const inElems = x.kind === "var" ? elements(x.aval, ctx) : 1;
-    return streamed(eqn, ctx, inElems + perOutput * elements(eqn.outputs[0]!.aval, ctx));
+    streamed(eqn, ctx, out, inElems + perOutput * elements(eqn.outputs[0]!.aval, ctx));
   };
 }
 
 /** Moves no data by itself: layout changes and constraints cost what fusion makes them cost. */
 function layoutCost<P extends Primitive>(): CostRule<P> {
-  return (eqn, ctx) => streamed(eqn, ctx);
+  return (eqn, ctx, out) => streamed(eqn, ctx, out);
 }
 
 function einsumDims(eqn: EqnOf<Primitive.Einsum>): Map<string, DimSharding> {
@@ -82,10 +119,10 @@ function einsumDims(eqn: EqnOf<Primitive.Einsum>): Map<string, DimSharding> {
 }
 
 export const costRules: { readonly [P in Primitive]: CostRule<P> } = {
-  [Primitive.Einsum]: (eqn, ctx) => {
+  [Primitive.Einsum]: (eqn, ctx, out) => {
     let product = 1;
     for (const d of einsumDims(eqn).values()) product *= ctx.size(d);
-    return streamed(eqn, ctx, 2 * product);
+    streamed(eqn, ctx, out, 2 * product);
   },
   [Primitive.Exp]: elementwiseCost(1, 1),
   [Primitive.Log]: elementwiseCost(1, 1),
@@ -105,43 +142,32 @@ export const costRules: { readonly [P in Primitive]: CostRule<P> } = {
   [Primitive.ReduceSum]: reductionCost(0),
   [Primitive.ReduceMax]: reductionCost(0),
   [Primitive.ReduceMean]: reductionCost(1),
-  [Primitive.Gather]: (eqn, ctx) => {
+  [Primitive.Gather]: (eqn, ctx, out) => {
     // Only the looked-up rows leave HBM: as many table bytes as the result holds.
-    const out = avalBytes(eqn.outputs[0]!.aval, ctx);
-    return {
-      flops: 0,
-      transcendentals: 0,
-      reads: [out, atomBytes(eqn.inputs[1]!, ctx)],
-      writes: [out],
-    };
+    const rows = avalBytes(eqn.outputs[0]!.aval, ctx);
+    moves(out, rows, atomBytes(eqn.inputs[1]!, ctx), rows);
   },
   // The start index is a scalar: it travels in scalar memory, not through HBM.
-  [Primitive.DynamicSlice]: (eqn, ctx) => {
-    const out = avalBytes(eqn.outputs[0]!.aval, ctx);
-    return {
-      flops: 0,
-      transcendentals: 0,
-      reads: [out, 0],
-      writes: [out],
-    };
+  [Primitive.DynamicSlice]: (eqn, ctx, out) => {
+    const slice = avalBytes(eqn.outputs[0]!.aval, ctx);
+    moves(out, slice, 0, slice);
   },
-  [Primitive.DynamicUpdateSlice]: (eqn, ctx) => {
+  [Primitive.DynamicUpdateSlice]: (eqn, ctx, out) => {
     // In place (a donated buffer): the operand is neither read nor copied; only the update moves.
     const update = atomBytes(eqn.inputs[1]!, ctx);
-    return {
-      flops: 0,
-      transcendentals: 0,
-      reads: [0, update, 0],
-      writes: [update],
-    };
+    moves(out, 0, update, update);
+    out.reads[2] = 0;
   },
   [Primitive.Rename]: layoutCost(),
   [Primitive.Split]: layoutCost(),
   [Primitive.Merge]: layoutCost(),
   [Primitive.Concatenate]: layoutCost(),
-  [Primitive.FlashAttention]: (eqn, ctx) => {
+  [Primitive.FlashAttention]: (eqn, ctx, out) => {
     const [q, k] = eqn.inputs as readonly [Atom, Atom, Atom];
-    if (q.kind !== "var" || k.kind !== "var") return streamed(eqn, ctx);
+    if (q.kind !== "var" || k.kind !== "var") {
+      streamed(eqn, ctx, out);
+      return;
+    }
     const { key, head } = eqn.params;
     // One score per (q position, k position) over the union of the other dims.
     let scores = 1;
@@ -150,21 +176,23 @@ export const costRules: { readonly [P in Primitive]: CostRule<P> } = {
     const headDim = q.aval.dims.find((d) => d.dim === head)!;
     scores *= ctx.size(keyDim);
     // q·k and p·v: 2·H each per score; online softmax: max, subtract, exp, sum, rescale.
-    return streamed(eqn, ctx, scores * (4 * ctx.size(headDim) + 5), scores);
+    streamed(eqn, ctx, out, scores * (4 * ctx.size(headDim) + 5), scores);
   },
   [Primitive.Shard]: layoutCost(),
   // Collectives: HBM traffic of reading the local input and writing the local result; their
   // ICI cost is the sharding package's (collective-cost.ts). Reductions add one op per element.
   [Primitive.AllGather]: layoutCost(),
-  [Primitive.ReduceScatter]: (eqn, ctx) => {
+  [Primitive.ReduceScatter]: (eqn, ctx, out) => {
     const x = eqn.inputs[0]!;
-    return streamed(eqn, ctx, x.kind === "var" ? elements(x.aval, ctx) : 0);
+    streamed(eqn, ctx, out, x.kind === "var" ? elements(x.aval, ctx) : 0);
   },
-  [Primitive.AllReduce]: (eqn, ctx) => streamed(eqn, ctx, elements(eqn.outputs[0]!.aval, ctx)),
+  [Primitive.AllReduce]: (eqn, ctx, out) => {
+    streamed(eqn, ctx, out, elements(eqn.outputs[0]!.aval, ctx));
+  },
   [Primitive.AllToAll]: layoutCost(),
   // Keeping one's own block reads only that block.
-  [Primitive.ShardSlice]: (eqn, ctx) => {
-    const out = avalBytes(eqn.outputs[0]!.aval, ctx);
-    return { flops: 0, transcendentals: 0, reads: [out], writes: [out] };
+  [Primitive.ShardSlice]: (eqn, ctx, out) => {
+    const block = avalBytes(eqn.outputs[0]!.aval, ctx);
+    moves(out, block, 0, block);
   },
 };

@@ -1,8 +1,8 @@
-import { avalBytes, type OpCost, type SizeContext } from "./cost-rules.js";
+import { avalBytes, type CostSink, type SizeContext } from "./cost-rules.js";
 import type { Fusion } from "./fusion.js";
 import type { ProgramGraph } from "./graph.js";
 import type { Aval, Program } from "./ir.js";
-import { type GroupCost, kernelTraits } from "./kernel-cost.js";
+import { costInto, type GroupCost, kernelTraits } from "./kernel-cost.js";
 
 /** Input roles as codes, to split the HBM bytes a kernel reads into weights, caches and the rest. */
 export const ACTIVATION = 0;
@@ -220,38 +220,47 @@ function memoryPlan(
 }
 
 /**
- * Kernel `g`'s cost from the plan and its equations' costs: FLOPs of its members, each var
- * read from outside once (at the most any member reads of it), each escaping result written.
- * Leaves the bytes read of each of its vars in `readBytes` (in the plan's order).
+ * Kernel `g`'s cost from the plan, pricing its members at these sizes one after another into
+ * `sink`: FLOPs of its members, each var read from outside once (at the most any member reads of
+ * it), each escaping result written. Leaves the bytes read of each of its vars in `readBytes`
+ * (in the plan's order) and the FLOPs of its member `kernel` in `kernelFlops`.
  */
 export function groupCost(
+  program: Program,
   plan: BoundaryPlan,
   g: number,
   members: readonly number[],
-  costs: readonly OpCost[],
+  kernel: number | undefined,
+  sizes: SizeContext,
+  sink: CostSink,
   readBytes: Float64Array,
-): GroupCost {
+): GroupCost & { readonly kernelFlops: number } {
   let flops = 0;
   let transcendentals = 0;
-  for (const i of members) {
-    const cost = costs[i]!;
-    flops += cost.flops;
-    transcendentals += cost.transcendentals;
-  }
+  let kernelFlops = 0;
+  let written = 0;
   const vars = plan.varStart[g + 1]! - plan.varStart[g]!;
   readBytes.fill(-1, 0, vars);
-  for (let r = plan.readStart[g]!; r < plan.readStart[g + 1]!; r++) {
-    const b = costs[plan.readEqn[r]!]!.reads[plan.readOperand[r]!]!;
-    const s = plan.readSlot[r]!;
-    if (b > readBytes[s]!) readBytes[s] = b;
+  // The plan lists each member's reads and writes together, in member order.
+  let r = plan.readStart[g]!;
+  const rEnd = plan.readStart[g + 1]!;
+  let w = plan.writeStart[g]!;
+  const wEnd = plan.writeStart[g + 1]!;
+  for (const i of members) {
+    costInto(program.eqns[i]!, sizes, sink);
+    flops += sink.flops;
+    transcendentals += sink.transcendentals;
+    if (i === kernel) kernelFlops = sink.flops;
+    for (; r < rEnd && plan.readEqn[r] === i; r++) {
+      const b = sink.reads[plan.readOperand[r]!]!;
+      const s = plan.readSlot[r]!;
+      if (b > readBytes[s]!) readBytes[s] = b;
+    }
+    for (; w < wEnd && plan.writeEqn[w] === i; w++) written += sink.writes[plan.writeResult[w]!]!;
   }
   let read = 0;
   for (let s = 0; s < vars; s++) read += readBytes[s]!;
-  let written = 0;
-  for (let w = plan.writeStart[g]!; w < plan.writeStart[g + 1]!; w++) {
-    written += costs[plan.writeEqn[w]!]!.writes[plan.writeResult[w]!]!;
-  }
-  return { flops, transcendentals, read, written };
+  return { flops, transcendentals, read, written, kernelFlops };
 }
 
 /** Bytes held at each kernel position by activations (`end + 1` positions), at these sizes. */

@@ -1,5 +1,5 @@
 import { isCollective } from "./collectives.js";
-import { avalBytes, type SizeContext } from "./cost-rules.js";
+import { avalBytes, costSink, type SizeContext } from "./cost-rules.js";
 import { debugPass } from "./debug.js";
 import { ShardcostError } from "./errors.js";
 import {
@@ -17,7 +17,6 @@ import {
   type CollectiveCost,
   type CollectiveCostFn,
   computeClassOf,
-  eqnCost,
   KernelEstimate,
   kernelTraits,
   type OpEstimate,
@@ -82,14 +81,14 @@ export function estimateWith(
   const { program, graph, fusion } = fused;
   const sizes = options.sizes ?? globalSizes(program);
   const plan = estimatePlan(program, graph, fusion);
-  const costs = program.eqns.map((e) => eqnCost(e, sizes));
+  const sink = costSink();
   const ops: OpEstimate[] = new Array(fusion.groups.length);
   const readBytes = new Float64Array(plan.maxReads);
   const role = plan.role;
   const { kernels } = plan;
   for (let gi = 0; gi < fusion.groups.length; gi++) {
     const group = fusion.groups[gi]!;
-    const cost = groupCost(kernels, gi, group.eqns, costs, readBytes);
+    const cost = groupCost(program, kernels, gi, group.eqns, group.kernel, sizes, sink, readBytes);
     let paramBytes = 0;
     let cacheBytes = 0;
     const first = kernels.varStart[gi]!;
@@ -102,7 +101,7 @@ export function estimateWith(
     // A matmul that reads weights (directly, or through fused casts): 2·params·tokens.
     const weightFlops =
       kernel && kernelTraits[kernel.primitive].weightMatmul && paramBytes > 0
-        ? costs[group.kernel!]!.flops
+        ? cost.kernelFlops
         : 0;
     const main = kernel ?? program.eqns[group.root]!;
     const cls = computeClassOf(main);

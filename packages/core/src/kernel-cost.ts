@@ -1,5 +1,5 @@
 import { COLLECTIVES, isCollective } from "./collectives.js";
-import { costRules, type OpCost, type SizeContext } from "./cost-rules.js";
+import { type CostSink, costRules, costSink, type OpCost, type SizeContext } from "./cost-rules.js";
 import { type ComputeClass, computeClass } from "./dtype.js";
 import type { FusionGroup } from "./fusion.js";
 import type { Eqn, Program } from "./ir.js";
@@ -125,8 +125,20 @@ export const kernelTraits: { readonly [P in Primitive]: KernelTraits } = {
 
 /** One equation's FLOPs and the bytes it reads and writes, by its primitive's cost rule. */
 export function eqnCost(eqn: Eqn, sizes: SizeContext): OpCost {
-  const rule = costRules[eqn.primitive] as (e: Eqn, s: SizeContext) => OpCost;
-  return rule(eqn, sizes);
+  const out = costSink();
+  costInto(eqn, sizes, out);
+  return {
+    flops: out.flops,
+    transcendentals: out.transcendentals,
+    reads: out.reads.slice(0, eqn.inputs.length),
+    writes: out.writes.slice(0, eqn.outputs.length),
+  };
+}
+
+/** One equation's cost written into `out` (a sink reused across equations). */
+export function costInto(eqn: Eqn, sizes: SizeContext, out: CostSink): void {
+  const rule = costRules[eqn.primitive] as (e: Eqn, s: SizeContext, o: CostSink) => void;
+  rule(eqn, sizes, out);
 }
 
 /** A fused group's FLOPs and the HBM bytes that cross its boundary. */
