@@ -1,4 +1,5 @@
 import {
+  type DimSharding,
   type Dims,
   type DType,
   debugPass,
@@ -246,9 +247,12 @@ function isProgram<I>(x: Traceable<I> | Program): x is Program {
 /** Each distinct (dim, devices) sharding in a program, to recheck divisibility at new sizes. */
 function shardedDimsOf(program: Program, m: Mesh): [string, number][] {
   const seen = new Map<string, [string, number]>();
-  const visit = (dims: Program["inputs"][number]["var"]["aval"]["dims"]) => {
+  // Dim shardings are interned: each object is keyed (as text) once.
+  const visited = new Set<DimSharding>();
+  const visit = (dims: readonly DimSharding[]) => {
     for (const d of dims) {
-      if (d.axes.length === 0) continue;
+      if (d.axes.length === 0 || visited.has(d)) continue;
+      visited.add(d);
       const key = `${d.dim}_${d.axes.join("")}`;
       if (!seen.has(key)) seen.set(key, [d.dim, groupSize(m, d.axes)]);
     }

@@ -25,13 +25,19 @@ export function localSizes(program: Pick<Program, "dims">, mesh: Mesh): SizeCont
   const axisSizes: Record<string, number> = {};
   for (const a of mesh.axes) axisSizes[a.name] = a.size;
   const dims = program.dims;
+  // Each sharded dim's size, once: an estimate asks for the same few (interned) many times.
+  const known = new Map<DimSharding, number>();
   return {
     size(d: DimSharding): number {
-      const axes = d.axes;
-      if (axes.length === 0) return dims[d.dim]!;
-      let k = 1;
-      for (let i = 0; i < axes.length; i++) k *= axisSizes[axes[i]!]!;
-      return dims[d.dim]! / k;
+      let n = known.get(d);
+      if (n === undefined) {
+        const axes = d.axes;
+        let k = 1;
+        for (let i = 0; i < axes.length; i++) k *= axisSizes[axes[i]!]!;
+        n = dims[d.dim]! / k;
+        known.set(d, n);
+      }
+      return n;
     },
   };
 }
