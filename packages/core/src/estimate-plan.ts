@@ -213,10 +213,23 @@ function memoryPlan(
   }
   // Buffers no kernel reads and no output holds are fused intermediates that never reach HBM;
   // resident buffers are counted apart.
-  const live: number[] = [];
-  for (let b = 0; b < n; b++) if (born[b]! >= 0 && dies[b]! >= 0) live.push(b);
-  const pick = (a: Int32Array) => Int32Array.from(live, (b) => a[b]!);
-  return { born: pick(born), dies: pick(dies), fromEqn: pick(fromEqn), fromIndex: pick(fromIndex) };
+  let count = 0;
+  for (let b = 0; b < n; b++) if (born[b]! >= 0 && dies[b]! >= 0) count++;
+  const plan = {
+    born: new Int32Array(count),
+    dies: new Int32Array(count),
+    fromEqn: new Int32Array(count),
+    fromIndex: new Int32Array(count),
+  };
+  for (let b = 0, at = 0; b < n; b++) {
+    if (born[b]! < 0 || dies[b]! < 0) continue;
+    plan.born[at] = born[b]!;
+    plan.dies[at] = dies[b]!;
+    plan.fromEqn[at] = fromEqn[b]!;
+    plan.fromIndex[at] = fromIndex[b]!;
+    at++;
+  }
+  return plan;
 }
 
 /**
