@@ -109,8 +109,43 @@ describe("remembered rule results", () => {
       ).length;
       const distinct = new Set(traced.eqns.map((e) => e.params)).size;
       expect(distinct - fresh).toBeLessThan(traced.eqns.length / config.layers);
-      expect(printProgram(lower(traced, m))).toBe(printProgram(lower(unshared(traced), m)));
+      // A mesh of its own: a mesh keeps what was decided on it (the next test).
+      const plain = mesh("v5e", shape);
+      expect(printProgram(lower(traced, m))).toBe(printProgram(lower(unshared(traced), plain)));
     }
+  });
+
+  it("lowers a program on a mesh that has lowered others as on a fresh mesh", () => {
+    // Decisions are kept per mesh and dim sizes: every layout, both dtype structures and two
+    // batches (one the mesh's axes divide, one they do not) lowered on one mesh first, then
+    // each program again on a mesh of its own.
+    const shape = { X: 2, Y: 4 };
+    const shared = mesh("v5e", shape);
+    const config = { ...LLAMA3_8B, layers: 2 };
+    const cases = (["1d-ws", "2d-ws", "weight-gathered", "fsdp"] as const).flatMap((layout) =>
+      [16, 6].flatMap((batch) =>
+        (["int8", "bf16"] as const).map((dtype) => ({ layout, batch, dtype })),
+      ),
+    );
+    const programs = cases.map(({ layout, batch, dtype }) => {
+      const query = { batch, seq: 1024 };
+      const step = llamaDecode(config, {
+        ...query,
+        weights: dtype,
+        kv: dtype,
+        layout: resolveLayout(layout, config, shared, query),
+      });
+      return trace(step.fn, step.inputs, step.dims);
+    });
+    const onShared = programs.map((p) => printProgram(lower(p, shared)));
+    programs.forEach((p, i) => {
+      expect(onShared[i]).toBe(printProgram(lower(unshared(p), mesh("v5e", shape))));
+    });
+    // The same types at other sizes are decided afresh: D_X is valid at D = 16, not at D = 6.
+    const x4 = mesh("v5e", { X: 4 });
+    const at = (D: number) => trace((t) => add(t.x, t.x), { x: tensor("[B, D_X]") }, { B: 2, D });
+    expect(printProgram(lower(at(16), x4))).toMatch(/D_X/);
+    expect(() => lower(at(6), x4)).toThrow(/not divisible/);
   });
 
   it("tells apart one einsum under different constraints downstream", () => {
@@ -130,7 +165,7 @@ describe("remembered rule results", () => {
     expect(einsums).toHaveLength(2);
     expect(new Set(einsums.map((e) => e.params)).size).toBe(1);
     const lowered = printProgram(lower(p, m));
-    expect(lowered).toBe(printProgram(lower(unshared(p), m)));
+    expect(lowered).toBe(printProgram(lower(unshared(p), mesh("v5e", { X: 2 }))));
     expect(lowered).toMatch(/ReduceScatter/);
     expect(lowered).toMatch(/AllGather/);
   });

@@ -65,17 +65,48 @@ function applyTarget(a: Aval, t: Target): Aval {
   return alreadyThere(a, t) ? internAval(a) : resharded(a, t.axes, t.partial);
 }
 
+/**
+ * What lowering decides from types alone, for one mesh and one set of dim sizes: sharding
+ * checks, each op's sharding (by primitive, params, operand types and for an einsum its
+ * constraint), reshard plans. Programs lowered for the same mesh at the same sizes share them —
+ * a sweep's structures and depths, a search's candidate layouts.
+ */
+interface Decisions {
+  /** Sharding checks already made, by (interned) type: "" when valid, else what is wrong. */
+  readonly verdicts: Map<Aval, string>;
+  readonly rules: OpMemo<RuleResult>;
+  /** Reshard plans by (interned) type from and to. */
+  readonly plans: Map<Aval, Map<Aval, ReshardStep[] | null>>;
+}
+
+const decided = new WeakMap<Mesh, Map<string, Decisions>>();
+
+function decisionsFor(mesh: Mesh, dims: Readonly<Record<string, number>>): Decisions {
+  let bySizes = decided.get(mesh);
+  if (bySizes === undefined) {
+    bySizes = new Map();
+    decided.set(mesh, bySizes);
+  }
+  const key = JSON.stringify(dims);
+  let d = bySizes.get(key);
+  if (d === undefined) {
+    d = { verdicts: new Map(), rules: new OpMemo(), plans: new Map() };
+    bySizes.set(key, d);
+  }
+  return d;
+}
+
 /** Builds the lowered program: the same equations on local shards, plus collectives. */
 class Lowering {
   readonly eqns: Eqn[] = [];
-  /** Sharding checks already made, by (interned) type: "" when valid, else what is wrong. */
-  readonly verdicts = new Map<Aval, string>();
+  readonly decisions: Decisions;
   private nextId: number;
   constructor(
     readonly program: Program,
     readonly mesh: Mesh,
   ) {
     this.nextId = varCountOf(program);
+    this.decisions = decisionsFor(mesh, program.dims);
   }
 
   newVar(name: string, aval: Aval, id?: number): Var {
@@ -110,14 +141,13 @@ class Lowering {
   /** Values already resharded, by source var and target type: each move is made once. */
   private readonly moved = new Map<number, Map<Aval, Var>>();
 
-  /** Reshard plans by (interned) type from and to: a repeated layer plans each move once. */
-  private readonly plans = new Map<Aval, Map<Aval, ReshardStep[] | null>>();
-
+  /** The reshard plan from one type to another: a repeated layer plans each move once. */
   private plan(from: Aval, to: Aval, t: Target): ReshardStep[] | null {
-    let byTo = this.plans.get(from);
+    const plans = this.decisions.plans;
+    let byTo = plans.get(from);
     if (byTo === undefined) {
       byTo = new Map();
-      this.plans.set(from, byTo);
+      plans.set(from, byTo);
     }
     let steps = byTo.get(to);
     if (steps === undefined) {
@@ -169,10 +199,10 @@ function check(
 ): void {
   // The same type checks the same way: remember the verdicts (types are interned).
   const key = internAval(aval);
-  let problem = lowering.verdicts.get(key);
+  let problem = lowering.decisions.verdicts.get(key);
   if (problem === undefined) {
     problem = shardingProblem(aval, lowering.program.dims, lowering.mesh) ?? "";
-    lowering.verdicts.set(key, problem);
+    lowering.decisions.verdicts.set(key, problem);
   }
   if (problem !== "") {
     const op = eqn ? `${printOp(eqn)}: ` : "";
@@ -258,7 +288,7 @@ export function lower(program: Program, mesh: Mesh): Program {
   const downstream = constraints(program);
   const outputIds = new Set(program.outputs.map((o) => o.var.id));
   const sizeOf = (a: string) => axisSize(mesh, a);
-  const memo = new OpMemo<RuleResult>();
+  const memo = lowering.decisions.rules;
   const ctx: { -readonly [K in keyof RuleContext]: RuleContext[K] } = {
     dims: program.dims,
     axisSize: sizeOf,
