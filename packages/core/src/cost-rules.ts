@@ -110,20 +110,32 @@ function layoutCost<P extends Primitive>(): CostRule<P> {
   return (eqn, ctx, out) => streamed(eqn, ctx, out);
 }
 
-function einsumDims(eqn: EqnOf<Primitive.Einsum>): Map<string, DimSharding> {
-  const all = new Map<string, DimSharding>();
-  for (const a of eqn.inputs) {
-    if (a.kind === "var") for (const d of a.aval.dims) if (!all.has(d.dim)) all.set(d.dim, d);
+/**
+ * The product of the sizes of every dim an einsum's operands name, each dim once (at the
+ * sharding of the first operand that names it).
+ */
+function einsumSpace(eqn: EqnOf<Primitive.Einsum>, ctx: SizeContext): number {
+  let product = 1;
+  const inputs = eqn.inputs;
+  for (let i = 0; i < inputs.length; i++) {
+    const a = inputs[i]!;
+    if (a.kind !== "var") continue;
+    for (const d of a.aval.dims) if (!namedBefore(inputs, i, d.dim)) product *= ctx.size(d);
   }
-  return all;
+  return product;
+}
+
+/** Whether an operand before `i` names `dim`. */
+function namedBefore(inputs: EqnOf<Primitive.Einsum>["inputs"], i: number, dim: string): boolean {
+  for (let j = 0; j < i; j++) {
+    const b = inputs[j]!;
+    if (b.kind === "var" && b.aval.dims.some((d) => d.dim === dim)) return true;
+  }
+  return false;
 }
 
 export const costRules: { readonly [P in Primitive]: CostRule<P> } = {
-  [Primitive.Einsum]: (eqn, ctx, out) => {
-    let product = 1;
-    for (const d of einsumDims(eqn).values()) product *= ctx.size(d);
-    streamed(eqn, ctx, out, 2 * product);
-  },
+  [Primitive.Einsum]: (eqn, ctx, out) => streamed(eqn, ctx, out, 2 * einsumSpace(eqn, ctx)),
   [Primitive.Exp]: elementwiseCost(1, 1),
   [Primitive.Log]: elementwiseCost(1, 1),
   [Primitive.Tanh]: elementwiseCost(1, 1),

@@ -236,7 +236,8 @@ function memoryPlan(
  * Kernel `g`'s cost from the plan, pricing its members at these sizes one after another into
  * `sink`: FLOPs of its members, each var read from outside once (at the most any member reads of
  * it), each escaping result written. Leaves the bytes read of each of its vars in `readBytes`
- * (in the plan's order) and the FLOPs of its member `kernel` in `kernelFlops`.
+ * (in the plan's order); writes the kernel's cost, and the FLOPs of its member `kernel`, into
+ * `into`.
  */
 export function groupCost(
   program: Program,
@@ -247,7 +248,8 @@ export function groupCost(
   sizes: SizeContext,
   sink: CostSink,
   readBytes: Float64Array,
-): GroupCost & { readonly kernelFlops: number } {
+  into: KernelCostSink,
+): void {
   let flops = 0;
   let transcendentals = 0;
   let kernelFlops = 0;
@@ -273,8 +275,15 @@ export function groupCost(
   }
   let read = 0;
   for (let s = 0; s < vars; s++) read += readBytes[s]!;
-  return { flops, transcendentals, read, written, kernelFlops };
+  into.flops = flops;
+  into.transcendentals = transcendentals;
+  into.read = read;
+  into.written = written;
+  into.kernelFlops = kernelFlops;
 }
+
+/** Where `groupCost` writes one kernel's cost (reused from kernel to kernel). */
+export type KernelCostSink = { -readonly [K in keyof GroupCost]: number } & { kernelFlops: number };
 
 /** Bytes held at each kernel position by activations (`end + 1` positions), at these sizes. */
 export function liveBytes(

@@ -7,6 +7,7 @@ import {
   type EstimatePlan,
   estimatePlan,
   groupCost,
+  type KernelCostSink,
   liveBytes,
   PARAM,
 } from "./estimate-plan.js";
@@ -82,13 +83,20 @@ export function estimateWith(
   const sizes = options.sizes ?? globalSizes(program);
   const plan = estimatePlan(program, graph, fusion);
   const sink = costSink();
+  const cost: KernelCostSink = {
+    flops: 0,
+    transcendentals: 0,
+    read: 0,
+    written: 0,
+    kernelFlops: 0,
+  };
   const ops: OpEstimate[] = new Array(fusion.groups.length);
   const readBytes = new Float64Array(plan.maxReads);
   const role = plan.role;
   const { kernels } = plan;
   for (let gi = 0; gi < fusion.groups.length; gi++) {
     const group = fusion.groups[gi]!;
-    const cost = groupCost(program, kernels, gi, group.eqns, group.kernel, sizes, sink, readBytes);
+    groupCost(program, kernels, gi, group.eqns, group.kernel, sizes, sink, readBytes, cost);
     let paramBytes = 0;
     let cacheBytes = 0;
     const first = kernels.varStart[gi]!;
