@@ -1,6 +1,7 @@
 import { isCollective } from "./collectives.js";
 import { avalBytes, costSink, type SizeContext } from "./cost-rules.js";
 import { debugPass } from "./debug.js";
+import type { ComputeClass } from "./dtype.js";
 import { ShardcostError } from "./errors.js";
 import {
   CACHE,
@@ -24,7 +25,14 @@ import {
 } from "./kernel-cost.js";
 import { type MemoryEstimate, memoryVerdict } from "./memory.js";
 import { printOp } from "./printer.js";
-import { type StepTotals, stepTotals, sumKernels } from "./step-sums.js";
+import {
+  addKernel,
+  emptySums,
+  type KernelFigures,
+  type StepTotals,
+  stepTotals,
+  sumKernels,
+} from "./step-sums.js";
 
 /** A step's per-chip estimate: its kernels, their totals and the memory it holds. */
 export interface Estimate {
@@ -67,6 +75,12 @@ export interface EstimateProbe {
   collective?: (group: number, cost: CollectiveCost) => void;
   /** Bytes live at each kernel position. */
   live?: (live: Float64Array) => void;
+  /**
+   * Per kernel: its figures and compute class. When given, the estimate makes no per-kernel
+   * rows (`ops` is empty): a caller that only needs the figures (the multilinear re-costing's
+   * corners) takes them here.
+   */
+  kernel?: (group: number, figures: KernelFigures, computeClass: ComputeClass) => void;
 }
 
 /** `estimate`, reporting what a probe asks for along the way (internal to the package). */
@@ -90,7 +104,10 @@ export function estimateWith(
     written: 0,
     kernelFlops: 0,
   };
-  const ops: OpEstimate[] = new Array(fusion.groups.length);
+  const lean = probe.kernel !== undefined;
+  const ops: OpEstimate[] = lean ? [] : new Array(fusion.groups.length);
+  const sums = emptySums();
+  const rec: { -readonly [K in keyof KernelFigures]: number } = emptySums();
   const readBytes = new Float64Array(plan.maxReads);
   const role = plan.role;
   const { kernels } = plan;
@@ -125,6 +142,24 @@ export function estimateWith(
       ici = options.collectives(main, sizes);
       probe.collective?.(group.id, ici);
     }
+    const computeS = cost.flops / peakFlops(chip, cls);
+    const hbmS = (cost.read + cost.written) / chip.hbmBandwidth;
+    if (lean) {
+      // The figures a KernelEstimate would hold, summed as `sumKernels` sums them.
+      rec.flops = cost.flops;
+      rec.hbmBytes = cost.read + cost.written;
+      rec.paramBytes = paramBytes;
+      rec.cacheBytes = cacheBytes;
+      rec.weightFlops = weightFlops;
+      rec.iciBytes = ici?.bytes ?? 0;
+      rec.computeS = computeS;
+      rec.hbmS = hbmS;
+      rec.iciS = ici?.timeS ?? 0;
+      rec.timeS = Math.max(computeS, hbmS, rec.iciS);
+      addKernel(sums, rec);
+      probe.kernel!(group.id, rec, cls);
+      continue;
+    }
     ops[group.id] = new KernelEstimate({
       program,
       group,
@@ -132,16 +167,16 @@ export function estimateWith(
       root: program.eqns[group.root]!,
       computeClass: cls,
       cost,
-      computeS: cost.flops / peakFlops(chip, cls),
-      hbmS: (cost.read + cost.written) / chip.hbmBandwidth,
+      computeS,
+      hbmS,
       ici,
       byRole: { paramBytes, cacheBytes, weightFlops },
     });
   }
   return {
     chip,
-    ops,
-    totals: stepTotals(sumKernels(ops)),
+    ops: lean ? [] : ops,
+    totals: stepTotals(lean ? sums : sumKernels(ops)),
     memory: memoryAt(program, plan, sizes, chip.hbmBytes, probe.live),
   };
 }

@@ -127,6 +127,9 @@ export function linearCosts(
   const cornerProgram = (c: number) =>
     (programs[c >> nDims] ??= retyped(c >> nDims, (s) => s.corner));
   for (let c = 0; c < corners; c++) {
+    const roles = c >> nDims;
+    // One stored role retyped alone: the kernels whose class moves compute in it.
+    const alone = c !== 0 && (c & ((1 << nDims) - 1)) === 0 && (roles & (roles - 1)) === 0;
     const est = estimateWith(
       cornerProgram(c),
       chip,
@@ -140,24 +143,20 @@ export function linearCosts(
         live: (l) => {
           for (let p = 0; p < positions; p++) live[p * corners + c] = l[p]!;
         },
+        kernel: (g, o, computeClass) => {
+          const at = g * FIGURES * corners + c;
+          fig[at] = o.flops;
+          fig[at + corners] = o.hbmBytes;
+          fig[at + 2 * corners] = o.paramBytes;
+          fig[at + 3 * corners] = o.cacheBytes;
+          fig[at + 4 * corners] = o.weightFlops;
+          fig[at + 5 * corners] = o.iciBytes;
+          fig[at + 6 * corners] = o.hbmS;
+          if (c === 0) builtClass[g] = computeClass;
+          else if (alone && computeClass !== builtClass[g]) follows[g] = Math.log2(roles);
+        },
       },
     );
-    const roles = c >> nDims;
-    est.ops.forEach((o, g) => {
-      const at = g * FIGURES * corners + c;
-      fig[at] = o.flops;
-      fig[at + corners] = o.hbmBytes;
-      fig[at + 2 * corners] = o.paramBytes;
-      fig[at + 3 * corners] = o.cacheBytes;
-      fig[at + 4 * corners] = o.weightFlops;
-      fig[at + 5 * corners] = o.iciBytes;
-      fig[at + 6 * corners] = o.hbmS;
-      if (c === 0) builtClass[g] = o.computeClass;
-      else if ((c & ((1 << nDims) - 1)) === 0 && (roles & (roles - 1)) === 0) {
-        // One stored role retyped alone: the kernels whose class moves compute in it.
-        if (o.computeClass !== builtClass[g]) follows[g] = Math.log2(roles);
-      }
-    });
     resident[c] = est.memory.paramBytes;
     resident[corners + c] = est.memory.cacheBytes;
   }
