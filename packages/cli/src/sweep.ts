@@ -217,6 +217,8 @@ const COLUMNS: readonly (keyof SweepRow)[] = [
 
 const csvCell = (v: unknown) => {
   if (v === null || v === undefined) return "";
+  // Numbers and booleans never need quoting; text (an error, a mesh) may.
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
   const s = String(v);
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
