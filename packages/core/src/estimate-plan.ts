@@ -1,5 +1,5 @@
-import { avalBytes, type CostSink, type SizeContext } from "./cost-rules.js";
-import type { Fusion } from "./fusion.js";
+import { avalBytes, type CostSink, costSink, type SizeContext } from "./cost-rules.js";
+import type { Fusion, FusionGroup } from "./fusion.js";
 import type { ProgramGraph } from "./graph.js";
 import type { Aval, Program } from "./ir.js";
 import { costInto, type GroupCost, kernelTraits } from "./kernel-cost.js";
@@ -233,23 +233,44 @@ function memoryPlan(
 }
 
 /**
- * Kernel `g`'s cost from the plan, pricing its members at these sizes one after another into
- * `sink`: FLOPs of its members, each var read from outside once (at the most any member reads of
- * it), each escaping result written. Leaves the bytes read of each of its vars in `readBytes`
- * (in the plan's order); writes the kernel's cost, and the FLOPs of its member `kernel`, into
- * `into`.
+ * What pricing kernels at one estimate's sizes works with: the program and its plan, the sizes,
+ * and scratch reused from kernel to kernel — the sink each equation's cost rule writes into, the
+ * bytes read of each of a kernel's vars, and the record a kernel's cost is written to.
  */
-export function groupCost(
+export interface KernelPricing {
+  readonly program: Program;
+  readonly plan: EstimatePlan;
+  readonly sizes: SizeContext;
+  readonly sink: CostSink;
+  readonly readBytes: Float64Array;
+  readonly cost: { -readonly [K in keyof GroupCost]: number } & { kernelFlops: number };
+}
+
+/** Scratch for pricing the kernels of `program` (planned by `plan`) at `sizes`. */
+export function kernelPricing(
   program: Program,
-  plan: BoundaryPlan,
-  g: number,
-  members: readonly number[],
-  kernel: number | undefined,
+  plan: EstimatePlan,
   sizes: SizeContext,
-  sink: CostSink,
-  readBytes: Float64Array,
-  into: KernelCostSink,
-): void {
+): KernelPricing {
+  return {
+    program,
+    plan,
+    sizes,
+    sink: costSink(),
+    readBytes: new Float64Array(plan.maxReads),
+    cost: { flops: 0, transcendentals: 0, read: 0, written: 0, kernelFlops: 0 },
+  };
+}
+
+/**
+ * Kernel `g`'s cost into `p.cost`: its members priced one after another (into `p.sink`), their
+ * FLOPs summed, each var read from outside once (at the most any member reads of it), each
+ * escaping result written; the FLOPs of its member `group.kernel` apart. Leaves the bytes read
+ * of each of its vars in `p.readBytes` (in the plan's order).
+ */
+export function groupCost(p: KernelPricing, g: number, group: FusionGroup): void {
+  const { program, sizes, sink, readBytes } = p;
+  const plan = p.plan.kernels;
   let flops = 0;
   let transcendentals = 0;
   let kernelFlops = 0;
@@ -261,11 +282,11 @@ export function groupCost(
   const rEnd = plan.readStart[g + 1]!;
   let w = plan.writeStart[g]!;
   const wEnd = plan.writeStart[g + 1]!;
-  for (const i of members) {
+  for (const i of group.eqns) {
     costInto(program.eqns[i]!, sizes, sink);
     flops += sink.flops;
     transcendentals += sink.transcendentals;
-    if (i === kernel) kernelFlops = sink.flops;
+    if (i === group.kernel) kernelFlops = sink.flops;
     for (; r < rEnd && plan.readEqn[r] === i; r++) {
       const b = sink.reads[plan.readOperand[r]!]!;
       const s = plan.readSlot[r]!;
@@ -275,15 +296,13 @@ export function groupCost(
   }
   let read = 0;
   for (let s = 0; s < vars; s++) read += readBytes[s]!;
+  const into = p.cost;
   into.flops = flops;
   into.transcendentals = transcendentals;
   into.read = read;
   into.written = written;
   into.kernelFlops = kernelFlops;
 }
-
-/** Where `groupCost` writes one kernel's cost (reused from kernel to kernel). */
-export type KernelCostSink = { -readonly [K in keyof GroupCost]: number } & { kernelFlops: number };
 
 /** Bytes held at each kernel position by activations (`end + 1` positions), at these sizes. */
 export function liveBytes(

@@ -1,5 +1,5 @@
 import { isCollective } from "./collectives.js";
-import { avalBytes, costSink, type SizeContext } from "./cost-rules.js";
+import { avalBytes, type SizeContext } from "./cost-rules.js";
 import { debugPass } from "./debug.js";
 import type { ComputeClass } from "./dtype.js";
 import { ShardcostError } from "./errors.js";
@@ -8,7 +8,7 @@ import {
   type EstimatePlan,
   estimatePlan,
   groupCost,
-  type KernelCostSink,
+  kernelPricing,
   liveBytes,
   PARAM,
 } from "./estimate-plan.js";
@@ -96,24 +96,17 @@ export function estimateWith(
   const { program, graph, fusion } = fused;
   const sizes = options.sizes ?? globalSizes(program);
   const plan = estimatePlan(program, graph, fusion);
-  const sink = costSink();
-  const cost: KernelCostSink = {
-    flops: 0,
-    transcendentals: 0,
-    read: 0,
-    written: 0,
-    kernelFlops: 0,
-  };
+  const pricing = kernelPricing(program, plan, sizes);
+  const { cost, readBytes } = pricing;
   const lean = probe.kernel !== undefined;
   const ops: OpEstimate[] = lean ? [] : new Array(fusion.groups.length);
   const sums = emptySums();
   const rec: { -readonly [K in keyof KernelFigures]: number } = emptySums();
-  const readBytes = new Float64Array(plan.maxReads);
   const role = plan.role;
   const { kernels } = plan;
   for (let gi = 0; gi < fusion.groups.length; gi++) {
     const group = fusion.groups[gi]!;
-    groupCost(program, kernels, gi, group.eqns, group.kernel, sizes, sink, readBytes, cost);
+    groupCost(pricing, gi, group);
     let paramBytes = 0;
     let cacheBytes = 0;
     const first = kernels.varStart[gi]!;
