@@ -102,6 +102,7 @@ export {
   type StoredRole,
   type StoredVariable,
 } from "./linear-costs.js";
+export { entry } from "./maps.js";
 export { type MemoryEstimate, memoryVerdict } from "./memory.js";
 export { forEachIndex, layout, type NDArray, ndarray, stridesOf } from "./ndarray.js";
 export {

@@ -3,6 +3,7 @@ import {
   callerLocation,
   composite,
   type DType,
+  entry,
   isFloat,
   OpError,
   type ParamsOf,
@@ -65,11 +66,7 @@ const paramsBySpec = new WeakMap<ParsedSpec, Map<DType, ParamsOf<Primitive.Einsu
 
 /** One params object per spec and result dtype, shared by every einsum that takes them. */
 function einsumParams(parsed: ParsedSpec, outDtype: DType): ParamsOf<Primitive.Einsum> {
-  let byDtype = paramsBySpec.get(parsed);
-  if (byDtype === undefined) {
-    byDtype = new Map();
-    paramsBySpec.set(parsed, byDtype);
-  }
+  const byDtype = entry(paramsBySpec, parsed, () => new Map<DType, ParamsOf<Primitive.Einsum>>());
   let p = byDtype.get(outDtype);
   if (p === undefined) {
     p = Object.freeze({
@@ -133,16 +130,8 @@ function contractionSpec(
   b: readonly string[],
   out: readonly string[],
 ): string {
-  let byB = specs.get(a);
-  if (byB === undefined) {
-    byB = new WeakMap();
-    specs.set(a, byB);
-  }
-  let byOut = byB.get(b);
-  if (byOut === undefined) {
-    byOut = new Map();
-    byB.set(b, byOut);
-  }
+  const byB = entry(specs, a, () => new WeakMap<readonly string[], Map<string, string>>());
+  const byOut = entry(byB, b, () => new Map<string, string>());
   const key = out.join(" ");
   let spec = byOut.get(key);
   if (spec === undefined) {

@@ -1,4 +1,4 @@
-import type { Dims, DType, Program } from "@shardcost/core";
+import { type Dims, type DType, entry, type Program } from "@shardcost/core";
 import { type LlamaConfig, llamaStep } from "@shardcost/ops";
 import { type Compiled, compile, type Mesh, type StoredAt } from "@shardcost/sharding";
 import { type LayoutName, type ResolvedLayout, resolveLayout } from "./layouts/index.js";
@@ -89,12 +89,7 @@ export class StepEstimator {
   private dimsOf(config: LlamaConfig, q: StepQuery): Dims {
     const byQuery = byModel(this.dims, config);
     const key = `${q.phase}|${q.batch}|${q.seq}|${q.cacheLength}|${q.groups}|${q.capacity}`;
-    let dims = byQuery.get(key);
-    if (dims === undefined) {
-      dims = llamaStep({ ...config, layers: 0 }, q.phase, q).dims;
-      byQuery.set(key, dims);
-    }
-    return dims;
+    return entry(byQuery, key, () => llamaStep({ ...config, layers: 0 }, q.phase, q).dims);
   }
 
   private costs(
@@ -117,11 +112,7 @@ export class StepEstimator {
     const key = `${rest}|${roles}`;
     const traced = { ...query, ...rep };
     const byRoles = byModelAndMesh(this.lowered, config, m);
-    let cache = byRoles.get(roles);
-    if (cache === undefined) {
-      cache = new Map();
-      byRoles.set(roles, cache);
-    }
+    const cache = entry(byRoles, roles, () => new Map<string, readonly Compiled[]>());
     let pair = reuse ? cache.get(rest) : undefined;
     const cached = pair !== undefined;
     if (!pair) {
@@ -159,12 +150,7 @@ export class StepEstimator {
 }
 
 function byModel<V>(table: WeakMap<LlamaConfig, Map<string, V>>, config: LlamaConfig) {
-  let map = table.get(config);
-  if (!map) {
-    map = new Map();
-    table.set(config, map);
-  }
-  return map;
+  return entry(table, config, () => new Map<string, V>());
 }
 
 function byModelAndMesh<V>(
@@ -172,17 +158,8 @@ function byModelAndMesh<V>(
   config: LlamaConfig,
   m: Mesh,
 ): Map<string, V> {
-  let byMesh = table.get(config);
-  if (!byMesh) {
-    byMesh = new WeakMap();
-    table.set(config, byMesh);
-  }
-  let map = byMesh.get(m);
-  if (!map) {
-    map = new Map();
-    byMesh.set(m, map);
-  }
-  return map;
+  const byMesh = entry(table, config, () => new WeakMap<Mesh, Map<string, V>>());
+  return entry(byMesh, m, () => new Map<string, V>());
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   type DType,
   debugPass,
   type Estimate,
+  entry,
   estimate,
   type FusedProgram,
   formatTotals,
@@ -144,12 +145,7 @@ export class Compiled {
     const change: { -readonly [R in StoredRole]?: StorageRetype } = {};
     for (const s of stored) change[s.role] = { from: s.from, to: s.dtype };
     const text = JSON.stringify(change);
-    let retyped = this.retypings.get(text);
-    if (retyped === undefined) {
-      retyped = this.retyped(change);
-      this.retypings.set(text, retyped);
-    }
-    const e = retyped.at(dims);
+    const e = entry(this.retypings, text, () => this.retyped(change)).at(dims);
     return { totals: e.totals, memory: e.memory };
   }
 

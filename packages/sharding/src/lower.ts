@@ -5,6 +5,7 @@ import {
   type DimSharding,
   debugPass,
   type Eqn,
+  entry,
   internAval,
   OpMemo,
   Primitive,
@@ -82,18 +83,12 @@ interface Decisions {
 const decided = new WeakMap<Mesh, Map<string, Decisions>>();
 
 function decisionsFor(mesh: Mesh, dims: Readonly<Record<string, number>>): Decisions {
-  let bySizes = decided.get(mesh);
-  if (bySizes === undefined) {
-    bySizes = new Map();
-    decided.set(mesh, bySizes);
-  }
-  const key = JSON.stringify(dims);
-  let d = bySizes.get(key);
-  if (d === undefined) {
-    d = { verdicts: new Map(), rules: new OpMemo(), plans: new Map() };
-    bySizes.set(key, d);
-  }
-  return d;
+  const bySizes = entry(decided, mesh, () => new Map<string, Decisions>());
+  return entry(bySizes, JSON.stringify(dims), () => ({
+    verdicts: new Map(),
+    rules: new OpMemo(),
+    plans: new Map(),
+  }));
 }
 
 /** Builds the lowered program: the same equations on local shards, plus collectives. */
@@ -143,12 +138,7 @@ class Lowering {
 
   /** The reshard plan from one type to another: a repeated layer plans each move once. */
   private plan(from: Aval, to: Aval, t: Target): ReshardStep[] | null {
-    const plans = this.decisions.plans;
-    let byTo = plans.get(from);
-    if (byTo === undefined) {
-      byTo = new Map();
-      plans.set(from, byTo);
-    }
+    const byTo = entry(this.decisions.plans, from, () => new Map<Aval, ReshardStep[] | null>());
     let steps = byTo.get(to);
     if (steps === undefined) {
       steps = planReshard(
@@ -165,11 +155,7 @@ class Lowering {
   reshard(v: Var, t: Target, cause: Eqn): Var {
     if (alreadyThere(v.aval, t)) return v;
     const to = applyTarget(v.aval, t);
-    let fromV = this.moved.get(v.id);
-    if (fromV === undefined) {
-      fromV = new Map();
-      this.moved.set(v.id, fromV);
-    }
+    const fromV = entry(this.moved, v.id, () => new Map<Aval, Var>());
     const done = fromV.get(to);
     if (done) return done;
     const steps = this.plan(v.aval, to, t);
