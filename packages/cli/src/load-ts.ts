@@ -1,22 +1,19 @@
-import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { createRequire } from "node:module";
-import { homedir, tmpdir } from "node:os";
-import { dirname, join, parse, relative, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { Script } from "node:vm";
+import { existsSync, rmSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { workerData } from "node:worker_threads";
 import { isModel, ShardcostError } from "@shardcost/core";
+import {
+  type CompilePlan,
+  compileNow,
+  type Emitted,
+  handedCompile,
+  keepCompile,
+  outFolder,
+  planCompile,
+} from "./model-compile.js";
+
+export { cacheDir, packageEntries } from "./model-compile.js";
 
 /** What a model file exports: the forward function, its inputs in notation, and dim sizes. */
 export interface ModelModule {
@@ -29,34 +26,6 @@ export interface ModelModule {
   /** Inputs whose shardings `search` may choose (`export const roles = ["w1", "w2"]`). */
   readonly roles: readonly string[] | undefined;
 }
-
-const PACKAGES = ["core", "ops", "sharding", "serving"] as const;
-
-/** Where each `@shardcost/*` package's built entry point and declarations are. */
-export function packageEntries(): Record<string, { js: string; dts: string }> {
-  const out: Record<string, { js: string; dts: string }> = {};
-  for (const p of PACKAGES) {
-    const js = fileURLToPath(import.meta.resolve(`@shardcost/${p}`));
-    const dts = js.endsWith(".ts") ? js : js.replace(/\.js$/, ".d.ts");
-    out[`@shardcost/${p}`] = { js, dts };
-  }
-  return out;
-}
-
-const display = (file: string) => {
-  const rel = relative(process.cwd(), file);
-  return rel.startsWith("..") ? file : rel;
-};
-
-const CONSOLE_DECLARATION = `declare var console: {
-  log(...data: unknown[]): void;
-  info(...data: unknown[]): void;
-  warn(...data: unknown[]): void;
-  error(...data: unknown[]): void;
-  debug(...data: unknown[]): void;
-  table(data: unknown): void;
-};
-`;
 
 /** What to do when a declared input is used where a tracer is expected. */
 export const SPEC_HINT =
@@ -86,18 +55,12 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
   if (!/\.(m?ts|tsx)$/.test(file)) {
     throw new ShardcostError("input", `model file ${path}: expected a TypeScript (.ts) module`);
   }
-  const entries = packageEntries();
-  const cache = cacheDir();
-  const stamp = libraryStamp(entries);
-  const manifestFile = cache
-    ? join(cache, "manifests", `${sha(`${stamp}\0${file}`)}.json`)
-    : undefined;
-  const cached = manifestFile ? cachedEntry(manifestFile) : undefined;
-  const entry = cached ?? compileModelFile(path, file, entries, stamp, cache, manifestFile);
+  const plan = planCompile(file);
+  const entry = plan.cached ?? (await compileModelFile(path, plan));
   process.setSourceMapsEnabled(true);
   let mod: Record<string, unknown>;
   // The library the file imports is the built one: record where its inputs are declared.
-  const core = (await import(pathToFileURL(entries["@shardcost/core"]!.js).href)) as {
+  const core = (await import(pathToFileURL(plan.entries["@shardcost/core"]!.js).href)) as {
     recordDeclarationSites: (on: boolean) => void;
   };
   core.recordDeclarationSites(true);
@@ -110,255 +73,34 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
   return checkExports(path, mod);
 }
 
-/** Emitted JavaScript to import, and a folder to remove afterwards when it is not cached. */
-interface Emitted {
-  readonly file: string;
-  readonly temporary: string | undefined;
-}
-
-/** A compile remembered: the user's source files with their hashes, and the emitted entry. */
-interface Manifest {
-  readonly sources: readonly { readonly path: string; readonly sha: string }[];
-  readonly entry: string;
-}
-
-const sha = (text: string | Buffer) => createHash("sha256").update(text).digest("hex");
-
 /**
- * Where emitted model files are kept between runs: `SHARDCOST_CACHE_DIR`, else the OS cache
- * folder (`$XDG_CACHE_HOME` or `~/.cache`, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on
- * Windows) under `shardcost/`. Safe to delete at any time; `SHARDCOST_CACHE_DIR=off` turns the
- * cache off. Undefined when it cannot be written.
+ * Type-checks and emits a model file the cache does not hold, or takes the compile the CLI's
+ * main thread started for it (see `run`), and turns type errors into one typed error.
  */
-export function cacheDir(): string | undefined {
-  const env = process.env;
-  if (env.SHARDCOST_CACHE_DIR === "off") return undefined;
-  const base =
-    env.SHARDCOST_CACHE_DIR ??
-    join(
-      env.XDG_CACHE_HOME ??
-        (process.platform === "win32"
-          ? (env.LOCALAPPDATA ?? join(homedir(), "AppData", "Local"))
-          : process.platform === "darwin"
-            ? join(homedir(), "Library", "Caches")
-            : join(homedir(), ".cache")),
-      "shardcost",
-    );
-  try {
-    mkdirSync(join(base, "manifests"), { recursive: true });
-    mkdirSync(join(base, "out"), { recursive: true });
-    return base;
-  } catch {
-    return undefined;
+async function compileModelFile(path: string, plan: CompilePlan): Promise<Emitted> {
+  const handed = handedCompile(plan.file);
+  let out = handed?.out;
+  let result = handed ? await handed.result : undefined;
+  if (result === undefined) {
+    if (out !== undefined) rmSync(out, { recursive: true, force: true });
+    out = outFolder(plan, (workerData as { tmp?: string } | null)?.tmp);
+    result = compileNow(plan, out);
   }
-}
-
-/**
- * What the emitted JavaScript and its type check depend on besides the user's files: the
- * compiler's version, and each library package's version, built entry and the latest change to
- * its built declarations (a rebuilt library type-checks a model afresh).
- */
-function libraryStamp(entries: Record<string, { js: string; dts: string }>): string {
-  const parts: string[] = [`typescript ${typescriptVersion()}`, process.version];
-  for (const [name, e] of Object.entries(entries)) {
-    let latest = 0;
-    const folder = dirname(e.dts);
-    for (const f of readdirSync(folder)) {
-      if (f.endsWith(".d.ts") || f.endsWith(".js")) {
-        latest = Math.max(latest, statSync(join(folder, f)).mtimeMs);
-      }
-    }
-    parts.push(`${name} ${e.js} ${latest}`);
-  }
-  return sha(parts.join("\n"));
-}
-
-function typescriptVersion(): string {
-  const require = createRequire(import.meta.url);
-  return (require("typescript/package.json") as { version: string }).version;
-}
-
-/** The cached entry when every source the manifest lists is unchanged, else undefined. */
-function cachedEntry(manifestFile: string): Emitted | undefined {
-  try {
-    const m = JSON.parse(readFileSync(manifestFile, "utf8")) as Manifest;
-    for (const s of m.sources) if (sha(readFileSync(s.path)) !== s.sha) return undefined;
-    return existsSync(m.entry) ? { file: m.entry, temporary: undefined } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Outputs kept in the cache: the oldest beyond this many are removed when one is added. */
-const CACHE_ENTRIES = 64;
-
-/**
- * Type-checks a model file with the TypeScript compiler (strict) and emits it with an inline
- * source map — into the cache when there is one (recording its sources in `manifestFile`), else
- * into a temporary folder.
- */
-function compileModelFile(
-  path: string,
-  file: string,
-  entries: Record<string, { js: string; dts: string }>,
-  stamp: string,
-  cache: string | undefined,
-  manifestFile: string | undefined,
-): Emitted {
-  // The compiler is large: loaded only on a cache miss (see `loadTypeScript`).
-  const { ts, saveCodeCache } = loadTypeScript(cache);
-  // The output mirrors the file system from its root, so `../` imports keep their places.
-  const root = parse(file).root;
-  // Under the CLI's worker, inside the folder its parent removes however the run ends.
-  const parent = cache
-    ? join(cache, "out")
-    : ((workerData as { tmp?: string } | null)?.tmp ?? tmpdir());
-  const out = mkdtempSync(join(parent, "shardcost-model-"));
-  const options: import("typescript").CompilerOptions = {
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.ESNext,
-    moduleResolution: ts.ModuleResolutionKind.Bundler,
-    lib: ["lib.es2023.d.ts"],
-    strict: true,
-    skipLibCheck: true,
-    types: [],
-    rootDir: root,
-    outDir: out,
-    inlineSourceMap: true,
-    inlineSources: true,
-    noEmitOnError: true,
-    // `./layers.ts` and `./layers.js` imports both work; see the rewrite below for `./layers`.
-    rewriteRelativeImportExtensions: true,
-    paths: Object.fromEntries(Object.entries(entries).map(([name, e]) => [name, [e.dts]])),
-  };
-  // A model file may log: `console` is declared for it (the strict lib has none).
-  const globals = join(out, "shardcost-globals.d.ts");
-  writeFileSync(globals, CONSOLE_DECLARATION);
-  const program = ts.createProgram({ rootNames: [file, globals], options });
-  const errors = ts
-    .getPreEmitDiagnostics(program)
-    .filter((d) => d.category === ts.DiagnosticCategory.Error);
-  if (errors.length > 0) {
-    rmSync(out, { recursive: true, force: true });
-    const texts = errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
-    const lines = errors.map((d, i) => {
-      if (!d.file || d.start === undefined) return texts[i];
-      const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
-      return `${display(d.file.fileName)}:${line + 1}:${character + 1} ${texts[i]}`;
-    });
+  if (result.kind === "errors") {
+    rmSync(out!, { recursive: true, force: true });
     // A function typed `(t: typeof inputs)` receives tracers, not the declared specs.
-    const specForTracer = texts.some((t) => /TensorSpec/.test(t) && /Tracer/.test(t));
-    const hint = specForTracer ? `\n${SPEC_HINT}` : "";
+    const hint = result.specForTracer ? `\n${SPEC_HINT}` : "";
+    const n = result.lines.length;
     throw new ShardcostError(
       "input",
-      `model file ${path} does not type-check (${errors.length} error${errors.length > 1 ? "s" : ""}):\n${lines.join("\n")}${hint}`,
+      `model file ${path} does not type-check (${n} error${n > 1 ? "s" : ""}):\n${result.lines.join("\n")}${hint}`,
     );
   }
-  // Emit the user's files; imports of the library point at its built entry points.
-  const specifier = /(\bfrom\s*|\bimport\s*\(?\s*)(["'])(@shardcost\/[a-z-]+)\2/g;
-  const relative_ = /(\bfrom\s*|\bimport\s*\(?\s*)(["'])(\.\.?\/(?:[^"'/]+\/)*[^"'./]+)\2/g;
-  let entry: string | undefined;
-  program.emit(undefined, (name, text) => {
-    if (!/\.m?js$/.test(name)) return;
-    const rewritten = text
-      .replace(specifier, (m, lead: string, q: string, spec: string) => {
-        const target = entries[spec];
-        return target ? `${lead}${q}${pathToFileURL(target.js).href}${q}` : m;
-      })
-      // A relative import without an extension (bundler style) names the emitted .js file.
-      .replace(
-        relative_,
-        (_m, lead: string, q: string, spec: string) => `${lead}${q}${spec}.js${q}`,
-      );
-    mkdirSync(dirname(name), { recursive: true });
-    writeFileSync(name, rewritten);
-    const source = resolve(root, relative(out, name)).replace(/\.m?js$/, "");
-    if (file.replace(/\.(m?ts|tsx)$/, "") === source) entry = name;
-  });
-  if (!entry) {
-    rmSync(out, { recursive: true, force: true });
+  if (result.kind === "empty") {
+    rmSync(out!, { recursive: true, force: true });
     throw new ShardcostError("input", `model file ${path} produced no JavaScript`);
   }
-  saveCodeCache();
-  if (!cache || !manifestFile) return { file: entry, temporary: out };
-  // Remember the user's own files (not the library's declarations) and what they emitted.
-  const sources = program
-    .getSourceFiles()
-    .filter((f) => !f.isDeclarationFile && !f.fileName.startsWith(out))
-    .map((f) => ({ path: resolve(f.fileName), sha: sha(readFileSync(f.fileName)) }));
-  const manifest: Manifest = { sources, entry };
-  const temp = `${manifestFile}.${process.pid}.${Date.now()}`;
-  writeFileSync(temp, JSON.stringify({ ...manifest, stamp }));
-  renameSync(temp, manifestFile);
-  pruneCache(join(cache, "out"));
-  return { file: entry, temporary: undefined };
-}
-
-/**
- * The TypeScript compiler, as CommonJS (several times faster to load than through `import()`).
- * With a cache folder, V8's compiled code for it is kept there too (`v8/`), so a later run
- * skips most of compiling the compiler; `saveCodeCache` writes it once a compile has run
- * (then it holds the functions that compile used).
- */
-function loadTypeScript(cache: string | undefined): {
-  ts: typeof import("typescript");
-  saveCodeCache: () => void;
-} {
-  const require = createRequire(import.meta.url);
-  if (!cache) {
-    return { ts: require("typescript") as typeof import("typescript"), saveCodeCache() {} };
-  }
-  const file = require.resolve("typescript");
-  const codeCache = join(
-    cache,
-    "v8",
-    `typescript-${typescriptVersion()}-${process.version}-${process.arch}.bin`,
-  );
-  let cachedData: Buffer | undefined;
-  try {
-    cachedData = readFileSync(codeCache);
-  } catch {
-    cachedData = undefined;
-  }
-  const wrapper = `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, "utf8")}\n})`;
-  const script = new Script(wrapper, { filename: file, ...(cachedData ? { cachedData } : {}) });
-  const mod = { exports: {} as typeof import("typescript") };
-  (script.runInThisContext() as (...args: unknown[]) => void)(
-    mod.exports,
-    createRequire(file),
-    mod,
-    file,
-    dirname(file),
-  );
-  const fresh = cachedData === undefined || script.cachedDataRejected === true;
-  return {
-    ts: mod.exports,
-    saveCodeCache() {
-      if (!fresh) return;
-      try {
-        mkdirSync(dirname(codeCache), { recursive: true });
-        const temp = `${codeCache}.${process.pid}`;
-        writeFileSync(temp, script.createCachedData());
-        renameSync(temp, codeCache);
-      } catch {
-        // A cache that cannot be written only costs the next run its speed.
-      }
-    },
-  };
-}
-
-/** Removes the oldest emitted outputs beyond `CACHE_ENTRIES` (a manifest naming one is a miss). */
-function pruneCache(outs: string): void {
-  try {
-    const dirs = readdirSync(outs)
-      .map((d) => ({ d, t: statSync(join(outs, d)).mtimeMs }))
-      .sort((x, y) => y.t - x.t);
-    for (const { d } of dirs.slice(CACHE_ENTRIES)) {
-      rmSync(join(outs, d), { recursive: true, force: true });
-    }
-  } catch {
-    // Another run pruning at the same time: nothing to do.
-  }
+  return keepCompile(plan, out!, result);
 }
 
 function checkExports(path: string, mod: Record<string, unknown>): ModelModule {

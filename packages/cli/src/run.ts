@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { Io } from "./main.js";
+import { startCompile } from "./model-compile.js";
 
 /** Seconds a model file's run may take unless `--timeout` says otherwise. */
 export const DEFAULT_TIMEOUT_S = 60;
@@ -21,6 +22,8 @@ export interface WorkerInput {
   readonly isTTY: boolean;
   /** Where the compiled model file goes; removed by the parent however the worker ends. */
   readonly tmp: string;
+  /** The model file's compile this thread started (its result is posted when it ends). */
+  readonly compiling?: { readonly file: string; readonly out: string };
 }
 
 const MODEL_FILE = /\.(ts|mts|cts|tsx)$/;
@@ -66,13 +69,21 @@ export async function run(argv: readonly string[], io: Io = stdio): Promise<numb
   if (file === undefined) return (await import("./main.js")).main(argv, io);
   const seconds = timeoutOf(argv);
   const tmp = mkdtempSync(join(tmpdir(), "shardcost-model-"));
-  const input: WorkerInput = { argv, isTTY: io.isTTY, tmp };
+  // A file the cache does not hold starts compiling now, beside the worker's start-up.
+  const compile = startCompile(resolve(file), tmp);
+  const input: WorkerInput = {
+    argv,
+    isTTY: io.isTTY,
+    tmp,
+    ...(compile ? { compiling: { file: compile.file, out: compile.out } } : {}),
+  };
   const worker = new Worker(new URL("./worker.js", import.meta.url), {
     workerData: input,
     resourceLimits: { maxOldGenerationSizeMb: MODEL_HEAP_MB },
     stdout: false,
     stderr: false,
   });
+  void compile?.result.then((compiled) => worker.postMessage({ compiled }));
   const started = Date.now();
   let ticker: NodeJS.Timeout | undefined;
   if (io.isTTY) {
@@ -128,6 +139,7 @@ export async function run(argv: readonly string[], io: Io = stdio): Promise<numb
       });
     });
   } finally {
+    compile?.cancel();
     rmSync(tmp, { recursive: true, force: true });
   }
 }

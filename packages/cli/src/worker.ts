@@ -1,9 +1,12 @@
 // A model file's run, in a worker thread started by `run` (which enforces its time and heap).
 import { parentPort, workerData } from "node:worker_threads";
-import { main } from "./main.js";
+import { expectCompile } from "./model-compile.js";
 import type { WorkerInput, WorkerMessage } from "./run.js";
 
 const input = workerData as WorkerInput;
+// The model file's compile, when the main thread started it while this thread loads the library.
+if (input.compiling) expectCompile(input.compiling, parentPort!);
+const { main } = await import("./main.js");
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
 process.setSourceMapsEnabled(true);
 // The model file's own logging goes to stderr, so stdout (a JSON report, a CSV) stays clean.
