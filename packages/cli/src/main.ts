@@ -13,6 +13,7 @@ import {
   type Program,
   printEqn,
   ShardcostError,
+  setFrameMapper,
   sourceOf,
   table,
   userFrame,
@@ -69,6 +70,7 @@ import {
   parseMesh,
   stepQuery,
 } from "./setup.js";
+import { mapFrame } from "./source-maps.js";
 import { fileSweepCsv, gridSize, progressBar, runFileSweep, runSweep, sweepCsv } from "./sweep.js";
 import { chromeTrace } from "./timeline.js";
 
@@ -201,6 +203,8 @@ let commandLine = "shardcost";
 /** Runs the CLI; returns the exit status. Never throws, never prints a stack trace. */
 
 export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
+  // Built files' positions are mapped to their sources as reports name them.
+  setFrameMapper(mapFrame);
   try {
     const { command, positionals, flags } = parseFlags(argv);
     if (flags.version) {

@@ -175,10 +175,12 @@ export { shapeRules } from "./shape-rules.js";
 export {
   callerLocation,
   composite,
+  type FrameMapper,
   formatLocation,
   registerModelCode,
   type SourceLocation,
   StackCapture,
+  setFrameMapper,
   userFrame,
 } from "./source.js";
 export { sourceOf } from "./sources.js";

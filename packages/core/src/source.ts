@@ -59,6 +59,38 @@ export class StackCapture {
 }
 
 /**
+ * Maps a position in generated JavaScript (1-based line and column) to its source, or undefined
+ * when the file has no source map. A host that can read files installs one (`setFrameMapper`).
+ */
+export type FrameMapper = (
+  file: string,
+  line: number,
+  column: number,
+) => SourceLocation | undefined;
+
+let frameMapper: FrameMapper | undefined;
+
+/**
+ * Maps the user's frames (and built-in models') through source maps: the CLI installs one that
+ * reads a built file's `.map` when one of its lines is first reported, instead of the runtime
+ * mapping every stack (which reads the source map of every module as it loads).
+ */
+export function setFrameMapper(mapper: FrameMapper | undefined): void {
+  frameMapper = mapper;
+}
+
+/** A frame's position, through the installed source-map mapper when it knows the file. */
+function mapped(file: string, line: number, column: number): SourceLocation {
+  return (
+    (frameMapper && file.endsWith(".js") && frameMapper(file, line, column)) || {
+      file,
+      line,
+      column,
+    }
+  );
+}
+
+/**
  * The first frame of a stack that is the user's code (or a built-in model's), as a file, line and
  * column.
  */
@@ -69,19 +101,17 @@ export function userFrame(stack: string): SourceLocation | undefined {
     if (!line.startsWith("at ") || NODE_INTERNAL.test(line)) continue;
     const m = FRAME.exec(line);
     if (!m) continue;
-    const file = decodeURI(m[1]!.replace(/^file:\/\//, ""));
-    const own = PACKAGE_FILE.exec(file);
-    if (own) {
-      const folders = modelCode.get(own[1]!) ?? [];
-      if (!folders.some((f) => own[3]!.startsWith(f))) continue;
-      return {
-        file: `@shardcost/${own[1]}/${own[2]}/${own[3]}`,
-        line: Number(m[2]),
-        column: Number(m[3]),
-      };
-    }
-    if (DEPENDENCY.test(file)) continue;
-    return { file: shortPath(file), line: Number(m[2]), column: Number(m[3]) };
+    const raw_ = decodeURI(m[1]!.replace(/^file:\/\//, ""));
+    const inPackage = PACKAGE_FILE.exec(raw_);
+    if (inPackage) {
+      // A built file's folders mirror its sources': model code is told apart before mapping.
+      const folders = modelCode.get(inPackage[1]!) ?? [];
+      if (!folders.some((f) => inPackage[3]!.startsWith(f))) continue;
+    } else if (DEPENDENCY.test(raw_)) continue;
+    const at = mapped(raw_, Number(m[2]), Number(m[3]));
+    const own = PACKAGE_FILE.exec(at.file);
+    if (own) return { ...at, file: `@shardcost/${own[1]}/${own[2]}/${own[3]}` };
+    return { ...at, file: shortPath(at.file) };
   }
   return undefined;
 }
