@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { workerData } from "node:worker_threads";
 import { isModel, ShardcostError } from "@shardcost/core";
+import type { CompileResult } from "./compile-model.cjs";
 import {
   type CompilePlan,
   compileNow,
@@ -79,15 +80,20 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
  */
 async function compileModelFile(path: string, plan: CompilePlan): Promise<Emitted> {
   const handed = handedCompile(plan.file);
-  let out = handed?.out;
-  let result = handed ? await handed.result : undefined;
-  if (result === undefined) {
-    if (out !== undefined) rmSync(out, { recursive: true, force: true });
+  const fromHanded = handed ? await handed.result : undefined;
+  let out: string;
+  let result: CompileResult;
+  if (handed && fromHanded) {
+    out = handed.out;
+    result = fromHanded;
+  } else {
+    // None started, or its run failed: compile here (its folder, if any, is not used).
+    if (handed) rmSync(handed.out, { recursive: true, force: true });
     out = outFolder(plan, (workerData as { tmp?: string } | null)?.tmp);
     result = compileNow(plan, out);
   }
   if (result.kind === "errors") {
-    rmSync(out!, { recursive: true, force: true });
+    rmSync(out, { recursive: true, force: true });
     // A function typed `(t: typeof inputs)` receives tracers, not the declared specs.
     const hint = result.specForTracer ? `\n${SPEC_HINT}` : "";
     const n = result.lines.length;
@@ -97,10 +103,10 @@ async function compileModelFile(path: string, plan: CompilePlan): Promise<Emitte
     );
   }
   if (result.kind === "empty") {
-    rmSync(out!, { recursive: true, force: true });
+    rmSync(out, { recursive: true, force: true });
     throw new ShardcostError("input", `model file ${path} produced no JavaScript`);
   }
-  return keepCompile(plan, out!, result);
+  return keepCompile(plan, out, result);
 }
 
 function checkExports(path: string, mod: Record<string, unknown>): ModelModule {

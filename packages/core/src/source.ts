@@ -81,13 +81,8 @@ export function setFrameMapper(mapper: FrameMapper | undefined): void {
 
 /** A frame's position, through the installed source-map mapper when it knows the file. */
 function mapped(file: string, line: number, column: number): SourceLocation {
-  return (
-    (frameMapper && file.endsWith(".js") && frameMapper(file, line, column)) || {
-      file,
-      line,
-      column,
-    }
-  );
+  const source = frameMapper && file.endsWith(".js") ? frameMapper(file, line, column) : undefined;
+  return source ?? { file, line, column };
 }
 
 /**
@@ -101,14 +96,14 @@ export function userFrame(stack: string): SourceLocation | undefined {
     if (!line.startsWith("at ") || NODE_INTERNAL.test(line)) continue;
     const m = FRAME.exec(line);
     if (!m) continue;
-    const raw_ = decodeURI(m[1]!.replace(/^file:\/\//, ""));
-    const inPackage = PACKAGE_FILE.exec(raw_);
+    const path = decodeURI(m[1]!.replace(/^file:\/\//, ""));
+    const inPackage = PACKAGE_FILE.exec(path);
     if (inPackage) {
       // A built file's folders mirror its sources': model code is told apart before mapping.
       const folders = modelCode.get(inPackage[1]!) ?? [];
       if (!folders.some((f) => inPackage[3]!.startsWith(f))) continue;
-    } else if (DEPENDENCY.test(raw_)) continue;
-    const at = mapped(raw_, Number(m[2]), Number(m[3]));
+    } else if (DEPENDENCY.test(path)) continue;
+    const at = mapped(path, Number(m[2]), Number(m[3]));
     const own = PACKAGE_FILE.exec(at.file);
     if (own) return { ...at, file: `@shardcost/${own[1]}/${own[2]}/${own[3]}` };
     return { ...at, file: shortPath(at.file) };
