@@ -81,6 +81,11 @@ export interface EstimateProbe {
    * corners) takes them here.
    */
   kernel?: (group: number, figures: KernelFigures, computeClass: ComputeClass) => void;
+  /**
+   * With `kernel`: the kernels whose figures the caller already has (the same equations priced
+   * at the same sizes before), left out — the totals then leave them out too.
+   */
+  known?: (group: number) => boolean;
 }
 
 /** `estimate`, reporting what a probe asks for along the way (internal to the package). */
@@ -104,7 +109,9 @@ export function estimateWith(
   const rec: { -readonly [K in keyof KernelFigures]: number } = emptySums();
   const role = plan.role;
   const { kernels } = plan;
+  const known = lean ? probe.known : undefined;
   for (let gi = 0; gi < fusion.groups.length; gi++) {
+    if (known?.(gi)) continue;
     const group = fusion.groups[gi]!;
     groupCost(pricing, gi, group);
     let paramBytes = 0;

@@ -59,6 +59,26 @@ const FIGURES = 7; // flops, hbmBytes, paramBytes, cacheBytes, weightFlops, iciB
 /** Both rows of the resident bytes (weights, caches). */
 const BOTH = Int32Array.of(0, 1);
 
+/**
+ * Per kernel of `fused`, 1 when `retyped` (the same program with stored roles retyped) has every
+ * one of its equations unchanged — the same objects, which `retypeStorage` keeps for what it
+ * does not touch — so its figures do not move with the retyping.
+ */
+function sameKernels(fused: FusedProgram, retyped: FusedProgram): Uint8Array {
+  const { groups } = fused.fusion;
+  const before = fused.program.eqns;
+  const after = retyped.program.eqns;
+  const same = new Uint8Array(groups.length);
+  for (let g = 0; g < groups.length; g++) {
+    const eqns = groups[g]!.eqns;
+    let alike = 1;
+    for (let i = 0; i < eqns.length && alike; i++)
+      if (before[eqns[i]!] !== after[eqns[i]!]) alike = 0;
+    same[g] = alike;
+  }
+  return same;
+}
+
 /** The most variables a model is built for: 2^k corner estimates. */
 const MAX_VARIABLES = 4;
 
@@ -126,12 +146,19 @@ export function linearCosts(
   const programs: FusedProgram[] = [];
   const cornerProgram = (c: number) =>
     (programs[c >> nDims] ??= retyped(c >> nDims, (s) => s.corner));
+  // For each choice of retyped roles, the kernels its retyping leaves alone (every equation the
+  // same object): their figures are those at the same dims with nothing retyped.
+  const alike: Uint8Array[] = [];
+  const alikeAt = (roles: number) => (alike[roles] ??= sameKernels(fused, programs[roles]!));
+  const dimMask = (1 << nDims) - 1;
   for (let c = 0; c < corners; c++) {
     const roles = c >> nDims;
     // One stored role retyped alone: the kernels whose class moves compute in it.
-    const alone = c !== 0 && (c & ((1 << nDims) - 1)) === 0 && (roles & (roles - 1)) === 0;
+    const alone = c !== 0 && (c & dimMask) === 0 && (roles & (roles - 1)) === 0;
+    const program = cornerProgram(c);
+    const same = roles === 0 ? undefined : alikeAt(roles);
     const est = estimateWith(
-      cornerProgram(c),
+      program,
       chip,
       { sizes: options.sizesOf(dimsAt(c, 2)), collectives: options.collectives },
       {
@@ -155,8 +182,19 @@ export function linearCosts(
           if (c === 0) builtClass[g] = computeClass;
           else if (alone && computeClass !== builtClass[g]) follows[g] = Math.log2(roles);
         },
+        ...(same ? { known: (g: number) => same[g] === 1 } : {}),
       },
     );
+    if (same) {
+      // The kernels left out: their figures at the corner with the same dims, nothing retyped.
+      const from = c & dimMask;
+      for (let g = 0; g < kernels; g++) {
+        if (same[g] !== 1) continue;
+        const row = g * FIGURES * corners;
+        for (let f = 0; f < FIGURES; f++)
+          fig[row + f * corners + c] = fig[row + f * corners + from]!;
+      }
+    }
     resident[c] = est.memory.paramBytes;
     resident[corners + c] = est.memory.cacheBytes;
   }

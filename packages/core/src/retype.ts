@@ -1,5 +1,6 @@
 import { withDtype } from "./aval.js";
 import type { DType } from "./dtype.js";
+import { varCountOf } from "./graph.js";
 import type { Atom, Eqn, InputRole, Program, Var } from "./ir.js";
 import { Primitive } from "./primitives.js";
 
@@ -67,8 +68,15 @@ export function retypeStorage(
     if (c && c.from !== c.to && input.var.aval.dtype === c.from) to.set(input.var.id, c.to);
   }
   if (to.size === 0) return program;
-  const producer = new Map<number, Eqn>();
-  for (const e of program.eqns) for (const o of e.outputs) producer.set(o.id, e);
+  // Each var's producing equation, by id: needed only to follow a retyped cache's updates back.
+  let producers: (Eqn | undefined)[] | undefined;
+  const producer = (id: number): Eqn | undefined => {
+    if (producers === undefined) {
+      producers = new Array<Eqn | undefined>(varCountOf(program));
+      for (const e of program.eqns) for (const o of e.outputs) producers[o.id] = e;
+    }
+    return producers[id];
+  };
   const castTo = new Map<Eqn, DType>();
   for (const e of program.eqns) {
     const [x] = e.inputs;
@@ -82,7 +90,7 @@ export function retypeStorage(
     const path: number[] = [];
     while (u?.kind === "var") {
       path.push(u.id);
-      const p = producer.get(u.id);
+      const p = producer(u.id);
       if (!p) break;
       if (p.primitive === Primitive.Cast) {
         castTo.set(p, dtype);
