@@ -8,6 +8,7 @@ import { type MemoryEstimate, memoryVerdict } from "./memory.js";
 import { retypeStorage } from "./retype.js";
 import {
   addKernel,
+  clearSums,
   emptySums,
   type KernelFigures,
   type StepTotals,
@@ -77,6 +78,13 @@ function sameKernels(fused: FusedProgram, retyped: FusedProgram): Uint8Array {
     same[g] = alike;
   }
   return same;
+}
+
+/** Σ weights[d] · arr[at + d] over the first `n` corners. */
+function dot(weights: Float64Array, arr: Float64Array, at: number, n: number): number {
+  let v = 0;
+  for (let d = 0; d < n; d++) v += weights[d]! * arr[at + d]!;
+  return v;
 }
 
 /** The most variables a model is built for: 2^k corner estimates. */
@@ -229,19 +237,28 @@ export function linearCosts(
   const weights = new Float64Array(corners);
   const builtPeak = Float64Array.from(builtClass, (cls) => peakFlops(chip, cls));
   const storedBytes = stored.map((s) => [byteSize(s.from), byteSize(s.corner)] as const);
-  // One scratch record, refilled per kernel: the sums' shape has every kernel figure.
+  // One scratch record, refilled per kernel: the sums' shape has every kernel figure. And one
+  // for the sums (`stepTotals` copies them out).
   const kernel: { -readonly [K in keyof KernelFigures]: number } = emptySums();
+  const scratchSums = emptySums();
   // A sweep asks many sizes at each choice of stored dtypes: the model with its stored widths
   // fixed at a choice (a model in the free dims alone, 2^dims corners) is kept per choice.
   const dimCorners = 1 << nDims;
   const dimSpan = FIGURES * dimCorners;
   const atDtypes = new Map<string, AtDtypes>();
+  // The same choice asked again with the same object (a sweep keeps one per choice).
+  const byObject = new WeakMap<StoredDtypes, AtDtypes>();
   const fixedAt = (dtypes: StoredDtypes): AtDtypes => {
     if (stored.length === 0) return { fig, live, resident, peaks: builtPeak };
+    const seen = byObject.get(dtypes);
+    if (seen !== undefined) return seen;
     let key = "";
     for (const s of stored) key += `${dtypes[s.role] ?? s.from},`;
     let found = atDtypes.get(key);
-    if (found !== undefined) return found;
+    if (found !== undefined) {
+      byObject.set(dtypes, found);
+      return found;
+    }
     // The weight of each choice of stored corners (the high bits of a corner's index).
     const roleWeights = new Float64Array(1 << stored.length);
     const peakOf: number[] = [];
@@ -288,6 +305,7 @@ export function linearCosts(
       peaks: peaksAt,
     };
     atDtypes.set(key, found);
+    byObject.set(dtypes, found);
     return found;
   };
   const model: LinearCosts = {
@@ -303,12 +321,9 @@ export function linearCosts(
         }
         weights[d] = w;
       }
-      const value = (arr: Float64Array, at: number) => {
-        let v = 0;
-        for (let d = 0; d < dimCorners; d++) v += weights[d]! * arr[at + d]!;
-        return v;
-      };
-      const sums = emptySums();
+      const value = (arr: Float64Array, at: number) => dot(weights, arr, at, dimCorners);
+      const sums = scratchSums;
+      clearSums(sums);
       const rec = kernel; // a sweep asks this often
       const { first, times } = kernelSet;
       const f = fixed.fig;

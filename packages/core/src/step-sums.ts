@@ -94,6 +94,11 @@ export function emptySums(): SumsInProgress {
   };
 }
 
+/** Sets every figure of sums being accumulated back to 0 (to reuse one record). */
+export function clearSums(s: SumsInProgress): void {
+  for (const f of STEP_FIGURES) s[f] = 0;
+}
+
 /**
  * Adds one kernel to a step's sums (`times` over, for a kernel that repeats): every figure,
  * `kernelS` unless it is a collective, and its time to what binds it (`attribute`). The one

@@ -83,6 +83,17 @@ export class StepEstimator {
     return found;
   }
 
+  // Each choice of weight, KV and compute dtypes: the structure traced for it and its stored
+  // dtypes as variables (one array per choice, so re-costing can key on it).
+  private readonly choices = new Map<string, { rep: Representative; stored: StoredAt[] }>();
+
+  private storedFor(q: StepQuery): { rep: Representative; stored: StoredAt[] } {
+    return entry(this.choices, `${q.weights}|${q.kv}|${q.compute}`, () => {
+      const rep = representative(q);
+      return { rep, stored: storedAt(q, rep) };
+    });
+  }
+
   // A step's dims by model, then by what sizes them (phase, batch, lengths, MoE groups).
   private readonly dims = new WeakMap<LlamaConfig, Map<string, Dims>>();
 
@@ -102,15 +113,13 @@ export class StepEstimator {
     const { resolved, roles } = this.layoutFor(layout, config, m, query);
     const shapeFree = config.moe === undefined;
     // Weight and KV dtypes that only change what is stored share one traced structure.
-    const rep = representative(query);
+    const { rep, stored } = this.storedFor(query);
     // The roles (long text, one string per resolved layout) key a map of their own: the rest
     // is short.
     const shape = shapeFree
       ? ""
       : `${query.batch}|${query.seq}|${query.cacheLength}|${query.groups}|${query.capacity}`;
     const rest = `${query.phase}|${rep.weights}|${rep.kv}|${query.compute}|${query.attention}|${shape}`;
-    const key = `${rest}|${roles}`;
-    const traced = { ...query, ...rep };
     const byRoles = byModelAndMesh(this.lowered, config, m);
     const cache = entry(byRoles, roles, () => new Map<string, readonly Compiled[]>());
     let pair = reuse ? cache.get(rest) : undefined;
@@ -119,6 +128,8 @@ export class StepEstimator {
       // A traced program does not depend on the mesh: meshes whose layouts resolve alike
       // share it, and each lowers it for itself.
       const traces = byModel(this.traces, config);
+      const traced = { ...query, ...rep };
+      const key = `${rest}|${roles}`;
       const compileWith = (layers: number): Compiled => {
         const traceKey = `${key}|${layers}|${JSON.stringify(traced)}`;
         let program = traces.get(traceKey);
@@ -133,8 +144,8 @@ export class StepEstimator {
       pair = config.layers <= 3 ? [compileWith(config.layers)] : [compileWith(2), compileWith(3)];
       cache.set(rest, pair);
     }
-    const stored = storedAt(query, rep);
-    const dims = this.dimsOf(config, traced);
+    // A step's dims do not depend on its dtypes.
+    const dims = this.dimsOf(config, query);
     const estimates = pair.map((c) =>
       c.divides(dims) ? c.costsAt(dims, stored, this.varying) : undefined,
     );
@@ -204,7 +215,13 @@ const QUANTIZED: readonly DType[] = ["int8", "int4", "fp8e4m3", "fp8e5m2"];
  * their matmuls whatever their width (with int8 compute, int8 weights are not cast: their own
  * class); a KV cache in any dtype but the activations' is cast on its way in and out.
  */
-function representative(q: StepQuery): { weights: DType; kv: DType } {
+/** The weight and KV dtypes a structure is traced in for a query's dtypes. */
+interface Representative {
+  readonly weights: DType;
+  readonly kv: DType;
+}
+
+function representative(q: StepQuery): Representative {
   const act = activationDtype(q);
   const weights = q.weights ?? "bf16";
   const kv = q.kv ?? "bf16";
