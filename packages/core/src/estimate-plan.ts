@@ -69,11 +69,15 @@ export function estimatePlan(program: Program, graph: ProgramGraph, fusion: Fusi
 function makePlan(program: Program, graph: ProgramGraph, fusion: Fusion): EstimatePlan {
   const n = graph.varCount;
   const role = new Uint8Array(n);
-  for (const input of program.inputs) {
+  for (let k = 0; k < program.inputs.length; k++) {
+    const input = program.inputs[k]!;
     role[input.var.id] =
       input.role === "param" ? PARAM : input.role === "cache" ? CACHE : ACTIVATION;
   }
-  for (const eqn of program.eqns) {
+  // Indexed loops throughout: a plan is made once per fusion, much of it before it is
+  // optimized, where `for…of` allocates an iterator result per step.
+  for (let e = 0; e < program.eqns.length; e++) {
+    const eqn = program.eqns[e]!;
     const operand = eqn.inputs[0];
     if (kernelTraits[eqn.primitive].inPlace && operand?.kind === "var") {
       role[eqn.outputs[0]!.id] = role[operand.id]!;
@@ -97,8 +101,10 @@ function makePlan(program: Program, graph: ProgramGraph, fusion: Fusion): Estima
     const group = groups[gi]!;
     const tag = group.id + 1;
     const firstVar = readVars.length;
-    for (const i of group.eqns) inside[i] = tag;
-    for (const i of group.eqns) {
+    const members = group.eqns;
+    for (let m = 0; m < members.length; m++) inside[members[m]!] = tag;
+    for (let m = 0; m < members.length; m++) {
+      const i = members[m]!;
       const eqn = program.eqns[i]!;
       const inputs = eqn.inputs;
       for (let k = 0; k < inputs.length; k++) {
@@ -123,11 +129,16 @@ function makePlan(program: Program, graph: ProgramGraph, fusion: Fusion): Estima
         let escapes = graph.isOutput[v] === 1;
         if (!escapes) {
           const mine = fusion.groupsOf[i]!;
-          for (const c of graph.consumers[v]!) {
+          const readers = graph.consumers[v]!;
+          for (let r = 0; r < readers.length && !escapes; r++) {
+            const c = readers[r]!;
             if (inside[c] === tag) continue;
-            if (fusion.groupsOf[c]!.some((g) => !mine.includes(g))) {
-              escapes = true;
-              break;
+            const theirs = fusion.groupsOf[c]!;
+            for (let j = 0; j < theirs.length; j++) {
+              if (!mine.includes(theirs[j]!)) {
+                escapes = true;
+                break;
+              }
             }
           }
         }
@@ -184,7 +195,9 @@ function memoryPlan(
   }
   const order = fusion.groups;
   for (let pos = 0; pos < order.length; pos++) {
-    for (const i of order[pos]!.eqns) {
+    const members = order[pos]!.eqns;
+    for (let m = 0; m < members.length; m++) {
+      const i = members[m]!;
       const eqn = program.eqns[i]!;
       if (kernelTraits[eqn.primitive].inPlace) {
         const operand = eqn.inputs[0]!;

@@ -23,7 +23,9 @@ export interface Fusion {
   readonly groupsOf: readonly (readonly number[])[];
 }
 
+/** A group being built: its `id` is set once groups are numbered in execution order. */
 interface Draft {
+  id: number;
   readonly eqns: number[];
   readonly root: number;
   readonly kernel: number | undefined;
@@ -48,10 +50,16 @@ interface Draft {
 export function fuse(program: Program, graph: ProgramGraph = programGraph(program)): Fusion {
   const n = program.eqns.length;
   const drafts: Draft[] = [];
+  // Each draft's one-element list of groups, shared by every equation only it runs.
+  const singles: number[][] = [];
+  // Equations in several groups, each with its own list.
+  const several: number[] = [];
   const groupsOf: number[][] = new Array(n);
   const newGroup = (i: number, kernel: boolean): void => {
-    groupsOf[i] = [drafts.length];
-    drafts.push({ eqns: [i], root: i, kernel: kernel ? i : undefined });
+    const single = [drafts.length];
+    groupsOf[i] = single;
+    singles.push(single);
+    drafts.push({ id: drafts.length, eqns: [i], root: i, kernel: kernel ? i : undefined });
   };
   const targets: number[] = [];
   for (let i = n - 1; i >= 0; i--) {
@@ -63,10 +71,16 @@ export function fuse(program: Program, graph: ProgramGraph = programGraph(progra
     }
     targets.length = 0;
     let escapes = false;
-    for (const v of eqn.outputs) {
-      if (graph.isOutput[v.id]) escapes = true;
-      for (const c of graph.consumers[v.id]!) {
-        for (const g of groupsOf[c]!) if (!targets.includes(g)) targets.push(g);
+    // Indexed loops: this runs once per program, much of it before it is optimized, where
+    // `for…of` allocates an iterator result per step.
+    const outputs = eqn.outputs;
+    for (let o = 0; o < outputs.length; o++) {
+      const id = outputs[o]!.id;
+      if (graph.isOutput[id]) escapes = true;
+      const readers = graph.consumers[id]!;
+      for (let r = 0; r < readers.length; r++) {
+        const gs = groupsOf[readers[r]!]!;
+        for (let j = 0; j < gs.length; j++) if (!targets.includes(gs[j]!)) targets.push(gs[j]!);
       }
     }
     if (
@@ -76,10 +90,14 @@ export function fuse(program: Program, graph: ProgramGraph = programGraph(progra
     ) {
       newGroup(i, false);
     } else if (kind === "passthrough") {
-      groupsOf[i] = targets.slice();
-      for (const g of targets) drafts[g]!.eqns.push(i);
+      if (targets.length === 1) groupsOf[i] = singles[targets[0]!]!;
+      else {
+        groupsOf[i] = targets.slice();
+        several.push(i);
+      }
+      for (let j = 0; j < targets.length; j++) drafts[targets[j]!]!.eqns.push(i);
     } else if (targets.length === 1 && drafts[targets[0]!]!.kernel === undefined) {
-      groupsOf[i] = [targets[0]!];
+      groupsOf[i] = singles[targets[0]!]!;
       drafts[targets[0]!]!.eqns.push(i);
     } else {
       newGroup(i, false);
@@ -87,18 +105,25 @@ export function fuse(program: Program, graph: ProgramGraph = programGraph(progra
   }
   // Drafts were made consumers-first (members pushed in descending order); number groups in
   // execution order of their roots.
-  const renumber = new Int32Array(drafts.length);
+  const last = drafts.length - 1;
   const groups: FusionGroup[] = new Array(drafts.length);
-  for (let k = 0; k < drafts.length; k++) {
-    const g = drafts.length - 1 - k;
+  for (let g = 0; g <= last; g++) {
     const d = drafts[g]!;
-    renumber[g] = k;
-    groups[k] = { id: k, eqns: d.eqns.reverse(), root: d.root, kernel: d.kernel };
+    d.id = last - g;
+    d.eqns.reverse();
+    singles[g]![0] = last - g;
+    groups[last - g] = d;
   }
-  for (let i = 0; i < n; i++) {
-    const gs = groupsOf[i]!;
-    for (let j = 0; j < gs.length; j++) gs[j] = renumber[gs[j]!]!;
-    if (gs.length > 1) gs.sort((a, b) => a - b);
+  for (let e = 0; e < several.length; e++) {
+    const gs = groupsOf[several[e]!]!;
+    // Renumbered, then ascending (a few groups: insertion sort, no comparator or scratch).
+    for (let j = 0; j < gs.length; j++) gs[j] = last - gs[j]!;
+    for (let j = 1; j < gs.length; j++) {
+      const g = gs[j]!;
+      let k = j - 1;
+      for (; k >= 0 && gs[k]! > g; k--) gs[k + 1] = gs[k]!;
+      gs[k + 1] = g;
+    }
   }
   return { groups, groupsOf };
 }

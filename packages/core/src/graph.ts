@@ -29,8 +29,12 @@ export function varCountOf(program: Program): number {
   const known = varCounts.get(program);
   if (known !== undefined) return known;
   let max = -1;
-  for (const i of program.inputs) max = Math.max(max, i.var.id);
-  for (const e of program.eqns) for (const v of e.outputs) max = Math.max(max, v.id);
+  const { inputs, eqns } = program;
+  for (let i = 0; i < inputs.length; i++) max = Math.max(max, inputs[i]!.var.id);
+  for (let e = 0; e < eqns.length; e++) {
+    const outputs = eqns[e]!.outputs;
+    for (let o = 0; o < outputs.length; o++) max = Math.max(max, outputs[o]!.id);
+  }
   varCounts.set(program, max + 1);
   return max + 1;
 }
@@ -46,13 +50,16 @@ export function programGraph(program: Program): ProgramGraph {
   const eqns = program.eqns;
   for (let i = 0; i < eqns.length; i++) {
     const eqn = eqns[i]!;
-    for (const a of eqn.inputs) {
+    const inputs = eqn.inputs;
+    for (let k = 0; k < inputs.length; k++) {
+      const a = inputs[k]!;
       if (a.kind !== "var") continue;
       const list = consumers[a.id];
       if (list === undefined) consumers[a.id] = [i];
       else if (list[list.length - 1] !== i) list.push(i);
     }
-    for (const v of eqn.outputs) producer[v.id] = i;
+    const outputs = eqn.outputs;
+    for (let k = 0; k < outputs.length; k++) producer[outputs[k]!.id] = i;
   }
   for (let v = 0; v < varCount; v++)
     if (consumers[v] === undefined) consumers[v] = NONE as number[];
