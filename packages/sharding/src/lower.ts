@@ -207,8 +207,10 @@ function constraints(program: Program): (Sharding | undefined)[] {
   const n = varCountOf(program);
   const readers = new Int32Array(n);
   const last: (Eqn | undefined)[] = new Array(n);
-  for (const e of program.eqns) {
-    for (const a of e.inputs) {
+  for (let k = 0; k < program.eqns.length; k++) {
+    const e = program.eqns[k]!;
+    for (let i = 0; i < e.inputs.length; i++) {
+      const a = e.inputs[i]!;
       if (a.kind !== "var" || last[a.id] === e) continue;
       readers[a.id]!++;
       last[a.id] = e;
@@ -281,10 +283,21 @@ export function lower(program: Program, mesh: Mesh): Program {
     constraint: undefined,
     output: false,
   };
-  for (const eqn of program.eqns) {
+  // Operands and their types, one pair of lists per arity reused by every equation (the rules
+  // and the memo read them and keep neither), and the einsum's extra keys.
+  const currents: (Var | null)[][] = [];
+  const avalLists: (Aval | null)[][] = [];
+  const einsumKeys: unknown[] = [undefined, false];
+  const eqns = program.eqns;
+  for (let e = 0; e < eqns.length; e++) {
+    const eqn = eqns[e]!;
     const n = eqn.inputs.length;
-    const current = new Array<Var | null>(n);
-    const avals = new Array<Aval | null>(n);
+    if (currents[n] === undefined) {
+      currents[n] = new Array<Var | null>(n);
+      avalLists[n] = new Array<Aval | null>(n);
+    }
+    const current = currents[n]!;
+    const avals = avalLists[n]!;
     for (let i = 0; i < n; i++) {
       const a = eqn.inputs[i]!;
       const v = a.kind === "var" ? env[a.id]! : null;
@@ -305,14 +318,13 @@ export function lower(program: Program, mesh: Mesh): Program {
     // constraint downstream (keyed by its sharding, interned as a type of a fixed dtype) and
     // whether the result is an output: repeated layers decide once.
     const c = ctx.constraint;
-    const slot = memo.at(
-      eqn.primitive,
-      eqn.params,
-      avals,
-      eqn.primitive === Primitive.Einsum
-        ? [c ? aval("bf16", c.dims, c.partial) : UNCONSTRAINED, ctx.output === true]
-        : NO_EXTRA,
-    );
+    let extra = NO_EXTRA;
+    if (eqn.primitive === Primitive.Einsum) {
+      einsumKeys[0] = c ? aval("bf16", c.dims, c.partial) : UNCONSTRAINED;
+      einsumKeys[1] = ctx.output === true;
+      extra = einsumKeys;
+    }
+    const slot = memo.at(eqn.primitive, eqn.params, avals, extra);
     const decided = slot?.value ?? rule(eqn, avals, ctx);
     if (slot) slot.value = decided;
     // Values whose type lowering leaves alone keep their traced var, and an equation whose
