@@ -246,19 +246,12 @@ export function linearCosts(
   const dimCorners = 1 << nDims;
   const dimSpan = FIGURES * dimCorners;
   const atDtypes = new Map<string, AtDtypes>();
-  // The same choice asked again with the same object (a sweep keeps one per choice).
-  const byObject = new WeakMap<StoredDtypes, AtDtypes>();
   const fixedAt = (dtypes: StoredDtypes): AtDtypes => {
     if (stored.length === 0) return { fig, live, resident, peaks: builtPeak };
-    const seen = byObject.get(dtypes);
-    if (seen !== undefined) return seen;
     let key = "";
     for (const s of stored) key += `${dtypes[s.role] ?? s.from},`;
     let found = atDtypes.get(key);
-    if (found !== undefined) {
-      byObject.set(dtypes, found);
-      return found;
-    }
+    if (found !== undefined) return found;
     // The weight of each choice of stored corners (the high bits of a corner's index).
     const roleWeights = new Float64Array(1 << stored.length);
     const peakOf: number[] = [];
@@ -305,7 +298,6 @@ export function linearCosts(
       peaks: peaksAt,
     };
     atDtypes.set(key, found);
-    byObject.set(dtypes, found);
     return found;
   };
   const model: LinearCosts = {

@@ -84,7 +84,7 @@ export class StepEstimator {
   }
 
   // Each choice of weight, KV and compute dtypes: the structure traced for it and its stored
-  // dtypes as variables (one array per choice, so re-costing can key on it).
+  // dtypes as variables, worked out once.
   private readonly choices = new Map<string, { rep: Representative; stored: StoredAt[] }>();
 
   private storedFor(q: StepQuery): { rep: Representative; stored: StoredAt[] } {

@@ -116,7 +116,12 @@ export class Compiled {
     for (const d in dims) if (dims[d] !== base[d]) free.push(d);
     for (const d of varying) if (d in base && !free.includes(d)) free.push(d);
     free.sort();
-    const { roles, dtypes } = storedKey(stored);
+    let roles = "";
+    const dtypes: Partial<Record<StoredRole, DType>> = {};
+    for (const s of stored) {
+      roles += `${s.role}:${s.from}:${s.corner}:${s.check},`;
+      dtypes[s.role] = s.dtype;
+    }
     if (free.length > 0 || stored.length > 0) {
       const key = `${free.join(",")}|${roles}`;
       const known = this.linear.get(key);
@@ -187,28 +192,6 @@ export class Compiled {
         return formatTotals(this.estimate);
     }
   }
-}
-
-// What keys a model of the stored roles (their dtypes as variables), and the dtypes asked for:
-// the same for every query with the same `stored` list (a sweep passes one list per choice).
-const storedKeys = new WeakMap<
-  readonly StoredAt[],
-  { readonly roles: string; readonly dtypes: Partial<Record<StoredRole, DType>> }
->();
-
-function storedKey(stored: readonly StoredAt[]) {
-  let known = storedKeys.get(stored);
-  if (known === undefined) {
-    let roles = "";
-    const dtypes: Partial<Record<StoredRole, DType>> = {};
-    for (const s of stored) {
-      roles += `${s.role}:${s.from}:${s.corner}:${s.check},`;
-      dtypes[s.role] = s.dtype;
-    }
-    known = { roles, dtypes };
-    storedKeys.set(stored, known);
-  }
-  return known;
 }
 
 /** The `StorageRetype` a `Compiled.retyped` takes for each stored role. */
