@@ -23,7 +23,9 @@
  *   cliSearch70bDecode16x16 and cliSearch405bDecode16x16 (`shardcost search`, batch 256 on
  *   v5e 16x16, every core)
  * traceVsJaxJs80Layers — the same 80-layer decode step traced by shardcost and by jax-js 0.1.25
- *   (`makeJaxpr`, `jax-js-step.ts`), interleaved run by run in this process: medians and ratio
+ *   (`makeJaxpr`, `jax-js-step.ts`), interleaved run by run in this process: medians and ratio,
+ *   the young generation collected before each timed trace (so each pays for its own garbage
+ *   only), and `sharedHeap`: the same without collecting (each also in the other's garbage)
  * One child process: lowered1M — a LLaMA-3-405B decode step of 11,500 layers (~1M lowered
  *   equations), traced, lowered and estimated in full: its time and peak memory.
  */
@@ -203,32 +205,52 @@ async function versusJaxJs() {
   const model = llamaDecode(config, { batch: z.B, seq: z.S, attention: "naive" });
   const ours = () => trace(model.fn, model.inputs, model.dims).eqns.length;
   const theirs = jaxJsTracer(z);
-  const a: number[] = [];
-  const b: number[] = [];
   const timed = (f: () => number) => {
     const t0 = performance.now();
     f();
     return performance.now() - t0;
   };
-  // Warm both up, then alternate which goes first, so neither always runs in the other's
-  // garbage.
-  for (let i = 0; i < 75; i++) {
-    const [ta, tb] =
-      i % 2 === 0 ? [timed(ours), timed(theirs)] : [timed(theirs), timed(ours)].reverse();
-    if (i >= 15) {
-      a.push(ta!);
-      b.push(tb!);
-    }
-  }
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+  // Warm both up, then alternate which goes first. With `collect` (node --expose-gc, as
+  // `npm run bench` runs), the young generation is collected before each timed trace (a
+  // scavenge, not a full collection, which would also shrink the heap each run must grow
+  // again), so each tracer pays for its own garbage only; without, each also runs in the
+  // other's, and the medians move with where the collections fall.
+  const interleaved = (collect: (() => void) | undefined) => {
+    const a: number[] = [];
+    const b: number[] = [];
+    const one = (f: () => number) => {
+      collect?.();
+      return timed(f);
+    };
+    for (let i = 0; i < 75; i++) {
+      const [ta, tb] = i % 2 === 0 ? [one(ours), one(theirs)] : [one(theirs), one(ours)].reverse();
+      if (i >= 15) {
+        a.push(ta!);
+        b.push(tb!);
+      }
+    }
+    return { ours: median(a), theirs: median(b), runs: a.length };
+  };
+  const gc = (globalThis as { gc?: (options: { type: "minor" }) => void }).gc;
+  const collect = gc ? () => gc({ type: "minor" }) : undefined;
+  const clean = interleaved(collect);
+  const shared = interleaved(undefined);
   return {
     traceVsJaxJs80Layers: {
-      shardcostMs: +median(a).toFixed(2),
-      jaxJsMs: +median(b).toFixed(2),
-      ratio: +(median(b) / median(a)).toFixed(2),
+      shardcostMs: +clean.ours.toFixed(2),
+      jaxJsMs: +clean.theirs.toFixed(2),
+      ratio: +(clean.theirs / clean.ours).toFixed(2),
+      collectedBetweenRuns: collect !== undefined,
+      // The same, each tracer running in the other's garbage (no collection between runs).
+      sharedHeap: {
+        shardcostMs: +shared.ours.toFixed(2),
+        jaxJsMs: +shared.theirs.toFixed(2),
+        ratio: +(shared.theirs / shared.ours).toFixed(2),
+      },
       shardcostEquations: ours(),
       jaxJsEquations: theirs(),
-      runs: a.length,
+      runs: clean.runs,
     },
   };
 }
@@ -391,7 +413,9 @@ const goal = (figure: string, value: number, target: number, unit: string) => ({
 const m1 = figures.lowered1M as { ms?: number; peakMiB?: number; loweredEquations?: number };
 const goals = [
   {
-    figure: "trace of an 80-layer decode step: jax-js time / shardcost time",
+    figure:
+      "trace of an 80-layer decode step: jax-js time / shardcost time (young generation " +
+      "collected before each run; sharedHeap: without)",
     value: figures.traceVsJaxJs80Layers.ratio,
     goal: "≥ 10×",
     met: figures.traceVsJaxJs80Layers.ratio >= 10,
