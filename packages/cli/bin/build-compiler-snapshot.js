@@ -3,5 +3,5 @@
 // script, after the packages are built). Never fails an install: without a snapshot, model
 // files are compiled in-process.
 const { buildSnapshot } = await import("../dist/snapshot.js");
-const { packageEntries } = await import("../dist/load-ts.js");
+const { packageEntries } = await import("../dist/model-compile.js");
 console.log(buildSnapshot(packageEntries()));

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ShardcostError } from "@shardcost/core";
-import { packageEntries } from "./load-ts.js";
+import { packageEntries } from "./model-compile.js";
 
 /** The starter model file, shipped with the package. */
 const STARTER = fileURLToPath(new URL("../templates/model.ts", import.meta.url));

@@ -14,8 +14,6 @@ import {
   planCompile,
 } from "./model-compile.js";
 
-export { cacheDir, packageEntries } from "./model-compile.js";
-
 /** What a model file exports: the forward function, its inputs in notation, and dim sizes. */
 export interface ModelModule {
   readonly path: string;
@@ -38,7 +36,7 @@ export const SPEC_HINT =
  * Type-checks a model file with the TypeScript compiler (strict), reporting every error as
  * `file:line:col message`, then emits it with an inline source map and imports it, so stack
  * frames — and the per-op rows of every report — point at lines of the `.ts` file. The emitted
- * JavaScript is cached (`cacheDir`) by the content of the file and of every file it imports:
+ * JavaScript is cached (`cacheDir` in `model-compile.ts`) by the content of the file and of every file it imports:
  * an unchanged model is imported without running the compiler.
  */
 export async function loadModelFile(path: string): Promise<ModelModule> {

@@ -8,7 +8,6 @@ const input = workerData as WorkerInput;
 if (input.compiling) expectCompile(input.compiling, parentPort!);
 const { main } = await import("./main.js");
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
-process.setSourceMapsEnabled(true);
 // The model file's own logging goes to stderr, so stdout (a JSON report, a CSV) stays clean.
 console.log = console.error;
 console.info = console.error;
