@@ -99,33 +99,50 @@ export function startInSnapshot(
  * cannot be built leaves none behind, and model files are then compiled in-process.
  */
 export function buildSnapshot(entries: SnapshotInput["entries"]): string {
-  const input: SnapshotInput = {
-    typescript: require.resolve("typescript"),
-    compileModel: fileURLToPath(new URL("../dist/compile-model.cjs", import.meta.url)),
-    entries,
-  };
-  rmSync(STAMP, { force: true });
-  mkdirSync(FOLDER, { recursive: true });
   const temp = `${BLOB}.${process.pid}`;
   // The builder runs its entry as a plain script: give the compiled CommonJS what it expects.
   const entry = `${FOLDER}entry.cjs`;
-  const script = readFileSync(new URL("../dist/compiler-snapshot.cjs", import.meta.url), "utf8");
-  writeFileSync(entry, `const exports = {}, module = { exports };\n${script}`);
-  const r = spawnSync(
-    process.execPath,
-    ["--no-warnings", "--snapshot-blob", temp, "--build-snapshot", entry],
-    {
-      encoding: "utf8",
-      env: { ...process.env, SHARDCOST_SNAPSHOT_INPUT: JSON.stringify(input) },
-    },
-  );
-  rmSync(entry, { force: true });
-  if (r.status !== 0 || !existsSync(temp)) {
-    rmSync(temp, { force: true });
-    const why = (r.stderr || r.error?.message || `exit status ${r.status}`).trim().split("\n")[0];
+  const remove = (file: string) => {
+    try {
+      rmSync(file, { force: true });
+    } catch {
+      // Nothing there to remove (or no folder at all).
+    }
+  };
+  const none = (why: string) => {
+    remove(temp);
     return `shardcost: no compiler snapshot (${why}); model files compile without it`;
+  };
+  try {
+    const input: SnapshotInput = {
+      typescript: require.resolve("typescript"),
+      compileModel: fileURLToPath(new URL("../dist/compile-model.cjs", import.meta.url)),
+      entries,
+    };
+    rmSync(STAMP, { force: true });
+    mkdirSync(FOLDER, { recursive: true });
+    const script = readFileSync(new URL("../dist/compiler-snapshot.cjs", import.meta.url), "utf8");
+    writeFileSync(entry, `const exports = {}, module = { exports };\n${script}`);
+    const r = spawnSync(
+      process.execPath,
+      ["--no-warnings", "--snapshot-blob", temp, "--build-snapshot", entry],
+      {
+        encoding: "utf8",
+        env: { ...process.env, SHARDCOST_SNAPSHOT_INPUT: JSON.stringify(input) },
+      },
+    );
+    if (r.status !== 0 || !existsSync(temp)) {
+      return none(
+        (r.stderr || r.error?.message || `exit status ${r.status}`).trim().split("\n")[0]!,
+      );
+    }
+    renameSync(temp, BLOB);
+    writeFileSync(STAMP, `${JSON.stringify(currentStamp())}\n`);
+    return `shardcost: compiler snapshot built (${BLOB})`;
+  } catch (e) {
+    // A folder that cannot be written, say: the install goes on without a snapshot.
+    return none(e instanceof Error ? e.message : String(e));
+  } finally {
+    remove(entry);
   }
-  renameSync(temp, BLOB);
-  writeFileSync(STAMP, `${JSON.stringify(currentStamp())}\n`);
-  return `shardcost: compiler snapshot built (${BLOB})`;
 }
