@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type * as TS from "typescript";
 import { describe, expect, it } from "vitest";
 import type * as CompileModel from "../../packages/cli/src/compile-model.cjs";
-import { compileInSnapshot, usableSnapshot } from "../../packages/cli/src/snapshot.js";
+import { startInSnapshot, usableSnapshot } from "../../packages/cli/src/snapshot.js";
 import { BIN, ROOT, scratch } from "./run.js";
 
 const require = createRequire(import.meta.url);
@@ -40,12 +40,12 @@ const entries = Object.fromEntries(
 );
 
 /** Both compiles of one file, each into its own folder (at the same depth, so maps agree). */
-function bothWays(file: string) {
-  const viaSnapshot = compileInSnapshot({
+async function bothWays(file: string) {
+  const viaSnapshot = await startInSnapshot({
     file,
     out: mkdtempSync(join(tmpdir(), "shardcost-a-")),
     entries,
-  });
+  })?.result;
   const inProcess = compileModel(ts, {
     file,
     out: mkdtempSync(join(tmpdir(), "shardcost-b-")),
@@ -62,9 +62,9 @@ describe("the compiler's snapshot", () => {
     ).toBeDefined();
   });
 
-  it("emits what the compiler emits in-process, for the file and its imports", () => {
+  it("emits what the compiler emits in-process, for the file and its imports", async () => {
     const dir = scratch({ "model.ts": model(), "layers.ts": layers });
-    const { viaSnapshot, inProcess } = bothWays(join(dir, "model.ts"));
+    const { viaSnapshot, inProcess } = await bothWays(join(dir, "model.ts"));
     expect(viaSnapshot?.kind).toBe("emitted");
     expect(inProcess.kind).toBe("emitted");
     if (viaSnapshot?.kind !== "emitted" || inProcess.kind !== "emitted") return;
@@ -81,12 +81,12 @@ describe("the compiler's snapshot", () => {
     }
   });
 
-  it("reports the errors the compiler reports in-process, at the same lines", () => {
+  it("reports the errors the compiler reports in-process, at the same lines", async () => {
     const dir = scratch({
       "model.ts": model("const wrong: number = 'x';\nexport const n: string = mlp;\n"),
       "layers.ts": layers,
     });
-    const { viaSnapshot, inProcess } = bothWays(join(dir, "model.ts"));
+    const { viaSnapshot, inProcess } = await bothWays(join(dir, "model.ts"));
     expect(viaSnapshot?.kind).toBe("errors");
     expect(viaSnapshot).toEqual(inProcess);
     if (viaSnapshot?.kind !== "errors") return;

@@ -8,6 +8,7 @@ import {
   type CompilePlan,
   compileNow,
   type Emitted,
+  type Handed,
   handedCompile,
   keepCompile,
   outFolder,
@@ -54,8 +55,9 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
   if (!/\.(m?ts|tsx)$/.test(file)) {
     throw new ShardcostError("input", `model file ${path}: expected a TypeScript (.ts) module`);
   }
-  const plan = planCompile(file);
-  const entry = plan.cached ?? (await compileModelFile(path, plan));
+  const handed = handedCompile(file);
+  const plan = handed?.plan ?? planCompile(file);
+  const entry = plan.cached ?? (await compileModelFile(path, plan, handed));
   process.setSourceMapsEnabled(true);
   let mod: Record<string, unknown>;
   // The library the file imports is the built one: record where its inputs are declared.
@@ -76,19 +78,22 @@ export async function loadModelFile(path: string): Promise<ModelModule> {
  * Type-checks and emits a model file the cache does not hold, or takes the compile the CLI's
  * main thread started for it (see `run`), and turns type errors into one typed error.
  */
-async function compileModelFile(path: string, plan: CompilePlan): Promise<Emitted> {
-  const handed = handedCompile(plan.file);
-  const fromHanded = handed ? await handed.result : undefined;
+async function compileModelFile(
+  path: string,
+  plan: CompilePlan,
+  handed: Handed | undefined,
+): Promise<Emitted> {
+  const fromHanded = await handed?.result;
   let out: string;
   let result: CompileResult;
-  if (handed && fromHanded) {
+  if (handed?.out !== undefined && fromHanded) {
     out = handed.out;
     result = fromHanded;
   } else {
     // None started, or its run failed: compile here (its folder, if any, is not used).
-    if (handed) rmSync(handed.out, { recursive: true, force: true });
+    if (handed?.out !== undefined) rmSync(handed.out, { recursive: true, force: true });
     out = outFolder(plan, (workerData as { tmp?: string } | null)?.tmp);
-    result = compileNow(plan, out);
+    result = await compileNow(plan, out);
   }
   if (result.kind === "errors") {
     rmSync(out, { recursive: true, force: true });

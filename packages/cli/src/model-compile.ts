@@ -20,7 +20,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Script } from "node:vm";
 import type { CompileRequest, CompileResult } from "./compile-model.cjs";
-import { compileInSnapshot, startInSnapshot } from "./snapshot.js";
+import { startInSnapshot, typescriptVersion } from "./snapshot.js";
 
 // The built CommonJS file (also what the snapshot evaluates), found from `src/` or `dist/`.
 const { compileModel } = createRequire(import.meta.url)(
@@ -29,9 +29,12 @@ const { compileModel } = createRequire(import.meta.url)(
 
 const PACKAGES = ["core", "ops", "sharding", "serving"] as const;
 
+/** Each `@shardcost/*` package's built entry point and declarations, by package name. */
+export type PackageEntries = Record<string, { js: string; dts: string }>;
+
 /** Where each `@shardcost/*` package's built entry point and declarations are. */
-export function packageEntries(): Record<string, { js: string; dts: string }> {
-  const out: Record<string, { js: string; dts: string }> = {};
+export function packageEntries(): PackageEntries {
+  const out: PackageEntries = {};
   for (const p of PACKAGES) {
     const js = fileURLToPath(import.meta.resolve(`@shardcost/${p}`));
     const dts = js.endsWith(".ts") ? js : js.replace(/\.js$/, ".d.ts");
@@ -88,7 +91,7 @@ export function cacheDir(): string | undefined {
  * compiler's version, and each library package's version, built entry and the latest change to
  * its built declarations (a rebuilt library type-checks a model afresh).
  */
-function libraryStamp(entries: Record<string, { js: string; dts: string }>): string {
+function libraryStamp(entries: PackageEntries): string {
   const parts: string[] = [`typescript ${typescriptVersion()}`, process.version];
   for (const [name, e] of Object.entries(entries)) {
     let latest = 0;
@@ -101,11 +104,6 @@ function libraryStamp(entries: Record<string, { js: string; dts: string }>): str
     parts.push(`${name} ${e.js} ${latest}`);
   }
   return sha(parts.join("\n"));
-}
-
-function typescriptVersion(): string {
-  const require = createRequire(import.meta.url);
-  return (require("typescript/package.json") as { version: string }).version;
 }
 
 /** The cached entry when every source the manifest lists is unchanged, else undefined. */
@@ -126,7 +124,7 @@ const CACHE_ENTRIES = 64;
 export interface CompilePlan {
   /** The model file, absolute. */
   readonly file: string;
-  readonly entries: Record<string, { js: string; dts: string }>;
+  readonly entries: PackageEntries;
   readonly cache: string | undefined;
   readonly stamp: string;
   readonly manifestFile: string | undefined;
@@ -164,9 +162,9 @@ const requestOf = (plan: CompilePlan, out: string): CompileRequest => ({
  * Type-checks and emits a model file into `out`: in a Node started from the compiler's snapshot
  * when one was built for this Node and compiler (see `snapshot.ts`), else in this thread.
  */
-export function compileNow(plan: CompilePlan, out: string): CompileResult {
+export async function compileNow(plan: CompilePlan, out: string): Promise<CompileResult> {
   const request = requestOf(plan, out);
-  const result = compileInSnapshot(request);
+  const result = await startInSnapshot(request)?.result;
   if (result !== undefined) return result;
   // The compiler is large: loaded only on a cache miss (see `loadTypeScript`).
   const { ts, saveCodeCache } = loadTypeScript(plan.cache);
@@ -175,32 +173,38 @@ export function compileNow(plan: CompilePlan, out: string): CompileResult {
   return inProcess;
 }
 
-/** A compile started ahead of its use, in a Node started from the compiler's snapshot. */
-export interface StartedCompile {
-  readonly file: string;
-  readonly out: string;
-  /** Its result; undefined when the snapshot's run failed (then compile with `compileNow`). */
-  readonly result: Promise<CompileResult | undefined>;
-  /** Stops it if it is still running. */
-  cancel(): void;
+/**
+ * A model file looked up in the cache by the CLI's main thread, and when the cache does not hold
+ * it and a snapshot is usable, its compile started there (beside the worker's start-up).
+ */
+export interface PreparedCompile {
+  readonly plan: CompilePlan;
+  readonly compile?: {
+    /** Where it emits. */
+    readonly out: string;
+    /** Its result; undefined when the snapshot's run failed (then compile with `compileNow`). */
+    readonly result: Promise<CompileResult | undefined>;
+    /** Stops it if it is still running. */
+    cancel(): void;
+  };
 }
 
 /**
- * Starts compiling a model file (absolute) when the cache does not hold it and a snapshot is
- * usable; undefined otherwise (cached, no snapshot, or a file the loader will reject).
+ * Looks a model file (absolute) up in the cache and starts its compile when needed; undefined
+ * for a file the loader will reject (it then says why).
  */
-export function startCompile(file: string, tmp: string): StartedCompile | undefined {
+export function prepareCompile(file: string, tmp: string): PreparedCompile | undefined {
   try {
     if (!/\.(m?ts|tsx)$/.test(file) || !statSync(file).isFile()) return undefined;
     const plan = planCompile(file);
-    if (plan.cached) return undefined;
+    if (plan.cached) return { plan };
     const out = outFolder(plan, tmp);
     const started = startInSnapshot(requestOf(plan, out));
     if (started === undefined) {
       rmSync(out, { recursive: true, force: true });
-      return undefined;
+      return { plan };
     }
-    return { file, out, ...started };
+    return { plan, compile: { out, ...started } };
   } catch {
     return undefined;
   }
@@ -291,32 +295,40 @@ function pruneCache(outs: string): void {
   }
 }
 
-/** A compile another thread started for a model file: its output folder and its result. */
-export interface HandedCompile {
-  readonly file: string;
-  readonly out: string;
-  readonly result: Promise<CompileResult | undefined>;
+/** What the CLI's main thread hands its worker: the plan, and where its compile emits. */
+export interface Handoff {
+  readonly plan: CompilePlan;
+  readonly out?: string;
 }
 
-let handed: HandedCompile | undefined;
+/** A handoff as the worker holds it, with the compile's result when one was started. */
+export interface Handed extends Handoff {
+  readonly result?: Promise<CompileResult | undefined>;
+}
+
+let handed: Handed | undefined;
 
 /**
- * Takes the result of a compile the CLI's main thread started (`startCompile`), which it posts
- * to this worker as `{ compiled: result }` once the compile ends.
+ * Takes what the CLI's main thread prepared (`prepareCompile`): the cache lookup, and a started
+ * compile's result, which it posts to this worker as `{ compiled: result }` once it ends.
  */
 export function expectCompile(
-  started: { readonly file: string; readonly out: string },
+  handoff: Handoff,
   port: { once(event: "message", listener: (m: unknown) => void): unknown },
 ): void {
+  if (handoff.out === undefined) {
+    handed = handoff;
+    return;
+  }
   const result = new Promise<CompileResult | undefined>((done) => {
     port.once("message", (m) => done((m as { compiled?: CompileResult }).compiled));
   });
-  handed = { ...started, result };
+  handed = { ...handoff, result };
 }
 
-/** The compile handed over for this model file (absolute), if any; taken once. */
-export function handedCompile(file: string): HandedCompile | undefined {
-  if (handed?.file !== file) return undefined;
+/** What was handed over for this model file (absolute), if anything; taken once. */
+export function handedCompile(file: string): Handed | undefined {
+  if (handed?.plan.file !== file) return undefined;
   const h = handed;
   handed = undefined;
   return h;

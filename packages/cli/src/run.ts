@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { Io } from "./main.js";
-import { startCompile } from "./model-compile.js";
+import { type Handoff, prepareCompile } from "./model-compile.js";
 
 /** Seconds a model file's run may take unless `--timeout` says otherwise. */
 export const DEFAULT_TIMEOUT_S = 60;
@@ -22,8 +22,8 @@ export interface WorkerInput {
   readonly isTTY: boolean;
   /** Where the compiled model file goes; removed by the parent however the worker ends. */
   readonly tmp: string;
-  /** The model file's compile this thread started (its result is posted when it ends). */
-  readonly compiling?: { readonly file: string; readonly out: string };
+  /** The model file as this thread looked it up, and started compiling (result posted later). */
+  readonly model?: Handoff;
 }
 
 const MODEL_FILE = /\.(ts|mts|cts|tsx)$/;
@@ -69,13 +69,17 @@ export async function run(argv: readonly string[], io: Io = stdio): Promise<numb
   if (file === undefined) return (await import("./main.js")).main(argv, io);
   const seconds = timeoutOf(argv);
   const tmp = mkdtempSync(join(tmpdir(), "shardcost-model-"));
-  // A file the cache does not hold starts compiling now, beside the worker's start-up.
-  const compile = startCompile(resolve(file), tmp);
+  // The file is looked up in the cache here, and one it does not hold starts compiling now,
+  // beside the worker's start-up.
+  const prepared = prepareCompile(resolve(file), tmp);
+  const compile = prepared?.compile;
   const input: WorkerInput = {
     argv,
     isTTY: io.isTTY,
     tmp,
-    ...(compile ? { compiling: { file: compile.file, out: compile.out } } : {}),
+    ...(prepared
+      ? { model: { plan: prepared.plan, ...(compile ? { out: compile.out } : {}) } }
+      : {}),
   };
   const worker = new Worker(new URL("./worker.js", import.meta.url), {
     workerData: input,

@@ -21,9 +21,13 @@ interface Stamp {
 
 const require = createRequire(import.meta.url);
 
+/** The installed TypeScript compiler's version. */
+export function typescriptVersion(): string {
+  return (require("typescript/package.json") as { version: string }).version;
+}
+
 function currentStamp(): Stamp {
-  const { version } = require("typescript/package.json") as { version: string };
-  return { node: process.version, arch: process.arch, typescript: version };
+  return { node: process.version, arch: process.arch, typescript: typescriptVersion() };
 }
 
 /**
@@ -57,21 +61,10 @@ function resultOf(status: number | null, stdout: string): CompileResult | undefi
 }
 
 /**
- * Compiles a model file in a Node started from the snapshot. Undefined when there is no usable
- * snapshot or its run failed (the caller then compiles in this process: same result, slower).
+ * Compiles a model file in a Node started from the snapshot, in the background. Undefined when
+ * there is no usable snapshot; its result is undefined when the run failed (the caller then
+ * compiles in its own process: same result, slower).
  */
-export function compileInSnapshot(request: CompileRequest): CompileResult | undefined {
-  const blob = usableSnapshot();
-  if (blob === undefined) return undefined;
-  const r = spawnSync(process.execPath, ARGS(blob), {
-    input: JSON.stringify(request),
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return r.error ? undefined : resultOf(r.status, r.stdout);
-}
-
-/** `compileInSnapshot` started in the background; undefined when there is no usable snapshot. */
 export function startInSnapshot(
   request: CompileRequest,
 ): { result: Promise<CompileResult | undefined>; cancel(): void } | undefined {

@@ -4,8 +4,9 @@ import { expectCompile } from "./model-compile.js";
 import type { WorkerInput, WorkerMessage } from "./run.js";
 
 const input = workerData as WorkerInput;
-// The model file's compile, when the main thread started it while this thread loads the library.
-if (input.compiling) expectCompile(input.compiling, parentPort!);
+// The model file as the main thread looked it up, and its compile if it started one while this
+// thread loads the library.
+if (input.model) expectCompile(input.model, parentPort!);
 const { main } = await import("./main.js");
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
 // The model file's own logging goes to stderr, so stdout (a JSON report, a CSV) stays clean.

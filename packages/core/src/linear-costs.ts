@@ -157,14 +157,14 @@ export function linearCosts(
   // For each choice of retyped roles, the kernels its retyping leaves alone (every equation the
   // same object): their figures are those at the same dims with nothing retyped.
   const alike: Uint8Array[] = [];
-  const alikeAt = (roles: number) => (alike[roles] ??= sameKernels(fused, programs[roles]!));
   const dimMask = (1 << nDims) - 1;
   for (let c = 0; c < corners; c++) {
     const roles = c >> nDims;
     // One stored role retyped alone: the kernels whose class moves compute in it.
     const alone = c !== 0 && (c & dimMask) === 0 && (roles & (roles - 1)) === 0;
     const program = cornerProgram(c);
-    const same = roles === 0 ? undefined : alikeAt(roles);
+    if (roles !== 0) alike[roles] ??= sameKernels(fused, program);
+    const same = roles === 0 ? undefined : alike[roles];
     const est = estimateWith(
       program,
       chip,
