@@ -102,30 +102,45 @@ const DIM = /^[A-Za-z][A-Za-z0-9]*$/;
  * dim names, single-letter mesh axes, no dim twice, no axis twice. Returns it, frozen.
  */
 export function checkSharding(s: Sharding): Sharding {
-  const text = printSharding(s);
+  // Checked without temporaries (a model constrains values thousands of times); the text is
+  // printed only for an error.
   if (s.name !== undefined && !NAME.test(s.name)) {
-    throw new NotationError(text, `"${s.name}" is not a tensor name (letters, digits, _ and .)`);
+    shardingError(s, `"${s.name}" is not a tensor name (letters, digits, _ and .)`);
   }
-  const seenDims = new Set<string>();
-  const seenAxes = new Set<string>();
-  const useAxis = (axis: string, where: string) => {
-    if (!AXIS.test(axis)) throw new NotationError(text, `"${axis}" is not a mesh axis (A–Z)`);
-    if (seenAxes.has(axis)) {
-      throw new NotationError(
-        text,
-        `mesh axis ${axis} is used twice (again in ${where}); an axis shards at most one dim`,
-      );
+  const dims = s.dims;
+  for (let i = 0; i < dims.length; i++) {
+    const d = dims[i]!;
+    if (!DIM.test(d.dim)) shardingError(s, `"${d.dim}" is not a dim name`);
+    for (let j = 0; j < i; j++) {
+      if (dims[j]!.dim === d.dim) shardingError(s, `dim ${d.dim} appears twice`);
     }
-    seenAxes.add(axis);
-  };
-  for (const d of s.dims) {
-    if (!DIM.test(d.dim)) throw new NotationError(text, `"${d.dim}" is not a dim name`);
-    if (seenDims.has(d.dim)) throw new NotationError(text, `dim ${d.dim} appears twice`);
-    seenDims.add(d.dim);
-    for (const a of d.axes) useAxis(a, printDim(d));
+    for (let k = 0; k < d.axes.length; k++) checkAxis(s, i, k);
   }
-  for (const a of s.partial) useAxis(a, "{U_...}");
+  for (let k = 0; k < s.partial.length; k++) checkAxis(s, dims.length, k);
   return Object.freeze(s);
+}
+
+/**
+ * Axis `k` of dim `i` (of the partial sums when `i` is past the dims): a mesh axis, not used by
+ * an earlier dim or earlier in its own list.
+ */
+function checkAxis(s: Sharding, i: number, k: number): void {
+  const list = i < s.dims.length ? s.dims[i]!.axes : s.partial;
+  const axis = list[k]!;
+  if (!AXIS.test(axis)) shardingError(s, `"${axis}" is not a mesh axis (A–Z)`);
+  let twice = list.indexOf(axis) < k;
+  for (let j = 0; j < i && !twice; j++) twice = s.dims[j]!.axes.includes(axis);
+  if (twice) {
+    const where = i < s.dims.length ? printDim(s.dims[i]!) : "{U_...}";
+    shardingError(
+      s,
+      `mesh axis ${axis} is used twice (again in ${where}); an axis shards at most one dim`,
+    );
+  }
+}
+
+function shardingError(s: Sharding, why: string): never {
+  throw new NotationError(printSharding(s), why);
 }
 
 /** One dim as the notation writes it: `D`, `D_X`, `F_YZ`. */

@@ -64,6 +64,26 @@ const paramPrinters: { readonly [P in Primitive]: ParamPrinter<P> } = {
  * book writes them, with their axes: `AllGather_XY[B]`.
  */
 export function printOp(eqn: Eqn): string {
+  // Params are shared, frozen objects (one per distinct value): their text is made once per
+  // primitive. Params that could still change are printed afresh.
+  const params = eqn.params as object;
+  if (!Object.isFrozen(params)) return opText(eqn);
+  let texts = opTexts.get(params);
+  if (texts === undefined) {
+    texts = new Map();
+    opTexts.set(params, texts);
+  }
+  let text = texts.get(eqn.primitive);
+  if (text === undefined) {
+    text = opText(eqn);
+    texts.set(eqn.primitive, text);
+  }
+  return text;
+}
+
+const opTexts = new WeakMap<object, Map<Primitive, string>>();
+
+function opText(eqn: Eqn): string {
   if (isCollective(eqn.primitive)) {
     const collective = COLLECTIVES[eqn.primitive].name;
     const axes = (eqn.params as { readonly axes: readonly string[] }).axes.join("");

@@ -232,7 +232,10 @@ export class ProgramBuilder {
   }
 
   declareDims(op: string, sizes: Dims, source: StackCapture | undefined): void {
-    for (const [name, size] of Object.entries(sizes)) {
+    // for…in, not Object.entries: no pair arrays for the few dims an op declares.
+    for (const name in sizes) {
+      if (!Object.hasOwn(sizes, name)) continue;
+      const size = sizes[name]!;
       const have = this.dims[name];
       if (have === undefined) {
         checkDimSize(name, size);

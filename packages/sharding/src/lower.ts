@@ -76,8 +76,8 @@ interface Decisions {
   /** Sharding checks already made, by (interned) type: "" when valid, else what is wrong. */
   readonly verdicts: Map<Aval, string>;
   readonly rules: OpMemo<RuleResult>;
-  /** Reshard plans by (interned) type from and to. */
-  readonly plans: Map<Aval, Map<Aval, ReshardStep[] | null>>;
+  /** Reshard chains by (interned) type from and to. */
+  readonly plans: Map<Aval, Map<Aval, Chain | null>>;
 }
 
 const decided = new WeakMap<Mesh, Map<string, Decisions>>();
@@ -109,57 +109,82 @@ class Lowering {
   }
 
   /**
-   * Appends an equation whose result avals come from core's shape rules. A collective over
-   * axes of size 1 moves nothing: it becomes a sharding constraint, free once fused.
+   * Appends step `k` of a reshard chain. A collective over axes of size 1 moves nothing: it
+   * becomes a sharding constraint, free once fused.
    */
-  emit(primitive: Primitive, params: unknown, input: Var, note: string, origin: Eqn): Var {
-    const rule = shapeRules[primitive] as (i: readonly Aval[], p: unknown, c: object) => Aval[];
-    const [aval] = rule([input.aval], params, { dims: this.program.dims });
-    const axes = (params as { axes?: readonly string[] }).axes ?? [];
-    const trivial = axes.every((a) => axisSize(this.mesh, a) === 1);
-    const out = this.newVar(`${input.name}'`, aval!);
-    const eqn = trivial
+  private emit(chain: Chain, k: number, input: Var, note: string, origin: Eqn): Var {
+    const step = chain.steps[k]!;
+    const aval = chain.avals[k]!;
+    const out: Var = { kind: "var", id: this.nextId++, name: `${input.name}'`, aval };
+    const shardParams = chain.noOps[k];
+    const eqn = shardParams
       ? {
           primitive: Primitive.Shard,
-          params: { sharding: { dims: aval!.dims, partial: aval!.partial } },
+          params: shardParams,
           inputs: [input],
           outputs: [out],
           note: `${note} (no-op: axes of size 1)`,
           origin,
         }
-      : { primitive, params, inputs: [input], outputs: [out], note, origin };
+      : {
+          primitive: step.primitive,
+          params: step.params,
+          inputs: [input],
+          outputs: [out],
+          note,
+          origin,
+        };
     // Built from a runtime primitive and its params: the Eqn union cannot be narrowed here.
     this.eqns.push(eqn as unknown as Eqn);
     return out;
   }
 
-  /** Values already resharded, by source var and target type: each move is made once. */
-  private readonly moved = new Map<number, Map<Aval, Var>>();
+  /**
+   * Values already resharded, by source var id and target type: each move is made once. Most
+   * values move to one type, kept in the two arrays; a value's further targets go in the map.
+   */
+  private readonly movedTo: (Aval | undefined)[] = [];
+  private readonly movedVar: (Var | undefined)[] = [];
+  private readonly movedMore = new Map<number, Map<Aval, Var>>();
 
-  /** The reshard plan from one type to another: a repeated layer plans each move once. */
-  private plan(from: Aval, to: Aval, t: Target): ReshardStep[] | null {
-    const byTo = entry(this.decisions.plans, from, () => new Map<Aval, ReshardStep[] | null>());
-    let steps = byTo.get(to);
-    if (steps === undefined) {
-      steps = planReshard(
+  private moved(id: number, to: Aval): Var | undefined {
+    const first = this.movedTo[id];
+    if (first === undefined) return undefined;
+    if (first === to) return this.movedVar[id];
+    return this.movedMore.get(id)?.get(to);
+  }
+
+  private remember(id: number, to: Aval, v: Var): void {
+    if (this.movedTo[id] === undefined) {
+      this.movedTo[id] = to;
+      this.movedVar[id] = v;
+    } else entry(this.movedMore, id, () => new Map<Aval, Var>()).set(to, v);
+  }
+
+  /** The reshard chain from one type to another: a repeated layer plans each move once. */
+  private chain(from: Aval, to: Aval, t: Target): Chain | null {
+    const byTo = entry(this.decisions.plans, from, () => new Map<Aval, Chain | null>());
+    let chain = byTo.get(to);
+    if (chain === undefined) {
+      const steps = planReshard(
         from,
         t,
         (dim, axes) => this.program.dims[dim]! % groupSize(this.mesh, axes) === 0,
       );
-      byTo.set(to, steps);
+      chain = steps === null ? null : chainOf(steps, from, this.program.dims, this.mesh);
+      byTo.set(to, chain);
     }
-    return steps;
+    return chain;
   }
 
   /** Reshards `v` to `t`, emitting the collectives it takes (once per value and target). */
   reshard(v: Var, t: Target, cause: Eqn): Var {
     if (alreadyThere(v.aval, t)) return v;
     const to = applyTarget(v.aval, t);
-    const fromV = entry(this.moved, v.id, () => new Map<Aval, Var>());
-    const done = fromV.get(to);
+    const done = this.moved(v.id, to);
     if (done) return done;
-    const steps = this.plan(v.aval, to, t);
-    if (steps === null) {
+    const chain = this.chain(v.aval, to, t);
+    if (chain === null) {
       throw new ShardingError(
         "sharding",
         `${printOp(cause)}: ${v.name}:${printType(v.aval)} holds no partial sums over ` +
@@ -170,10 +195,41 @@ class Lowering {
     }
     let cur = v;
     const why = `for ${cause.outputs[0]!.name} = ${printOp(cause)}`;
-    for (const s of steps) cur = this.emit(s.primitive, s.params, cur, why, cause);
-    fromV.set(to, cur);
+    for (let k = 0; k < chain.steps.length; k++) cur = this.emit(chain, k, cur, why, cause);
+    this.remember(v.id, to, cur);
     return cur;
   }
+}
+
+/**
+ * A reshard plan with what each step makes, worked out once per (from, to) types: the type
+ * after each step (core's shape rules) and, for a step over axes of size 1, the params of the
+ * sharding constraint it becomes.
+ */
+interface Chain {
+  readonly steps: readonly ReshardStep[];
+  readonly avals: readonly Aval[];
+  readonly noOps: readonly ({ readonly sharding: Sharding } | undefined)[];
+}
+
+function chainOf(
+  steps: readonly ReshardStep[],
+  from: Aval,
+  dims: Readonly<Record<string, number>>,
+  mesh: Mesh,
+): Chain {
+  const avals: Aval[] = [];
+  const noOps: ({ readonly sharding: Sharding } | undefined)[] = [];
+  let cur = from;
+  for (const s of steps) {
+    const rule = shapeRules[s.primitive] as (i: readonly Aval[], p: unknown, c: object) => Aval[];
+    cur = internAval(rule([cur], s.params, { dims })[0]!);
+    avals.push(cur);
+    const axes = (s.params as { axes?: readonly string[] }).axes ?? [];
+    const trivial = axes.every((a) => axisSize(mesh, a) === 1);
+    noOps.push(trivial ? { sharding: { dims: cur.dims, partial: cur.partial } } : undefined);
+  }
+  return { steps, avals, noOps };
 }
 
 function check(
