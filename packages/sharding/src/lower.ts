@@ -76,6 +76,11 @@ interface Decisions {
   /** Sharding checks already made, by (interned) type: "" when valid, else what is wrong. */
   readonly verdicts: Map<Aval, string>;
   readonly rules: OpMemo<RuleResult>;
+  /**
+   * Each sharding constraint's decision (it depends on the sharding alone), keyed by the
+   * sharding interned as a type of a fixed dtype.
+   */
+  readonly shards: Map<Aval, RuleResult>;
   /** Reshard chains by (interned) type from and to. */
   readonly plans: Map<Aval, Map<Aval, Chain | null>>;
 }
@@ -87,6 +92,7 @@ function decisionsFor(mesh: Mesh, dims: Readonly<Record<string, number>>): Decis
   return entry(bySizes, JSON.stringify(dims), () => ({
     verdicts: new Map(),
     rules: new OpMemo(),
+    shards: new Map(),
     plans: new Map(),
   }));
 }
@@ -102,6 +108,9 @@ class Lowering {
   ) {
     this.nextId = varCountOf(program);
     this.decisions = decisionsFor(mesh, program.dims);
+    // Sized up front: arrays filled at scattered indices would turn into dictionaries.
+    this.movedTo = new Array(this.nextId);
+    this.movedVar = new Array(this.nextId);
   }
 
   newVar(name: string, aval: Aval, id?: number): Var {
@@ -143,8 +152,8 @@ class Lowering {
    * Values already resharded, by source var id and target type: each move is made once. Most
    * values move to one type, kept in the two arrays; a value's further targets go in the map.
    */
-  private readonly movedTo: (Aval | undefined)[] = [];
-  private readonly movedVar: (Var | undefined)[] = [];
+  private readonly movedTo: (Aval | undefined)[];
+  private readonly movedVar: (Var | undefined)[];
   private readonly movedMore = new Map<number, Map<Aval, Var>>();
 
   private moved(id: number, to: Aval): Var | undefined {
@@ -380,9 +389,17 @@ export function lower(program: Program, mesh: Mesh): Program {
       einsumKeys[1] = ctx.output === true;
       extra = einsumKeys;
     }
-    const slot = memo.at(eqn.primitive, eqn.params, avals, extra);
-    const decided = slot?.value ?? rule(eqn, avals, ctx);
-    if (slot) slot.value = decided;
+    let decided: RuleResult;
+    if (eqn.primitive === Primitive.Shard) {
+      const s = eqn.params.sharding;
+      decided = entry(lowering.decisions.shards, aval("bf16", s.dims, s.partial), () =>
+        rule(eqn, avals, ctx),
+      );
+    } else {
+      const slot = memo.at(eqn.primitive, eqn.params, avals, extra);
+      decided = slot?.value ?? rule(eqn, avals, ctx);
+      if (slot) slot.value = decided;
+    }
     // Values whose type lowering leaves alone keep their traced var, and an equation whose
     // operands and results all stay is kept as it is: no copies for replicated work.
     let inputsNow = eqn.inputs;
