@@ -1,5 +1,5 @@
 import { avalBytes, type CostSink, costSink, type SizeContext } from "./cost-rules.js";
-import type { Fusion, FusionGroup } from "./fusion.js";
+import { type Fusion, type FusionGroup, runsWithin } from "./fusion.js";
 import type { ProgramGraph } from "./graph.js";
 import type { Aval, Program } from "./ir.js";
 import { costInto, type GroupCost, kernelTraits } from "./kernel-cost.js";
@@ -68,22 +68,24 @@ export function estimatePlan(program: Program, graph: ProgramGraph, fusion: Fusi
 
 function makePlan(program: Program, graph: ProgramGraph, fusion: Fusion): EstimatePlan {
   const n = graph.varCount;
+  const eqns = program.eqns;
+  const { operandStart, operands, resultStart, results, readerStart, readers } = graph;
   const role = new Uint8Array(n);
   for (let k = 0; k < program.inputs.length; k++) {
     const input = program.inputs[k]!;
     role[input.var.id] =
       input.role === "param" ? PARAM : input.role === "cache" ? CACHE : ACTIVATION;
   }
-  // Indexed loops throughout: a plan is made once per fusion, much of it before it is
-  // optimized, where `for…of` allocates an iterator result per step.
-  for (let e = 0; e < program.eqns.length; e++) {
-    const eqn = program.eqns[e]!;
-    const operand = eqn.inputs[0];
-    if (kernelTraits[eqn.primitive].inPlace && operand?.kind === "var") {
-      role[eqn.outputs[0]!.id] = role[operand.id]!;
-    }
+  // Indexed loops over the graph's flat arrays throughout: a plan is made once per fusion, much
+  // of it before it is optimized, and the equations themselves are read once, here.
+  const inPlace = new Uint8Array(eqns.length);
+  for (let e = 0; e < eqns.length; e++) {
+    if (!kernelTraits[eqns[e]!.primitive].inPlace) continue;
+    inPlace[e] = 1;
+    const operand = operandStart[e + 1]! > operandStart[e]! ? operands[operandStart[e]!]! : -1;
+    if (operand >= 0) role[results[resultStart[e]!]!] = role[operand]!;
   }
-  const inside = new Int32Array(program.eqns.length);
+  const inside = new Int32Array(eqns.length);
   const slotOf = new Int32Array(n);
   const stamp = new Int32Array(n);
   const groups = fusion.groups;
@@ -105,46 +107,34 @@ function makePlan(program: Program, graph: ProgramGraph, fusion: Fusion): Estima
     for (let m = 0; m < members.length; m++) inside[members[m]!] = tag;
     for (let m = 0; m < members.length; m++) {
       const i = members[m]!;
-      const eqn = program.eqns[i]!;
-      const inputs = eqn.inputs;
-      for (let k = 0; k < inputs.length; k++) {
-        const a = inputs[k]!;
-        if (a.kind !== "var") continue;
-        const p = graph.producer[a.id]!;
+      const from = operandStart[i]!;
+      for (let k = from; k < operandStart[i + 1]!; k++) {
+        const a = operands[k]!;
+        if (a < 0) continue;
+        const p = graph.producer[a]!;
         if (p >= 0 && inside[p] === tag) continue;
-        if (stamp[a.id] !== tag) {
-          stamp[a.id] = tag;
-          slotOf[a.id] = readVars.length - firstVar;
-          readVars.push(a.id);
+        if (stamp[a] !== tag) {
+          stamp[a] = tag;
+          slotOf[a] = readVars.length - firstVar;
+          readVars.push(a);
         }
         readEqn.push(i);
-        readOperand.push(k);
-        readSlot.push(slotOf[a.id]!);
+        readOperand.push(k - from);
+        readSlot.push(slotOf[a]!);
       }
-      const outputs = eqn.outputs;
-      for (let k = 0; k < outputs.length; k++) {
-        const v = outputs[k]!.id;
+      const first = resultStart[i]!;
+      for (let k = first; k < resultStart[i + 1]!; k++) {
+        const v = results[k]!;
         // Written to HBM if a program output, or read by a kernel that does not compute it
         // itself (a free op fused into several kernels runs in each: none of them writes it).
         let escapes = graph.isOutput[v] === 1;
-        if (!escapes) {
-          const mine = fusion.groupsOf[i]!;
-          const readers = graph.consumers[v]!;
-          for (let r = 0; r < readers.length && !escapes; r++) {
-            const c = readers[r]!;
-            if (inside[c] === tag) continue;
-            const theirs = fusion.groupsOf[c]!;
-            for (let j = 0; j < theirs.length; j++) {
-              if (!mine.includes(theirs[j]!)) {
-                escapes = true;
-                break;
-              }
-            }
-          }
+        for (let r = readerStart[v]!; r < readerStart[v + 1]! && !escapes; r++) {
+          const c = readers[r]!;
+          if (inside[c] !== tag) escapes = !runsWithin(fusion, c, i);
         }
         if (escapes) {
           writeEqn.push(i);
-          writeResult.push(k);
+          writeResult.push(k - first);
         }
       }
     }
@@ -164,7 +154,12 @@ function makePlan(program: Program, graph: ProgramGraph, fusion: Fusion): Estima
     writeEqn,
     writeResult,
   };
-  return { kernels, role, maxReads, memory: memoryPlan(program, graph, fusion, kernels) };
+  return {
+    kernels,
+    role,
+    maxReads,
+    memory: memoryPlan(program, graph, fusion, kernels, inPlace),
+  };
 }
 
 /**
@@ -176,8 +171,10 @@ function memoryPlan(
   graph: ProgramGraph,
   fusion: Fusion,
   kernels: BoundaryPlan,
+  inPlace: Uint8Array,
 ): MemoryPlan {
   const n = graph.varCount;
+  const { operandStart, operands, resultStart, results } = graph;
   const buffer = new Int32Array(n).fill(-1); // var id → id of the var whose buffer holds it
   const born = new Int32Array(n).fill(-1); // buffer → group position where it is allocated
   const dies = new Int32Array(n).fill(-1); // buffer → last group position that needs it
@@ -198,20 +195,19 @@ function memoryPlan(
     const members = order[pos]!.eqns;
     for (let m = 0; m < members.length; m++) {
       const i = members[m]!;
-      const eqn = program.eqns[i]!;
-      if (kernelTraits[eqn.primitive].inPlace) {
-        const operand = eqn.inputs[0]!;
-        if (operand.kind === "var") buffer[eqn.outputs[0]!.id] = buffer[operand.id]!;
+      if (inPlace[i]) {
+        const operand = operandStart[i + 1]! > operandStart[i]! ? operands[operandStart[i]!]! : -1;
+        if (operand >= 0) buffer[results[resultStart[i]!]!] = buffer[operand]!;
         continue;
       }
-      const outputs = eqn.outputs;
-      for (let k = 0; k < outputs.length; k++) {
-        const v = outputs[k]!;
-        if (buffer[v.id] !== -1) continue;
-        buffer[v.id] = v.id;
-        born[v.id] = pos;
-        fromEqn[v.id] = i;
-        fromIndex[v.id] = k;
+      const first = resultStart[i]!;
+      for (let k = first; k < resultStart[i + 1]!; k++) {
+        const v = results[k]!;
+        if (buffer[v] !== -1) continue;
+        buffer[v] = v;
+        born[v] = pos;
+        fromEqn[v] = i;
+        fromIndex[v] = k - first;
       }
     }
     for (let r = kernels.varStart[pos]!; r < kernels.varStart[pos + 1]!; r++) {

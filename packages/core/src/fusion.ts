@@ -19,16 +19,36 @@ export interface FusionGroup {
 /** The fusion pass's grouping: kernels of equations, and the kernels each equation runs in. */
 export interface Fusion {
   readonly groups: readonly FusionGroup[];
-  /** For each equation, the groups it runs in (several for a duplicated cast or rename). */
+  /**
+   * For each equation, the one group it runs in, or `−1 − k` when it runs in several (a cast or
+   * rename fused into each of its readers): the groups `several[k]`, ascending.
+   */
+  readonly groupOf: Int32Array;
+  readonly several: readonly (readonly number[])[];
+  /** For each equation, the groups it runs in, as lists (built on first use). */
   readonly groupsOf: readonly (readonly number[])[];
 }
 
-/** A group being built: its `id` is set once groups are numbered in execution order. */
-interface Draft {
-  id: number;
-  readonly eqns: number[];
-  readonly root: number;
-  readonly kernel: number | undefined;
+/** Whether every group equation `c` runs in is one equation `i` runs in too. */
+export function runsWithin(fusion: Fusion, c: number, i: number): boolean {
+  const { groupOf, several } = fusion;
+  const mine = groupOf[i]!;
+  const theirs = groupOf[c]!;
+  if (theirs >= 0) return mine >= 0 ? theirs === mine : several[-1 - mine]!.includes(theirs);
+  const list = several[-1 - theirs]!;
+  for (let j = 0; j < list.length; j++) {
+    const g = list[j]!;
+    if (mine >= 0 ? g !== mine : !several[-1 - mine]!.includes(g)) return false;
+  }
+  return true;
+}
+
+/** `a` with room for `need` items, grown by doubling (the first `used` kept). */
+function room(a: Int32Array<ArrayBuffer>, used: number, need: number): Int32Array<ArrayBuffer> {
+  if (need <= a.length) return a;
+  const grown = new Int32Array(Math.max(need, a.length * 2));
+  grown.set(a.subarray(0, used));
+  return grown;
 }
 
 /**
@@ -48,22 +68,40 @@ interface Draft {
  * - anything that is a program output, or read by several kernels, is written to HBM.
  */
 export function fuse(program: Program, graph: ProgramGraph = programGraph(program)): Fusion {
-  const n = program.eqns.length;
-  const drafts: Draft[] = [];
-  // Each draft's one-element list of groups, shared by every equation only it runs.
-  const singles: number[][] = [];
-  // Equations in several groups, each with its own list.
-  const several: number[] = [];
-  const groupsOf: number[][] = new Array(n);
+  const eqns = program.eqns;
+  const n = eqns.length;
+  const { resultStart, results, readerStart, readers, isOutput } = graph;
+  // While walking, groups are drafts numbered in the order they are made (consumers first);
+  // each equation's entry is its draft, or −1 − k for the drafts `several[k]`.
+  const groupOf = new Int32Array(n);
+  const several: number[][] = [];
+  // An equation starts at most one group; a few join several (sized so they seldom grow: large
+  // typed arrays are memory outside the heap, and allocating much of it brings on full
+  // collections).
+  const roots = new Int32Array(n);
+  const kernels = new Int32Array(n);
+  let drafts = 0;
+  // Who joined which draft, in walk order (equations descending).
+  let memberDraft = new Int32Array(n + (n >> 3) + 8);
+  let memberEqn = new Int32Array(n + (n >> 3) + 8);
+  let members = 0;
+  const join = (d: number, i: number): void => {
+    memberDraft = room(memberDraft, members, members + 1);
+    memberEqn = room(memberEqn, members, members + 1);
+    memberDraft[members] = d;
+    memberEqn[members] = i;
+    members++;
+  };
   const newGroup = (i: number, kernel: boolean): void => {
-    const single = [drafts.length];
-    groupsOf[i] = single;
-    singles.push(single);
-    drafts.push({ id: drafts.length, eqns: [i], root: i, kernel: kernel ? i : undefined });
+    roots[drafts] = i;
+    kernels[drafts] = kernel ? i : -1;
+    groupOf[i] = drafts;
+    join(drafts, i);
+    drafts++;
   };
   const targets: number[] = [];
   for (let i = n - 1; i >= 0; i--) {
-    const eqn = program.eqns[i]!;
+    const eqn = eqns[i]!;
     const kind = fusionKind[eqn.primitive];
     if (kind === "kernel" || kind === "collective") {
       newGroup(i, true);
@@ -71,61 +109,93 @@ export function fuse(program: Program, graph: ProgramGraph = programGraph(progra
     }
     targets.length = 0;
     let escapes = false;
-    // Indexed loops: this runs once per program, much of it before it is optimized, where
-    // `for…of` allocates an iterator result per step.
-    const outputs = eqn.outputs;
-    for (let o = 0; o < outputs.length; o++) {
-      const id = outputs[o]!.id;
-      if (graph.isOutput[id]) escapes = true;
-      const readers = graph.consumers[id]!;
-      for (let r = 0; r < readers.length; r++) {
-        const gs = groupsOf[readers[r]!]!;
+    for (let o = resultStart[i]!; o < resultStart[i + 1]!; o++) {
+      const id = results[o]!;
+      if (isOutput[id]) escapes = true;
+      for (let r = readerStart[id]!; r < readerStart[id + 1]!; r++) {
+        const g = groupOf[readers[r]!]!;
+        if (g >= 0) {
+          if (!targets.includes(g)) targets.push(g);
+          continue;
+        }
+        const gs = several[-1 - g]!;
         for (let j = 0; j < gs.length; j++) if (!targets.includes(gs[j]!)) targets.push(gs[j]!);
       }
     }
     if (
       escapes ||
       targets.length === 0 ||
-      narrowsLoopOutput(program, graph, eqn, targets, drafts)
+      narrowsLoopOutput(program, graph, eqn, targets, kernels)
     ) {
       newGroup(i, false);
     } else if (kind === "passthrough") {
-      if (targets.length === 1) groupsOf[i] = singles[targets[0]!]!;
+      if (targets.length === 1) groupOf[i] = targets[0]!;
       else {
-        groupsOf[i] = targets.slice();
-        several.push(i);
+        groupOf[i] = -1 - several.length;
+        several.push(targets.slice());
       }
-      for (let j = 0; j < targets.length; j++) drafts[targets[j]!]!.eqns.push(i);
-    } else if (targets.length === 1 && drafts[targets[0]!]!.kernel === undefined) {
-      groupsOf[i] = singles[targets[0]!]!;
-      drafts[targets[0]!]!.eqns.push(i);
+      for (let j = 0; j < targets.length; j++) join(targets[j]!, i);
+    } else if (targets.length === 1 && kernels[targets[0]!]! < 0) {
+      groupOf[i] = targets[0]!;
+      join(targets[0]!, i);
     } else {
       newGroup(i, false);
     }
   }
-  // Drafts were made consumers-first (members pushed in descending order); number groups in
-  // execution order of their roots.
-  const last = drafts.length - 1;
-  const groups: FusionGroup[] = new Array(drafts.length);
-  for (let g = 0; g <= last; g++) {
-    const d = drafts[g]!;
-    d.id = last - g;
-    d.eqns.reverse();
-    singles[g]![0] = last - g;
-    groups[last - g] = d;
+  // Groups numbered in execution order of their roots (the reverse of the drafts' order), each
+  // with its members ascending (they joined in descending order).
+  const last = drafts - 1;
+  const count = new Int32Array(drafts);
+  for (let m = 0; m < members; m++) count[memberDraft[m]!]!++;
+  const lists: number[][] = new Array(drafts);
+  for (let d = 0; d < drafts; d++) lists[d] = new Array<number>(count[d]!);
+  for (let m = 0; m < members; m++) {
+    const d = memberDraft[m]!;
+    lists[d]![--count[d]!] = memberEqn[m]!;
   }
-  for (let e = 0; e < several.length; e++) {
-    const gs = groupsOf[several[e]!]!;
+  const groups: FusionGroup[] = new Array(drafts);
+  for (let d = 0; d < drafts; d++) {
+    const k = kernels[d]!;
+    const id = last - d;
+    groups[id] = { id, eqns: lists[d]!, root: roots[d]!, kernel: k >= 0 ? k : undefined };
+  }
+  for (let i = 0; i < n; i++) {
+    const g = groupOf[i]!;
+    if (g >= 0) groupOf[i] = last - g;
+  }
+  for (let k = 0; k < several.length; k++) {
+    const gs = several[k]!;
     // Renumbered, then ascending (a few groups: insertion sort, no comparator or scratch).
     for (let j = 0; j < gs.length; j++) gs[j] = last - gs[j]!;
     for (let j = 1; j < gs.length; j++) {
       const g = gs[j]!;
-      let k = j - 1;
-      for (; k >= 0 && gs[k]! > g; k--) gs[k + 1] = gs[k]!;
-      gs[k + 1] = g;
+      let q = j - 1;
+      for (; q >= 0 && gs[q]! > g; q--) gs[q + 1] = gs[q]!;
+      gs[q + 1] = g;
     }
   }
-  return { groups, groupsOf };
+  let built: (readonly number[])[] | undefined;
+  return {
+    groups,
+    groupOf,
+    several,
+    get groupsOf() {
+      if (built === undefined) {
+        const singles: number[][] = new Array(drafts);
+        const all: (readonly number[])[] = new Array(n);
+        for (let i = 0; i < n; i++) {
+          const g = groupOf[i]!;
+          if (g < 0) all[i] = several[-1 - g]!;
+          else {
+            singles[g] ??= [g];
+            all[i] = singles[g]!;
+          }
+        }
+        built = all;
+      }
+      return built;
+    },
+  };
 }
 
 /**
@@ -139,7 +209,7 @@ function narrowsLoopOutput(
   graph: ProgramGraph,
   eqn: Program["eqns"][number],
   targets: readonly number[],
-  drafts: readonly Draft[],
+  kernels: Int32Array,
 ): boolean {
   if (eqn.primitive !== Primitive.Cast) return false;
   const x = eqn.inputs[0];
@@ -149,7 +219,7 @@ function narrowsLoopOutput(
   if (p < 0) return false;
   const producer = fusionKind[program.eqns[p]!.primitive];
   if (producer !== "elementwise" && producer !== "reduce") return false;
-  return targets.length > 1 || drafts[targets[0]!]!.kernel !== undefined;
+  return targets.length > 1 || kernels[targets[0]!]! >= 0;
 }
 
 /** A program as the chip runs it: dead code dropped, def-use facts, equations fused into kernels. */
