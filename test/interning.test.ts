@@ -16,6 +16,7 @@ import { add, dynamicSlice, einsum, gather, LLAMA3_8B, llamaDecode, shard } from
 import { resolveLayout } from "@shardcost/serving";
 import { lower, mesh } from "@shardcost/sharding";
 import { describe, expect, it } from "vitest";
+import { sharedParams } from "../packages/ops/src/params.js";
 
 // Value types are interned, and the tracer and the lowering remember what a repeated op
 // decided (by primitive, shared params object and operand types). These tests hold the
@@ -198,6 +199,40 @@ describe("remembered rule results", () => {
     ).toThrow(/no dim V/);
     const good = trace((t) => gather(t.t, t.ids, "V"), inputs, dims);
     expect(printType(good.eqns[0]!.outputs[0]!.aval)).toBe("bf16[B, D]");
+  });
+
+  it("keys shared params by their parts as given: lists, names and null never pass for another", () => {
+    let made = 0;
+    const make = () => ({ made: ++made });
+    const keys: (string | null | readonly string[])[][] = [
+      [["A", "B"], "C"],
+      [["A"], "B", "C"],
+      [["A", "B", "C"]],
+      ["A", "B", "C"],
+      [[], "A", "B", "C"],
+      [null, "A", "B", "C"],
+      [["A", "B"], null],
+      [["A", "B"]],
+    ];
+    const first = keys.map((k) => sharedParams("test-op", k, make));
+    expect(new Set(first).size).toBe(keys.length);
+    // The same parts again (in new arrays) give the same objects; another op gives new ones.
+    const again = keys.map((k) =>
+      sharedParams(
+        "test-op",
+        k.map((p) => (Array.isArray(p) ? [...p] : p)),
+        make,
+      ),
+    );
+    for (const [i, p] of again.entries()) expect(p).toBe(first[i]);
+    for (const [i, k] of keys.entries()) expect(sharedParams("test-op", k, make)).toBe(first[i]);
+    expect(sharedParams("other-op", keys[0]!, make)).not.toBe(first[0]);
+    // A part that is not a name is never keyed: made afresh each time.
+    const bad = sharedParams("test-op", ["A-B"], make);
+    expect(sharedParams("test-op", ["A-B"], make)).not.toBe(bad);
+    expect(sharedParams("test-op", [["A", "1x"]], make)).not.toBe(
+      sharedParams("test-op", [["A", "1x"]], make),
+    );
   });
 
   it("keeps −0 and +0 literals apart", () => {

@@ -51,6 +51,7 @@ export {
   fuse,
   fuseKernels,
   printFused,
+  runsWithin,
 } from "./fusion.js";
 export {
   isTopologicallyOrdered,

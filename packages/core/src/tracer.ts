@@ -449,9 +449,21 @@ function buildInputs(builder: ProgramBuilder, tree: unknown, path: string): unkn
   if (Array.isArray(tree))
     return tree.map((t, i) => buildInputs(builder, t, join(path, String(i))));
   if (typeof tree === "object" && tree !== null) {
-    return Object.fromEntries(
-      Object.entries(tree).map(([k, v]) => [k, buildInputs(builder, v, join(path, k))]),
-    );
+    // Own enumerable keys in Object.entries' order, without its pair arrays.
+    const out: Record<string, unknown> = {};
+    for (const k in tree) {
+      if (!Object.hasOwn(tree, k)) continue;
+      const v = buildInputs(builder, (tree as Record<string, unknown>)[k], join(path, k));
+      if (k === "__proto__") {
+        Object.defineProperty(out, k, {
+          value: v,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else out[k] = v;
+    }
+    return out;
   }
   throw new ShardcostError(
     "input",

@@ -1,30 +1,71 @@
-const paramsByKey = new Map<string, object>();
 const NAME = /^[A-Za-z][A-Za-z0-9]*$/;
+
+/** A node of the shared params' trie: children by part, and the params where a key ends. */
+interface Node {
+  readonly next: Map<unknown, Node>;
+  params: object | undefined;
+}
+
+const root: Node = { next: new Map(), params: undefined };
+// Bounded, as a cache: past the limits, params are made afresh (still correct, not shared).
+let shared = 0;
+let nodes = 0;
+const MAX_NODES = 100_000;
+
+// Markers for the parts that are not names: null, and where a list starts and ends.
+const NULL = Symbol("null");
+const OPEN = Symbol("[");
+const CLOSE = Symbol("]");
+
+/** The child of `node` for `key`, made when new and `valid` and there is room (else undefined). */
+function child(node: Node, key: unknown, valid: () => boolean): Node | undefined {
+  let next = node.next.get(key);
+  if (next === undefined) {
+    if (nodes >= MAX_NODES || !valid()) return undefined;
+    nodes++;
+    next = { next: new Map(), params: undefined };
+    node.next.set(key, next);
+  }
+  return next;
+}
+
+const yes = () => true;
 
 /**
  * One params object per distinct value, shared by every equation that takes it, so the tracer
  * and lowering can remember what a repeated op decided (see core's `OpMemo`). The key is the op
- * and its parts as text: names (dims, dtypes), lists of names (bracketed) or null (written "-").
- * Only valid names are keyed, so no value can pass for another; params of any other shape (bad
- * input, which the op's rule reports) are made afresh and never shared.
+ * and its parts: names (dims, dtypes), lists of names or null. Only valid names are keyed
+ * (checked the first time a key is seen), so no value can pass for another; params of any other
+ * shape (bad input, which the op's rule reports) are made afresh and never shared. Keys walk a
+ * trie of the parts themselves: a repeated op builds no key text.
  */
 export function sharedParams<T extends object>(
   op: string,
   parts: readonly (string | null | readonly string[])[],
   make: () => T,
 ): T {
-  let key = op;
-  for (const p of parts) {
-    if (p === null) key += " -";
-    else if (typeof p === "string" && NAME.test(p)) key += ` ${p}`;
-    else if (Array.isArray(p) && p.every((x) => typeof x === "string" && NAME.test(x))) {
-      key += ` [${p.join(",")}]`;
-    } else return make();
+  let node: Node | undefined = child(root, op, yes)!;
+  for (let i = 0; i < parts.length && node !== undefined; i++) {
+    const p = parts[i];
+    if (p === null) node = child(node, NULL, yes);
+    else if (typeof p === "string") node = child(node, p, () => NAME.test(p));
+    else if (Array.isArray(p)) {
+      node = child(node, OPEN, yes);
+      for (let k = 0; k < p.length && node !== undefined; k++) {
+        const x: unknown = p[k];
+        node = typeof x === "string" ? child(node, x, () => NAME.test(x)) : undefined;
+      }
+      if (node !== undefined) node = child(node, CLOSE, yes);
+    } else node = undefined;
   }
-  let params = paramsByKey.get(key) as T | undefined;
+  if (node === undefined) return make();
+  let params = node.params as T | undefined;
   if (params === undefined) {
     params = Object.freeze(make());
-    if (paramsByKey.size < 10_000) paramsByKey.set(key, params);
+    if (shared < 10_000) {
+      node.params = params;
+      shared++;
+    }
   }
   return params;
 }
