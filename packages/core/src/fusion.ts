@@ -34,13 +34,25 @@ export function runsWithin(fusion: Fusion, c: number, i: number): boolean {
   const { groupOf, several } = fusion;
   const mine = groupOf[i]!;
   const theirs = groupOf[c]!;
-  if (theirs >= 0) return mine >= 0 ? theirs === mine : several[-1 - mine]!.includes(theirs);
+  if (theirs >= 0) return mine >= 0 ? theirs === mine : holds(several[-1 - mine]!, theirs);
   const list = several[-1 - theirs]!;
   for (let j = 0; j < list.length; j++) {
     const g = list[j]!;
-    if (mine >= 0 ? g !== mine : !several[-1 - mine]!.includes(g)) return false;
+    if (mine >= 0 ? g !== mine : !holds(several[-1 - mine]!, g)) return false;
   }
   return true;
+}
+
+/** Whether ascending `list` holds `g` (by halving: a value every layer reads is in thousands). */
+function holds(list: readonly number[], g: number): boolean {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]! < g) lo = mid + 1;
+    else hi = mid;
+  }
+  return list[lo] === g;
 }
 
 /** `a` with room for `need` items, grown by doubling (the first `used` kept). */
@@ -100,6 +112,14 @@ export function fuse(program: Program, graph: ProgramGraph = programGraph(progra
     drafts++;
   };
   const targets: number[] = [];
+  // A draft is among the targets of equation i when its mark is i + 1: no search of the list
+  // (a value every layer reads has thousands of targets).
+  const marked = new Int32Array(n);
+  const target = (g: number, i: number): void => {
+    if (marked[g] === i + 1) return;
+    marked[g] = i + 1;
+    targets.push(g);
+  };
   for (let i = n - 1; i >= 0; i--) {
     const eqn = eqns[i]!;
     const kind = fusionKind[eqn.primitive];
@@ -115,11 +135,11 @@ export function fuse(program: Program, graph: ProgramGraph = programGraph(progra
       for (let r = readerStart[id]!; r < readerStart[id + 1]!; r++) {
         const g = groupOf[readers[r]!]!;
         if (g >= 0) {
-          if (!targets.includes(g)) targets.push(g);
+          target(g, i);
           continue;
         }
         const gs = several[-1 - g]!;
-        for (let j = 0; j < gs.length; j++) if (!targets.includes(gs[j]!)) targets.push(gs[j]!);
+        for (let j = 0; j < gs.length; j++) target(gs[j]!, i);
       }
     }
     if (
