@@ -1,6 +1,6 @@
 import { eliminateDeadCode } from "./dce.js";
 import { bitsOf } from "./dtype.js";
-import { type ProgramGraph, programGraph } from "./graph.js";
+import { type ProgramGraph, programGraph, room } from "./graph.js";
 import type { Program } from "./ir.js";
 import { fusionKind, Primitive } from "./primitives.js";
 import { printOp, printVar } from "./printer.js";
@@ -55,14 +55,6 @@ function holds(list: readonly number[], g: number): boolean {
   return list[lo] === g;
 }
 
-/** `a` with room for `need` items, grown by doubling (the first `used` kept). */
-function room(a: Int32Array<ArrayBuffer>, used: number, need: number): Int32Array<ArrayBuffer> {
-  if (need <= a.length) return a;
-  const grown = new Int32Array(Math.max(need, a.length * 2));
-  grown.set(a.subarray(0, used));
-  return grown;
-}
-
 /**
  * Groups equations into kernels the way XLA's fusion does for these programs, walking
  * consumers before producers:
@@ -87,9 +79,8 @@ export function fuse(program: Program, graph: ProgramGraph = programGraph(progra
   // each equation's entry is its draft, or −1 − k for the drafts `several[k]`.
   const groupOf = new Int32Array(n);
   const several: number[][] = [];
-  // An equation starts at most one group; a few join several (sized so they seldom grow: large
-  // typed arrays are memory outside the heap, and allocating much of it brings on full
-  // collections).
+  // An equation starts at most one group; a few join several (sized so that the list of who
+  // joined which seldom grows and is copied).
   const roots = new Int32Array(n);
   const kernels = new Int32Array(n);
   let drafts = 0;
@@ -185,8 +176,13 @@ export function fuse(program: Program, graph: ProgramGraph = programGraph(progra
   }
   for (let k = 0; k < several.length; k++) {
     const gs = several[k]!;
-    // Renumbered, then ascending (a few groups: insertion sort, no comparator or scratch).
+    // Renumbered, then ascending (most lists are a few groups: insertion sort, no comparator
+    // or scratch; a long one is sorted).
     for (let j = 0; j < gs.length; j++) gs[j] = last - gs[j]!;
+    if (gs.length > 16) {
+      gs.sort((a, b) => a - b);
+      continue;
+    }
     for (let j = 1; j < gs.length; j++) {
       const g = gs[j]!;
       let q = j - 1;

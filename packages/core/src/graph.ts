@@ -51,8 +51,15 @@ export function varCountOf(program: Program): number {
   return max + 1;
 }
 
-/** An Int32Array with room for `need` items, grown by doubling (the first `used` kept). */
-function room(a: Int32Array<ArrayBuffer>, used: number, need: number): Int32Array<ArrayBuffer> {
+/**
+ * `a`, or a copy of its first `used` items with room for `need` (at least twice as long): the
+ * passes' growing lists of ids (internal to the package).
+ */
+export function room(
+  a: Int32Array<ArrayBuffer>,
+  used: number,
+  need: number,
+): Int32Array<ArrayBuffer> {
   if (need <= a.length) return a;
   const grown = new Int32Array(Math.max(need, a.length * 2));
   grown.set(a.subarray(0, used));
@@ -71,9 +78,8 @@ export function programGraph(program: Program): ProgramGraph {
   // One walk over the equations; everything after reads these arrays only.
   const operandStart = new Int32Array(n + 1);
   const resultStart = new Int32Array(n + 1);
-  // Sized for what the ops make (one or two operands, one result) so they seldom grow: large
-  // typed arrays are memory outside the heap, and allocating much of it brings on full
-  // collections.
+  // Sized for what the ops make (one or two operands, one result), so they seldom grow (and
+  // are copied).
   let operands = new Int32Array(2 * n + (n >> 1) + 8);
   let results = new Int32Array(n + (n >> 3) + 8);
   let nOperands = 0;
