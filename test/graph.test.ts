@@ -17,6 +17,7 @@ import { einsum, LLAMA3_8B, llamaDecode, mul, rename, silu } from "@shardcost/op
 import { resolveLayout } from "@shardcost/serving";
 import { lower, mesh } from "@shardcost/sharding";
 import { describe, expect, it } from "vitest";
+import { eliminateDeadCode } from "../packages/core/src/dce.js";
 
 const mlp = () =>
   trace(
@@ -172,5 +173,25 @@ describe("flat def-use facts and fusion", () => {
       expect(wrong).toEqual([]);
     }
     expect(several).toBeGreaterThan(0);
+  });
+});
+
+describe("dead code", () => {
+  it("drops equations no output needs, keeps the rest in order, and leaves a live program as is", () => {
+    const inputs = { x: tensor("x[B, D]"), w: param("W[D, F]") };
+    const dims = { B: 2, D: 4, F: 8 };
+    const program = trace(
+      (t) => {
+        const h = einsum("BD,DF->BF", t.x, t.w);
+        silu(einsum("BD,DF->BF", t.x, t.w)); // unused: dead, with the einsum only it reads
+        return mul(h, h);
+      },
+      inputs,
+      dims,
+    );
+    const live = eliminateDeadCode(program);
+    expect(program.eqns.map((e) => e.primitive)).toEqual(["einsum", "einsum", "silu", "mul"]);
+    expect(live.eqns).toEqual([program.eqns[0], program.eqns[3]]);
+    expect(eliminateDeadCode(live)).toBe(live);
   });
 });

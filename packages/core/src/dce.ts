@@ -6,17 +6,29 @@ import type { Program } from "./ir.js";
 export function eliminateDeadCode(program: Program): Program {
   const live = new Uint8Array(varCountOf(program));
   for (const o of program.outputs) live[o.var.id] = 1;
-  const keep: boolean[] = new Array(program.eqns.length).fill(false);
-  for (let i = program.eqns.length - 1; i >= 0; i--) {
-    const eqn = program.eqns[i]!;
+  const eqns = program.eqns;
+  const keep = new Uint8Array(eqns.length);
+  let dead = 0;
+  // Indexed loops: this runs once per program, much of it before it is optimized, where
+  // `for…of` allocates an iterator result per step.
+  for (let i = eqns.length - 1; i >= 0; i--) {
+    const eqn = eqns[i]!;
     let needed = false;
-    for (const v of eqn.outputs) if (live[v.id] === 1) needed = true;
-    if (!needed) continue;
-    keep[i] = true;
-    for (const a of eqn.inputs) if (a.kind === "var") live[a.id] = 1;
+    const outputs = eqn.outputs;
+    for (let k = 0; k < outputs.length; k++) if (live[outputs[k]!.id] === 1) needed = true;
+    if (!needed) {
+      dead++;
+      continue;
+    }
+    keep[i] = 1;
+    const inputs = eqn.inputs;
+    for (let k = 0; k < inputs.length; k++) {
+      const a = inputs[k]!;
+      if (a.kind === "var") live[a.id] = 1;
+    }
   }
-  if (keep.every(Boolean)) return program;
+  if (dead === 0) return program;
   return produce(program, (draft) => {
-    draft.eqns = draft.eqns.filter((_, i) => keep[i]);
+    draft.eqns = draft.eqns.filter((_, i) => keep[i] === 1);
   });
 }
