@@ -12,6 +12,7 @@ import {
   toDot,
   topologicalOrder,
   trace,
+  varCountOf,
 } from "@shardcost/core";
 import { einsum, LLAMA3_8B, llamaDecode, mul, rename, silu } from "@shardcost/ops";
 import { resolveLayout } from "@shardcost/serving";
@@ -193,5 +194,37 @@ describe("dead code", () => {
     expect(program.eqns.map((e) => e.primitive)).toEqual(["einsum", "einsum", "silu", "mul"]);
     expect(live.eqns).toEqual([program.eqns[0], program.eqns[3]]);
     expect(eliminateDeadCode(live)).toBe(live);
+  });
+});
+
+describe("var counts lowering records", () => {
+  it("equal one more than the largest var id, with collectives and combined attention added", () => {
+    const m = mesh("v5e", { X: 4, Y: 4 });
+    const config = { ...LLAMA3_8B, layers: 2 };
+    const layouts = ["1d-ws", "2d-ws", "weight-gathered", "fsdp"] as const;
+    let combined = 0;
+    let collectives = 0;
+    // Batch 1 splits the cache's positions (flash-decoding: attention combined across chips).
+    for (const [layout, batch] of layouts.flatMap((l) => [1, 4].map((b) => [l, b] as const))) {
+      const query = { batch, seq: 1024 };
+      for (const attention of ["naive", "flash"] as const) {
+        const step = llamaDecode(config, {
+          ...query,
+          attention,
+          layout: resolveLayout(layout, config, m, query),
+        });
+        const traced = trace(step.fn, step.inputs, step.dims);
+        const lowered = lower(traced, m);
+        let max = -1;
+        for (const i of lowered.inputs) max = Math.max(max, i.var.id);
+        for (const e of lowered.eqns) for (const o of e.outputs) max = Math.max(max, o.id);
+        expect(varCountOf(lowered)).toBe(max + 1);
+        combined += lowered.eqns.filter((e) => e.note?.startsWith("combine over")).length;
+        collectives += lowered.eqns.length - traced.eqns.length;
+      }
+    }
+    // Both ways lowering adds vars were taken.
+    expect(collectives).toBeGreaterThan(0);
+    expect(combined).toBeGreaterThan(0);
   });
 });

@@ -52,6 +52,15 @@ export function varCountOf(program: Program): number {
 }
 
 /**
+ * Records the var count of a program whose builder knows it (one more than its largest var id),
+ * so that no pass walks a million equations to find it again. Lowering does: its program holds
+ * every traced var and numbers the ones it adds from the traced count up.
+ */
+export function knownVarCount(program: Program, count: number): void {
+  varCounts.set(program, count);
+}
+
+/**
  * `a`, or a copy of its first `used` items with room for `need` (at least twice as long): the
  * passes' growing lists of ids (internal to the package).
  */

@@ -55,6 +55,7 @@ export {
 } from "./fusion.js";
 export {
   isTopologicallyOrdered,
+  knownVarCount,
   lastUses,
   type ProgramGraph,
   programGraph,

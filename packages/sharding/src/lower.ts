@@ -7,6 +7,7 @@ import {
   type Eqn,
   entry,
   internAval,
+  knownVarCount,
   OpMemo,
   Primitive,
   type Program,
@@ -111,6 +112,14 @@ class Lowering {
     // Sized up front: arrays filled at scattered indices would turn into dictionaries.
     this.movedTo = new Array(this.nextId);
     this.movedVar = new Array(this.nextId);
+  }
+
+  /**
+   * One more than the largest var id of the lowered program: it holds every traced var (each
+   * keeps its id), and the vars lowering adds are numbered from the traced count up.
+   */
+  get varCount(): number {
+    return this.nextId;
   }
 
   newVar(name: string, aval: Aval, id?: number): Var {
@@ -467,6 +476,7 @@ export function lower(program: Program, mesh: Mesh): Program {
     outputs,
     ...(program.retrace ? { retrace: program.retrace } : {}),
   };
+  knownVarCount(lowered, lowering.varCount);
   debugPass(`lower (${mesh.axes.map((a) => `${a.name}=${a.size}`).join(" ")})`, () =>
     printProgram(lowered),
   );
