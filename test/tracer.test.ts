@@ -1,4 +1,4 @@
-import { param, printProgram, sourceOf, tensor, trace } from "@shardcost/core";
+import { packed, param, printProgram, sourceOf, tensor, trace } from "@shardcost/core";
 import {
   attention,
   einsum,
@@ -109,5 +109,16 @@ describe("trace and print", () => {
           t:bf16[B, T, K, G, H] = einsum[BTKGS,BSKH->BTKGH] s:bf16[B, T, K, G, S] l:bf16[B, S, K, H]
         in (t) }"
     `);
+  });
+});
+
+describe("packed", () => {
+  it("copies the first n items, whatever n", () => {
+    const xs = ["a", "b", "c", "d", "e"];
+    for (let n = 0; n <= xs.length; n++) {
+      const copy = packed(xs, n);
+      expect(copy).toEqual(xs.slice(0, n));
+      expect(copy).not.toBe(xs);
+    }
   });
 });

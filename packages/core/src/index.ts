@@ -200,6 +200,7 @@ export {
   isModel,
   type Model,
   model,
+  packed,
   param,
   recordDeclarationSites,
   type TensorSpec,

@@ -254,6 +254,9 @@ export class ProgramBuilder {
   /** Result types already worked out, by op and operand types. */
   private readonly shapes = new OpMemo<readonly Aval[]>();
 
+  /** Operands, one array per arity, reused: each equation keeps a packed copy. */
+  private readonly atomScratch: Atom[][] = [];
+
   /** Operand types for shape rules: one array per arity, reused (rules do not keep it). */
   private readonly operandScratch: (Aval | null)[][] = [];
 
@@ -265,7 +268,11 @@ export class ProgramBuilder {
     source: StackCapture | undefined,
   ): readonly Var[] {
     const n = operands.length;
-    const inputs = new Array<Atom>(n);
+    let atoms = this.atomScratch[n];
+    if (atoms === undefined) {
+      atoms = new Array<Atom>(n);
+      this.atomScratch[n] = atoms;
+    }
     let operandAvals = this.operandScratch[n];
     if (operandAvals === undefined) {
       operandAvals = new Array<Aval | null>(n).fill(null);
@@ -274,10 +281,10 @@ export class ProgramBuilder {
     for (let i = 0; i < n; i++) {
       const o = operands[i]!;
       if (typeof o === "number") {
-        inputs[i] = literal(o);
+        atoms[i] = literal(o);
         operandAvals[i] = null;
       } else {
-        inputs[i] = o.var;
+        atoms[i] = o.var;
         operandAvals[i] = o.var.aval;
       }
     }
@@ -300,7 +307,7 @@ export class ProgramBuilder {
       }
     } catch (e) {
       if (!(e instanceof RuleError)) throw e;
-      const operandText = inputs.map(printAtom).join(", ");
+      const operandText = atoms.slice(0, n).map(printAtom).join(", ");
       throw new OpError(
         e.code,
         primitive,
@@ -310,8 +317,9 @@ export class ProgramBuilder {
     } finally {
       operandAvals.fill(null);
     }
-    const outputs = new Array<Var>(avals.length);
-    for (let i = 0; i < avals.length; i++) outputs[i] = this.newVar(avals[i]!);
+    const inputs = packed(atoms, n);
+    const outputs =
+      avals.length === 1 ? [this.newVar(avals[0]!)] : avals.map((a) => this.newVar(a));
     const eqn = (
       source
         ? { primitive, params, inputs, outputs, source }
@@ -420,6 +428,23 @@ function builderOf(primitive: Primitive, operands: readonly (Tracer | number)[])
 }
 
 const NO_EXTRA: readonly unknown[] = [];
+
+/**
+ * The first `n` items of `xs` as a new array written out item by item for the usual arities:
+ * what an equation keeps, allocated where the engine can tell it lives long.
+ */
+export function packed<T>(xs: readonly T[], n: number): T[] {
+  switch (n) {
+    case 1:
+      return [xs[0]!];
+    case 2:
+      return [xs[0]!, xs[1]!];
+    case 3:
+      return [xs[0]!, xs[1]!, xs[2]!];
+    default:
+      return xs.slice(0, n);
+  }
+}
 
 const literals = new Map<number, Literal>();
 

@@ -12,6 +12,7 @@ import {
   Primitive,
   type Program,
   type ProgramInput,
+  packed,
   printOp,
   printProgram,
   printType,
@@ -361,6 +362,7 @@ export function lower(program: Program, mesh: Mesh): Program {
   // and the memo read them and keep neither), and the einsum's extra keys.
   const currents: (Var | null)[][] = [];
   const avalLists: (Aval | null)[][] = [];
+  const atomLists: Atom[][] = [];
   const einsumKeys: unknown[] = [undefined, false];
   const eqns = program.eqns;
   for (let e = 0; e < eqns.length; e++) {
@@ -369,6 +371,7 @@ export function lower(program: Program, mesh: Mesh): Program {
     if (currents[n] === undefined) {
       currents[n] = new Array<Var | null>(n);
       avalLists[n] = new Array<Aval | null>(n);
+      atomLists[n] = new Array<Atom>(n);
     }
     const current = currents[n]!;
     const avals = avalLists[n]!;
@@ -411,25 +414,38 @@ export function lower(program: Program, mesh: Mesh): Program {
     }
     // Values whose type lowering leaves alone keep their traced var, and an equation whose
     // operands and results all stay is kept as it is: no copies for replicated work.
+    // The operands and results as lowered go through the scratch lists; an equation that
+    // changes keeps packed copies.
+    const atoms = atomLists[n]!;
     let inputsNow = eqn.inputs;
+    let moved = false;
     for (let i = 0; i < n; i++) {
       const v = current[i];
       const t = decided.operands[i];
       const a = v && t ? lowering.reshard(v, t, eqn) : eqn.inputs[i]!;
-      if (a === eqn.inputs[i]) continue;
-      if (inputsNow === eqn.inputs) inputsNow = eqn.inputs.slice();
-      (inputsNow as Atom[])[i] = a;
+      atoms[i] = a;
+      if (a !== eqn.inputs[i]) moved = true;
     }
+    if (moved) inputsNow = packed(atoms, n);
     let outputs = eqn.outputs;
-    for (let i = 0; i < eqn.outputs.length; i++) {
-      const o = eqn.outputs[i]!;
-      const aval = applyTarget(o.aval, decided.results[i]!);
+    if (eqn.outputs.length === 1) {
+      const o = eqn.outputs[0]!;
+      const aval = applyTarget(o.aval, decided.results[0]!);
       check(aval, `result ${o.name}`, lowering, eqn);
       const v = aval === o.aval ? o : lowering.newVar(o.name, aval, o.id);
       env[o.id] = v;
-      if (v === o) continue;
-      if (outputs === eqn.outputs) outputs = eqn.outputs.slice();
-      (outputs as Var[])[i] = v;
+      if (v !== o) outputs = [v];
+    } else {
+      for (let i = 0; i < eqn.outputs.length; i++) {
+        const o = eqn.outputs[i]!;
+        const aval = applyTarget(o.aval, decided.results[i]!);
+        check(aval, `result ${o.name}`, lowering, eqn);
+        const v = aval === o.aval ? o : lowering.newVar(o.name, aval, o.id);
+        env[o.id] = v;
+        if (v === o) continue;
+        if (outputs === eqn.outputs) outputs = eqn.outputs.slice();
+        (outputs as Var[])[i] = v;
+      }
     }
     const lowered =
       inputsNow === eqn.inputs && outputs === eqn.outputs
