@@ -363,6 +363,7 @@ export function lower(program: Program, mesh: Mesh): Program {
   const currents: (Var | null)[][] = [];
   const avalLists: (Aval | null)[][] = [];
   const atomLists: Atom[][] = [];
+  const varLists: Var[][] = [];
   const einsumKeys: unknown[] = [undefined, false];
   const eqns = program.eqns;
   for (let e = 0; e < eqns.length; e++) {
@@ -427,26 +428,23 @@ export function lower(program: Program, mesh: Mesh): Program {
       if (a !== eqn.inputs[i]) moved = true;
     }
     if (moved) inputsNow = packed(atoms, n);
-    let outputs = eqn.outputs;
-    if (eqn.outputs.length === 1) {
-      const o = eqn.outputs[0]!;
-      const aval = applyTarget(o.aval, decided.results[0]!);
+    const results = eqn.outputs;
+    let vars = varLists[results.length];
+    if (vars === undefined) {
+      vars = new Array<Var>(results.length);
+      varLists[results.length] = vars;
+    }
+    let changed = false;
+    for (let i = 0; i < results.length; i++) {
+      const o = results[i]!;
+      const aval = applyTarget(o.aval, decided.results[i]!);
       check(aval, `result ${o.name}`, lowering, eqn);
       const v = aval === o.aval ? o : lowering.newVar(o.name, aval, o.id);
       env[o.id] = v;
-      if (v !== o) outputs = [v];
-    } else {
-      for (let i = 0; i < eqn.outputs.length; i++) {
-        const o = eqn.outputs[i]!;
-        const aval = applyTarget(o.aval, decided.results[i]!);
-        check(aval, `result ${o.name}`, lowering, eqn);
-        const v = aval === o.aval ? o : lowering.newVar(o.name, aval, o.id);
-        env[o.id] = v;
-        if (v === o) continue;
-        if (outputs === eqn.outputs) outputs = eqn.outputs.slice();
-        (outputs as Var[])[i] = v;
-      }
+      vars[i] = v;
+      if (v !== o) changed = true;
     }
+    const outputs = changed ? packed(vars, results.length) : results;
     const lowered =
       inputsNow === eqn.inputs && outputs === eqn.outputs
         ? eqn
