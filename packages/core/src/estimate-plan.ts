@@ -56,6 +56,8 @@ export interface EstimatePlan {
 
 const plans = new WeakMap<Fusion, EstimatePlan>();
 
+const NOT_IN_PLACE = -2;
+
 /** The estimate plan of a fused program (made on first use, kept with its fusion). */
 export function estimatePlan(program: Program, graph: ProgramGraph, fusion: Fusion): EstimatePlan {
   let plan = plans.get(fusion);
@@ -78,11 +80,13 @@ function makePlan(program: Program, graph: ProgramGraph, fusion: Fusion): Estima
   }
   // Indexed loops over the graph's flat arrays throughout: a plan is made once per fusion, much
   // of it before it is optimized, and the equations themselves are read once, here.
-  const inPlace = new Uint8Array(eqns.length);
+  // Per equation: the var whose buffer an in-place update writes into (−1 for a literal),
+  // NOT_IN_PLACE for every other equation.
+  const inPlace = new Int32Array(eqns.length).fill(NOT_IN_PLACE);
   for (let e = 0; e < eqns.length; e++) {
     if (!kernelTraits[eqns[e]!.primitive].inPlace) continue;
-    inPlace[e] = 1;
     const operand = operandStart[e + 1]! > operandStart[e]! ? operands[operandStart[e]!]! : -1;
+    inPlace[e] = operand;
     if (operand >= 0) role[results[resultStart[e]!]!] = role[operand]!;
   }
   const inside = new Int32Array(eqns.length);
@@ -171,10 +175,10 @@ function memoryPlan(
   graph: ProgramGraph,
   fusion: Fusion,
   kernels: BoundaryPlan,
-  inPlace: Uint8Array,
+  inPlace: Int32Array,
 ): MemoryPlan {
   const n = graph.varCount;
-  const { operandStart, operands, resultStart, results } = graph;
+  const { resultStart, results } = graph;
   const buffer = new Int32Array(n).fill(-1); // var id → id of the var whose buffer holds it
   const born = new Int32Array(n).fill(-1); // buffer → group position where it is allocated
   const dies = new Int32Array(n).fill(-1); // buffer → last group position that needs it
@@ -195,9 +199,9 @@ function memoryPlan(
     const members = order[pos]!.eqns;
     for (let m = 0; m < members.length; m++) {
       const i = members[m]!;
-      if (inPlace[i]) {
-        const operand = operandStart[i + 1]! > operandStart[i]! ? operands[operandStart[i]!]! : -1;
-        if (operand >= 0) buffer[results[resultStart[i]!]!] = buffer[operand]!;
+      const into = inPlace[i]!;
+      if (into !== NOT_IN_PLACE) {
+        if (into >= 0) buffer[results[resultStart[i]!]!] = buffer[into]!;
         continue;
       }
       const first = resultStart[i]!;

@@ -17,19 +17,22 @@ const NULL = Symbol("null");
 const OPEN = Symbol("[");
 const CLOSE = Symbol("]");
 
-/** The child of `node` for `key`, made when new and `valid` and there is room (else undefined). */
-function child(node: Node, key: unknown, valid: () => boolean): Node | undefined {
+/**
+ * The child of `node` for `key`; when there is none, made if there is room and `check` passes
+ * (`true` for a marker, or the name to check), else undefined. A name is checked only the first
+ * time it is seen under its node.
+ */
+function child(node: Node, key: unknown, check: true | string): Node | undefined {
   let next = node.next.get(key);
   if (next === undefined) {
-    if (nodes >= MAX_NODES || !valid()) return undefined;
+    const ok = check === true || NAME.test(check);
+    if (nodes >= MAX_NODES || !ok) return undefined;
     nodes++;
     next = { next: new Map(), params: undefined };
     node.next.set(key, next);
   }
   return next;
 }
-
-const yes = () => true;
 
 /**
  * One params object per distinct value, shared by every equation that takes it, so the tracer
@@ -44,18 +47,18 @@ export function sharedParams<T extends object>(
   parts: readonly (string | null | readonly string[])[],
   make: () => T,
 ): T {
-  let node: Node | undefined = child(root, op, yes)!;
+  let node: Node | undefined = child(root, op, true)!;
   for (let i = 0; i < parts.length && node !== undefined; i++) {
     const p = parts[i];
-    if (p === null) node = child(node, NULL, yes);
-    else if (typeof p === "string") node = child(node, p, () => NAME.test(p));
+    if (p === null) node = child(node, NULL, true);
+    else if (typeof p === "string") node = child(node, p, p);
     else if (Array.isArray(p)) {
-      node = child(node, OPEN, yes);
+      node = child(node, OPEN, true);
       for (let k = 0; k < p.length && node !== undefined; k++) {
         const x: unknown = p[k];
-        node = typeof x === "string" ? child(node, x, () => NAME.test(x)) : undefined;
+        node = typeof x === "string" ? child(node, x, x) : undefined;
       }
-      if (node !== undefined) node = child(node, CLOSE, yes);
+      if (node !== undefined) node = child(node, CLOSE, true);
     } else node = undefined;
   }
   if (node === undefined) return make();
